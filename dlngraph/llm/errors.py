@@ -1,0 +1,43 @@
+"""Errors of the LLM layer, split by what the caller should do about them."""
+
+from __future__ import annotations
+
+
+class LLMError(Exception):
+    """Base of every error raised by the LLM layer."""
+
+
+class TransientError(LLMError):
+    """Worth another attempt: 429, 5xx, connection reset, timeout, malformed body.
+
+    `retry_after` is the server's Retry-After in seconds when it sent one.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(LLMError):
+    """Not worth retrying (4xx other than 429): names the model, endpoint and server message."""
+
+
+class RetriesExhausted(LLMError):
+    """Every allowed attempt failed with a transient error; the last one is `__cause__`."""
+
+
+class BudgetExceeded(LLMError):
+    """The run's call or token ceiling would be passed by this request; nothing was sent."""
+
+
+class ContextWindowExceeded(LLMError):
+    """The prompt does not fit the model's context window; nothing was sent."""
+
+    def __init__(self, message: str, *, prompt_tokens: int, context_window: int) -> None:
+        super().__init__(message)
+        self.prompt_tokens = prompt_tokens
+        self.context_window = context_window
+
+
+class UnsupportedRequest(LLMError):
+    """The backend cannot answer this kind of request (e.g. echo scoring on a chat-only model)."""

@@ -1,0 +1,54 @@
+"""The `data` section: where a network's examples come from.
+
+Three sources, told apart by `source`:
+- `generated`: a procedural task dlngraph generates itself, with exact ground truth (offline);
+- `preset`: a task of the paper with the paper's splits, read from a data directory;
+- `files`: the user's own files (BBH JSON, BIG-bench task.json, JSONL, CSV).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+
+class SplitSizes(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    train: int = 100
+    dev: int = 50
+    test: int = 50
+
+
+class GeneratedData(msgspec.Struct, tag="generated", tag_field="source", forbid_unknown_fields=True, kw_only=True):
+    task: str
+    sizes: SplitSizes = SplitSizes()
+    params: dict[str, int | float | str | bool] = msgspec.field(default_factory=dict)
+    seed: int | None = None
+    """Generator seed; defaults to the training seed."""
+    instruction: str | None = None
+
+
+class PresetData(msgspec.Struct, tag="preset", tag_field="source", forbid_unknown_fields=True, kw_only=True):
+    name: Literal["navigate", "hyperbaton", "subj", "trec"]
+    data_dir: str = "../shared/data"
+    """Resolved against the spec file's folder when relative."""
+    instruction: str | None = None
+
+
+class FileData(msgspec.Struct, tag="files", tag_field="source", forbid_unknown_fields=True, kw_only=True):
+    format: Literal["bbh", "bigbench", "jsonl", "csv"]
+    train: str
+    dev: str | None = None
+    test: str | None = None
+    input_field: str = "input"
+    target_field: str = "target"
+    label_map: dict[str, str] | None = None
+    dev_fraction: float = 0.5
+    """When `dev` is absent, this share of the shuffled train file becomes dev."""
+    max_train: int | None = None
+    max_dev: int | None = None
+    max_test: int | None = None
+    instruction: str | None = None
+
+
+DataSpec = GeneratedData | PresetData | FileData

@@ -1,0 +1,50 @@
+"""The `models` section: named model configurations that nodes refer to.
+
+A model names a backend and how to reach it, never a secret: `api_key_env` holds the *name*
+of the environment variable that carries the key, which is read only when a request is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+
+class Sampling(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Default sampling options of a model; a node may override `max_tokens` and `temperature`."""
+
+    temperature: float = 0.0
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    top_p: float = 1.0
+
+
+class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Shared limits of one model: every caller of the model goes through the same ones."""
+
+    max_concurrency: int = 32
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    max_attempts: int = 6
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 120.0
+
+
+class ModelSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """How to reach one model.
+
+    `backend: openai` is any OpenAI-compatible server (vLLM, llama.cpp's server, OpenAI);
+    `backend: local` is the embedded llama.cpp model (Gemma 3 270M unless `model_path` is set).
+    """
+
+    backend: Literal["openai", "local"]
+    model: str = "gemma-3-270m"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    chat: bool = False
+    context_window: int | None = None
+    model_path: str | None = None
+    n_threads: int | None = None
+    sampling: Sampling = Sampling()
+    limits: Limits = Limits()
