@@ -1,0 +1,63 @@
+"""Entry point of the `dlngraph` command: parses arguments and dispatches to a subcommand.
+
+Every subcommand is a module listed in `COMMANDS` (see `dlngraph/cli/__init__.py`). Errors the
+user can act on are printed as messages, never as tracebacks; `--traceback` shows the Python
+traceback of an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from dlngraph import __version__
+from dlngraph.cli import Command, CommandError, show, validate
+from dlngraph.spec import SpecError
+
+COMMANDS: list[Command] = [validate, show]
+"""Subcommands in the order `--help` lists them; add new command modules here."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dlngraph", description="Deep Language Networks as YAML graphs, trained with variational inference."
+    )
+    parser.add_argument("--version", action="version", version=f"dlngraph {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="show the Python traceback of an unexpected error")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        subparser = subparsers.add_parser(command.NAME, help=command.HELP, description=command.HELP)
+        command.add_arguments(subparser)
+        subparser.set_defaults(command=command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `dlngraph` with `argv` (default: the process arguments); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # --help, --version, or a usage error (already printed)
+        return exit_request.code if isinstance(exit_request.code, int) else 0
+    try:
+        command: Command = args.command
+        return command.run(args)
+    except SpecError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if args.traceback:
+            raise
+        print(f"internal error: {type(error).__name__}: {error} (run with --traceback for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
