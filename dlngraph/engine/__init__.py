@@ -1,1 +1,17 @@
-"""engine layer."""
+"""The async engine: runs a compiled network over a batch, and fires whole phases of calls."""
+
+from dlngraph.engine.events import Event, EventBus
+from dlngraph.engine.forward import run_forward
+from dlngraph.engine.results import ForwardResult, NodeExecutionError, NodeFailure, NodeOutput
+from dlngraph.engine.waves import gather
+
+__all__ = [
+    "Event",
+    "EventBus",
+    "ForwardResult",
+    "NodeExecutionError",
+    "NodeFailure",
+    "NodeOutput",
+    "gather",
+    "run_forward",
+]

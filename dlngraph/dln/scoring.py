@@ -1,0 +1,73 @@
+"""How well a prompt explains a target: the likelihood terms of the ELBO.
+
+- a node with classes: log p(label | rendered prompt) from the class distribution;
+- a free-text node: mean token log-probability of the target (echo scoring), as the paper does;
+- `accuracy` when the backend cannot score: 1.0 if the sampled answer matches, else 0.0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import msgspec
+
+from dlngraph.dln.postprocess import example_loss
+from dlngraph.engine.classes import label_of
+from dlngraph.spec.classes import parse_classes
+from dlngraph.engine.node_ops import Models, generate_request
+from dlngraph.graph import CompiledNetwork
+from dlngraph.llm.types import ClassDistributionRequest, ScoreRequest, Tag
+from dlngraph.spec.nodes import LMNode
+
+ScoringMethod = Literal["logprobs", "accuracy"]
+TARGET_SEPARATOR = "\n"
+"""Put between a free-text node's rendered prompt and the target it is scored on."""
+LOG_FLOOR = math.log(1e-12)
+
+
+class Likelihood(msgspec.Struct, kw_only=True):
+    value: float
+    """log p(target | prompt), or an accuracy in {0, 1} under `accuracy` scoring."""
+    distribution: dict[str, float] | None = None
+    """The class distribution, for the trust-region term."""
+
+
+def scoring_method(models: Models, node: LMNode, wanted: ScoringMethod) -> ScoringMethod:
+    """`logprobs` when asked for and the model can provide them for this node, else accuracy."""
+    if wanted == "accuracy":
+        return "accuracy"
+    capabilities = models[node.model].capabilities
+    able = capabilities.top_logprobs > 0 if node.classes else capabilities.echo_scoring
+    return "logprobs" if able else "accuracy"
+
+
+async def likelihood(
+    network: CompiledNetwork,
+    models: Models,
+    node: LMNode,
+    rendered: str,
+    target: str,
+    *,
+    method: ScoringMethod,
+    phase: str,
+    loss: str = "exact_match",
+) -> Likelihood:
+    model = models[node.model]
+    tag = Tag(node=node.id, phase=phase)
+    if method == "accuracy":
+        request = generate_request(network, node, rendered, temperature=0.0, sample=0, seed=None)
+        answer = (await model.generate(request, tag=tag)).text
+        return Likelihood(value=1.0 - example_loss(answer, target, loss))  # type: ignore[arg-type]
+    if node.classes:
+        verbalizers = parse_classes(node.classes)
+        label = label_of(target, verbalizers)
+        if label is None:
+            raise ValueError(f"target {target!r} is none of node '{node.id}' classes {node.classes}")
+        request = ClassDistributionRequest(prompt=rendered, classes=verbalizers)
+        distribution = await model.class_distribution(request, tag=tag)
+        probability = distribution.probs.get(label, 0.0)
+        value = math.log(probability) if probability > 0 else LOG_FLOOR
+        return Likelihood(value=max(value, LOG_FLOOR), distribution=distribution.probs)
+    score = await model.score(ScoreRequest(context=rendered, target=TARGET_SEPARATOR + target), tag=tag)
+    return Likelihood(value=score.logprob_mean)

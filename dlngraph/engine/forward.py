@@ -1,0 +1,169 @@
+"""The forward scheduler: every (node, example, sample) is a task that waits for exactly its
+parents' results for that example, so an example's second layer starts while other examples'
+first layers are still running. No mini-batches and no layer barriers: throttling is the LLM
+layer's job (its limits apply back-pressure), not the scheduler's.
+
+Sampling several outputs (`samples=k`) runs k independent ancestral chains per example: chain s
+of a node reads chain s of its parents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import anyio
+
+from dlngraph.engine.node_ops import (
+    Models,
+    evaluate_concat,
+    evaluate_lm,
+    evaluate_vote,
+    source_texts,
+    vote_verbalizers,
+)
+from dlngraph.engine.results import ForwardResult, NodeExecutionError, NodeFailure, NodeOutput
+from dlngraph.engine.waves import raise_first
+from dlngraph.graph import CompiledNetwork
+from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, VoteNode
+
+
+class _Cell:
+    """One (node, example, sample) result that dependants wait on."""
+
+    __slots__ = ("done", "output", "failed")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.output: NodeOutput | None = None
+        self.failed = False
+
+
+async def run_forward(
+    network: CompiledNetwork,
+    models: Models,
+    inputs: Sequence[str],
+    *,
+    prompts: Mapping[str, str] | None = None,
+    samples: int = 1,
+    temperature: float | None = None,
+    seed: int | None = None,
+    keep_going: bool = False,
+    phase: str = "forward",
+) -> ForwardResult:
+    """Run `network` over `inputs`.
+
+    `prompts` overrides node prompts for this call only (the trainer scores candidates this way
+    without mutating the network). With `keep_going`, a failed cell marks its dependants as
+    skipped and the run goes on; otherwise the first failure cancels the run and is raised as a
+    `NodeExecutionError` naming the node and the example.
+    """
+    run = _ForwardRun(network, models, inputs, prompts or {}, samples, temperature, seed, keep_going, phase)
+    return await run.execute()
+
+
+class _ForwardRun:
+    def __init__(
+        self,
+        network: CompiledNetwork,
+        models: Models,
+        inputs: Sequence[str],
+        prompts: Mapping[str, str],
+        samples: int,
+        temperature: float | None,
+        seed: int | None,
+        keep_going: bool,
+        phase: str,
+    ) -> None:
+        self.network = network
+        self.models = models
+        self.inputs = list(inputs)
+        self.prompts = {**network.prompts(), **prompts}
+        self.samples = samples
+        self.temperature = temperature
+        self.seed = seed
+        self.keep_going = keep_going
+        self.phase = phase
+        self.nodes = [node for node in network.topological_order if node in network.required_by_output]
+        self.cells = {
+            (node, example, sample): _Cell()
+            for node in self.nodes
+            for example in range(len(self.inputs))
+            for sample in range(samples)
+        }
+        self.failures: list[NodeFailure] = []
+
+    async def execute(self) -> ForwardResult:
+        try:
+            async with anyio.create_task_group() as group:
+                for node, example, sample in self.cells:
+                    group.start_soon(self._run_cell, node, example, sample)
+        except BaseExceptionGroup as errors:
+            raise_first(errors)
+        return ForwardResult(
+            output_node=self.network.output,
+            outputs={
+                node: [
+                    [self.cells[node, example, sample].output for sample in range(self.samples)]
+                    for example in range(len(self.inputs))
+                ]
+                for node in self.nodes
+            },
+            failures=sorted(self.failures, key=lambda f: (f.example, f.sample, f.node)),
+        )
+
+    async def _run_cell(self, node_id: str, example: int, sample: int) -> None:
+        cell = self.cells[node_id, example, sample]
+        try:
+            parents = await self._parent_outputs(node_id, example, sample)
+            if parents is None:
+                cell.failed = True
+                self.failures.append(
+                    NodeFailure(node=node_id, example=example, sample=sample, error="a parent failed", skipped=True)
+                )
+                return
+            cell.output = await self._evaluate(node_id, example, sample, parents)
+        except Exception as error:  # noqa: BLE001 - every node failure is reported the same way
+            cell.failed = True
+            if not self.keep_going:
+                raise NodeExecutionError(node_id, example, sample, error) from error
+            self.failures.append(NodeFailure(node=node_id, example=example, sample=sample, error=str(error)))
+        finally:
+            cell.done.set()
+
+    async def _parent_outputs(self, node_id: str, example: int, sample: int) -> dict[str, NodeOutput] | None:
+        """Wait for every parent of this cell; None when one of them failed."""
+        outputs: dict[str, NodeOutput] = {}
+        for source in self._sources(node_id):
+            parent = self.cells[source, example, sample]
+            await parent.done.wait()
+            if parent.failed or parent.output is None:
+                return None
+            outputs[source] = parent.output
+        return outputs
+
+    def _sources(self, node_id: str) -> list[str]:
+        node = self.network.node(node_id)
+        sources = list(node.inputs) + list(getattr(node, "residual", []))
+        return [source for source in dict.fromkeys(sources) if source != INPUT]
+
+    async def _evaluate(self, node_id: str, example: int, sample: int, parents: dict[str, NodeOutput]) -> NodeOutput:
+        node = self.network.node(node_id)
+        if isinstance(node, LMNode):
+            text_of = source_texts(list(parents), self.inputs[example], parents)
+            return await evaluate_lm(
+                self.network,
+                self.models,
+                node,
+                self.prompts[node_id],
+                text_of,
+                temperature=self.temperature,
+                sample=sample,
+                seed=self.seed,
+                phase=self.phase,
+            )
+        ordered = [parents[source] if source != INPUT else NodeOutput(text=self.inputs[example]) for source in node.inputs]
+        if isinstance(node, VoteNode):
+            return evaluate_vote(node, ordered, vote_verbalizers(self.network, node))
+        if isinstance(node, ConcatNode):
+            return evaluate_concat(self.network, node, [output.text for output in ordered])
+        raise TypeError(f"unknown node kind: {type(node).__name__}")

@@ -1,0 +1,54 @@
+"""Firing a whole phase of calls at once.
+
+The trainer issues hundreds of independent scoring and proposal calls per step. `gather` starts
+them all in one task group and returns their results in order; the LLM layer's limits decide
+how many actually run at a time. Independent phases are run together the same way:
+`await gather([phase_a(), phase_b()])`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Iterable
+from typing import NoReturn, TypeVar
+
+import anyio
+
+T = TypeVar("T")
+
+
+async def gather(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Await every call concurrently; the first failure cancels the rest and is re-raised."""
+    pending = list(calls)
+    results: list[T] = [None] * len(pending)  # type: ignore[list-item]
+
+    async def run(index: int, call: Awaitable[T]) -> None:
+        results[index] = await call
+
+    try:
+        async with anyio.create_task_group() as group:
+            for index, call in enumerate(pending):
+                group.start_soon(run, index, call)
+    except BaseExceptionGroup as errors:
+        raise_first(errors)
+    finally:
+        for call in pending:  # calls cancelled before they started must not warn "never awaited"
+            if inspect.iscoroutine(call) and inspect.getcoroutinestate(call) == inspect.CORO_CREATED:
+                call.close()
+    return results
+
+
+def raise_first(errors: BaseExceptionGroup) -> NoReturn:
+    """Unwrap a task group's exception group to the first real error (what the caller expects
+    from a single failed call), keeping the group as its context."""
+    leaves = list(_leaves(errors))
+    real = [error for error in leaves if not isinstance(error, anyio.get_cancelled_exc_class())]
+    raise (real or leaves)[0]
+
+
+def _leaves(group: BaseExceptionGroup):
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            yield from _leaves(error)
+        else:
+            yield error

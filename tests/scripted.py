@@ -1,0 +1,35 @@
+"""Helpers shared by engine and trainer tests: specs from text, models on a scripted server."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from dlngraph.graph import CompiledNetwork, compile_network
+from dlngraph.llm.client import LanguageModel
+from dlngraph.llm.openai import OpenAIBackend
+from dlngraph.llm.testserver import ScriptedServer
+from dlngraph.spec import load_spec, load_spec_text
+from dlngraph.spec.models import Limits
+
+SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
+
+
+def network_from_text(text: str) -> CompiledNetwork:
+    return compile_network(load_spec_text(textwrap.dedent(text).lstrip("\n")).spec)
+
+
+def shipped_network(name: str) -> CompiledNetwork:
+    return compile_network(load_spec(SPECS_DIR / f"{name}.yaml").spec)
+
+
+def scripted_models(network: CompiledNetwork, server: ScriptedServer, *, concurrency: int = 1024) -> dict[str, LanguageModel]:
+    """Every model of the spec, pointed at the scripted server through the real HTTP client."""
+    backend = OpenAIBackend(base_url=server.base_url, model=server.model, max_connections=concurrency)
+    limits = Limits(max_concurrency=concurrency, max_attempts=2)
+    return {name: LanguageModel(name, backend, limits=limits) for name in network.spec.models}
+
+
+async def close_models(models: dict[str, LanguageModel]) -> None:
+    for backend in {id(model.backend): model.backend for model in models.values()}.values():
+        await backend.aclose()
