@@ -17,9 +17,16 @@ import anyio
 T = TypeVar("T")
 
 
-async def gather(calls: Iterable[Awaitable[T]]) -> list[T]:
-    """Await every call concurrently; the first failure cancels the rest and is re-raised."""
-    pending = list(calls)
+def gather(calls: Iterable[Awaitable[T]]) -> Awaitable[list[T]]:
+    """Await every call concurrently; the first failure cancels the rest and is re-raised.
+
+    `calls` is consumed at once, not when the result is awaited: nested generator expressions
+    such as `gather(gather(f(i, j) for j in js) for i in is_)` then bind each `i` as written.
+    """
+    return _gather_all(list(calls))
+
+
+async def _gather_all(pending: list[Awaitable[T]]) -> list[T]:
     results: list[T] = [None] * len(pending)  # type: ignore[list-item]
 
     async def run(index: int, call: Awaitable[T]) -> None:

@@ -166,7 +166,7 @@ def draw_sample(
     """The scripted answer if a rule matches, else the hash-based default, then cut at the
     first stop sequence and at max_tokens like a real server."""
     first_top = script.class_logprobs_for(prompt)
-    text = script.answer_for(prompt)
+    text = script.answer_for(prompt, seed=(sampling.seed or 0) + index)
     if text is None:
         if first_top:
             text = first_top[0][0]

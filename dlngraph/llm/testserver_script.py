@@ -15,7 +15,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class AnswerRule:
     pattern: re.Pattern[str]
-    text: str
+    texts: tuple[str, ...]
+    """One text, or alternatives picked by the request's seed (see `Script.answer`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +57,13 @@ class Script:
         self._classes: list[ClassRule] = []
         self._failures: list[FailRule] = []
 
-    def answer(self, pattern: str, text: str) -> Script:
-        """Complete prompts matching `pattern` with `text`."""
-        self._answers.append(AnswerRule(re.compile(pattern), text))
+    def answer(self, pattern: str, text: str, *alternatives: str) -> Script:
+        """Complete prompts matching `pattern` with `text`.
+
+        With alternatives, the answer is `texts[seed % len(texts)]`: a sampler that gives
+        its k-th draw the seed `base + k` sees every alternative once per `len(texts)` draws,
+        deterministically, as posterior sampling and prompt proposals do."""
+        self._answers.append(AnswerRule(re.compile(pattern), (text, *alternatives)))
         return self
 
     def logprob(self, pattern: str, target: str, per_token: float) -> Script:
@@ -80,10 +85,10 @@ class Script:
         self._failures.append(FailRule(re.compile(pattern), status, message))
         return self
 
-    def answer_for(self, prompt: str) -> str | None:
+    def answer_for(self, prompt: str, seed: int = 0) -> str | None:
         for rule in self._answers:
             if rule.pattern.search(prompt):
-                return rule.text
+                return rule.texts[seed % len(rule.texts)]
         return None
 
     def class_logprobs_for(self, prompt: str) -> tuple[tuple[str, float], ...] | None:
