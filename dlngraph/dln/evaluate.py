@@ -1,0 +1,45 @@
+"""Accuracy of a set of prompts on a split: validation, test, and the 0-shot baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import msgspec
+
+from dlngraph.dln.postprocess import losses
+from dlngraph.dln.step import LabeledExample
+from dlngraph.engine import run_forward
+from dlngraph.graph import CompiledNetwork
+
+
+class Evaluation(msgspec.Struct, kw_only=True):
+    split: str
+    accuracy: float
+    count: int
+    failed: int
+    """Examples whose forward pass failed (counted as wrong)."""
+    predictions: list[str | None]
+
+
+async def evaluate(
+    network: CompiledNetwork,
+    models,
+    examples: Sequence[LabeledExample],
+    *,
+    split: str,
+    prompts: Mapping[str, str] | None = None,
+    loss: str = "exact_match",
+) -> Evaluation:
+    result = await run_forward(
+        network, models, [example.input for example in examples],
+        prompts=prompts, keep_going=True, phase=split,
+    )
+    predictions = result.predictions()
+    values = losses(predictions, [example.target for example in examples], loss)  # type: ignore[arg-type]
+    return Evaluation(
+        split=split,
+        accuracy=1.0 - sum(values) / len(values) if values else 0.0,
+        count=len(values),
+        failed=len(result.failed_examples),
+        predictions=predictions,
+    )

@@ -1,0 +1,135 @@
+"""Backward prompt proposals: an LLM reads the current prompt with the batch's successes and
+errors and writes new candidate prompts.
+
+The examples shown are trimmed to fit the backward model's context window: successes go first,
+then errors beyond the first, then the longest texts are shortened in the middle. A request
+that cannot fit even then fails with a clear error instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import msgspec
+
+from dlngraph.engine.node_ops import ModelHandle
+from dlngraph.engine.waves import gather
+from dlngraph.llm.errors import ContextWindowExceeded
+from dlngraph.llm.types import GenerateRequest, Tag
+from dlngraph.spec.templates import Template
+
+
+class Shown(msgspec.Struct, kw_only=True):
+    """One example as a proposal template sees it."""
+
+    input: str
+    output: str
+    target: str
+    correct: bool
+
+    def as_variables(self) -> dict[str, str]:
+        return {"input": self.input, "output": self.output, "target": self.target}
+
+
+class ProposalSettings(msgspec.Struct, kw_only=True):
+    count: int
+    temperature: float
+    max_tokens: int
+    seed: int
+
+
+def render_proposal(template: Template, prompt: str, shown: Sequence[Shown], message: str) -> str:
+    return template.render(
+        prompt=prompt,
+        successes=[example.as_variables() for example in shown if example.correct],
+        errors=[example.as_variables() for example in shown if not example.correct],
+        message=message,
+    )
+
+
+def fit_examples(shown: list[Shown], fits: Callable[[list[Shown]], bool], *, max_shortenings: int = 6) -> list[Shown]:
+    """The largest selection of `shown` (errors kept longest) whose rendering `fits`."""
+    selection = list(shown)
+    while not fits(selection) and any(example.correct for example in selection) and len(selection) > 1:
+        last_success = max(index for index, example in enumerate(selection) if example.correct)
+        del selection[last_success]
+    while not fits(selection) and len(selection) > 1:
+        del selection[-1]
+    for _ in range(max_shortenings):
+        if fits(selection):
+            return selection
+        selection = [_shorten(example) for example in selection]
+    if fits(selection):
+        return selection
+    raise ContextWindowExceeded(
+        "the proposal prompt does not fit the backward model's context window even with one "
+        "shortened example; use a model with a larger context window or shorter prompts",
+        prompt_tokens=-1,
+        context_window=-1,
+    )
+
+
+def _shorten(example: Shown) -> Shown:
+    return Shown(input=_halve(example.input), output=_halve(example.output), target=_halve(example.target), correct=example.correct)
+
+
+def _halve(text: str, keep_at_least: int = 40) -> str:
+    if len(text) <= keep_at_least:
+        return text
+    keep = max(keep_at_least, len(text) // 2)
+    head = keep // 2
+    return text[:head] + " [...] " + text[len(text) - (keep - head):]
+
+
+def clean_proposal(text: str) -> str:
+    """The new prompt alone: first paragraph, without quotes or a leading label."""
+    text = text.strip().split("\n\n")[0].strip()
+    for label in ("New instruction:", "Instruction:", "Improved instruction:", "Prompt:"):
+        if text.lower().startswith(label.lower()):
+            text = text[len(label):].strip()
+    return text.strip().strip('"').strip("'").strip()
+
+
+async def propose_prompts(
+    *,
+    model: ModelHandle,
+    count_tokens: Callable[[str], int],
+    context_window: int | None,
+    template: Template,
+    prompt: str,
+    shown: list[Shown],
+    settings: ProposalSettings,
+    rng: random.Random,
+    node: str,
+) -> list[str]:
+    """Sample `settings.count` new prompts, each with its own message alternative."""
+    messages = list(template.messages) or [""]
+    offset = rng.randrange(len(messages))
+
+    def fits(selection: list[Shown]) -> bool:
+        if context_window is None:
+            return True
+        longest = max(messages, key=len)
+        rendered = render_proposal(template, prompt, selection, longest)
+        return count_tokens(rendered) + settings.max_tokens <= context_window
+
+    selection = fit_examples(shown, fits)
+    requests = [
+        GenerateRequest(
+            prompt=render_proposal(template, prompt, selection, messages[(offset + k) % len(messages)]),
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            seed=settings.seed + k,
+            sample_index=k,
+        )
+        for k in range(settings.count)
+    ]
+    tag = Tag(node=node, phase="proposal")
+    generations = await gather(model.generate(request, tag=tag) for request in requests)
+    return [clean_proposal(generation.text) for generation in generations]
+
+
+def unique_candidates(current: str, proposals: Sequence[str], memory: Sequence[str]) -> list[str]:
+    """Current prompt first (ties keep it), then new proposals, then remembered prompts."""
+    return list(dict.fromkeys(candidate for candidate in [current, *proposals, *memory] if candidate.strip() or candidate == current))

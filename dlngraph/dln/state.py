@@ -1,0 +1,51 @@
+"""The trainer's state: exactly what a checkpoint must hold to continue a run as if it had
+never stopped. Batches and random choices are re-derived from the seed and the iteration, so no
+generator state needs saving."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+import msgspec
+
+
+class Remembered(msgspec.Struct, kw_only=True):
+    prompts: dict[str, str]
+    dev_accuracy: float
+
+
+class TrainState(msgspec.Struct, kw_only=True):
+    iteration: int = 0
+    """The next iteration to run."""
+    prompts: dict[str, str]
+    best_prompts: dict[str, str]
+    best_dev_accuracy: float | None = None
+    best_iteration: int = -1
+    stale_validations: int = 0
+    """Validations since the best dev accuracy improved (for `tolerance`)."""
+    memory: list[Remembered] = msgspec.field(default_factory=list)
+    dev_scores: dict[str, float] = msgspec.field(default_factory=dict)
+    """Dev accuracy per prompt set (`prompt_key`): a prompt set is validated once."""
+    stopped: Literal["running", "completed", "early_stop", "budget"] = "running"
+
+    def remember(self, prompts: dict[str, str], dev_accuracy: float, size: int) -> None:
+        """Keep the `size` best prompt sets by dev accuracy (`use_memory`)."""
+        if size <= 0:
+            return
+        if all(entry.prompts != prompts for entry in self.memory):
+            self.memory.append(Remembered(prompts=dict(prompts), dev_accuracy=dev_accuracy))
+        self.memory.sort(key=lambda entry: entry.dev_accuracy, reverse=True)
+        del self.memory[size:]
+
+    def memory_by_node(self) -> dict[str, list[str]]:
+        by_node: dict[str, list[str]] = {}
+        for entry in self.memory:
+            for node, prompt in entry.prompts.items():
+                by_node.setdefault(node, []).append(prompt)
+        return by_node
+
+
+def prompt_key(prompts: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(prompts, sort_keys=True).encode()).hexdigest()[:16]

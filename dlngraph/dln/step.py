@@ -1,0 +1,443 @@
+"""One training step of a Deep Language Network of any depth and width.
+
+The step is written as a set of memoised quantities (see `memo.Once`) rather than as phases:
+each node's posterior samples, sharpening weights and best hidden state are computed the first
+time something awaits them. Every trainable node's update is started at once, so
+- an output node's prompt proposals start right after the forward pass, concurrently with the
+  hidden nodes' posterior sampling;
+- a hidden node's proposals start as soon as its best hidden state h* is known, while its
+  consumer's candidates are still being scored;
+- deeper hidden nodes wait only for the targets they really need (their consumer's h*).
+All calls go through the LLM layer, whose limits decide how many run at a time.
+
+For the equations and where they depart from the paper, see docs/TRAINING.md.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from typing import Literal, Protocol
+
+import msgspec
+
+from dlngraph.dln import elbo
+from dlngraph.dln.memo import Once
+from dlngraph.dln.posterior import PosteriorQuery, sample_posteriors
+from dlngraph.dln.postprocess import example_loss
+from dlngraph.dln.proposals import ProposalSettings, Shown, propose_prompts, unique_candidates
+from dlngraph.dln.roles import Roles, TrainingError
+from dlngraph.dln.scoring import Likelihood, likelihood, scoring_method
+from dlngraph.dln.seeds import derive_seed
+from dlngraph.dln.texts import reads, render, texts_for
+from dlngraph.engine import EventBus, ForwardResult, NodeOutput, gather, run_forward
+from dlngraph.graph import CompiledNetwork
+from dlngraph.spec.nodes import LMNode
+from dlngraph.spec.templates import get_template
+from dlngraph.spec.training import TrainingSpec
+
+
+class LabeledExample(Protocol):
+    """Anything with an input text and a target (e.g. `dlngraph.data.Example`)."""
+
+    @property
+    def input(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
+
+
+class Candidate(msgspec.Struct, kw_only=True):
+    prompt: str
+    origin: Literal["current", "proposal", "memory"]
+    elbo: float = 0.0
+    penalty: float = 0.0
+    """Trust-region KL (scored nodes) or logp penalty (hidden nodes), already weighted."""
+    score: float = 0.0
+    """`elbo - penalty`: what the ranking maximises."""
+
+
+class NodeUpdate(msgspec.Struct, kw_only=True):
+    node: str
+    role: Literal["scored", "hidden"]
+    method: str
+    candidates: list[Candidate]
+    chosen: int
+
+    @property
+    def prompt(self) -> str:
+        return self.candidates[self.chosen].prompt
+
+
+class HiddenInference(msgspec.Struct, kw_only=True):
+    node: str
+    mean_samples: float
+    """Posterior samples per example, the current hidden state included."""
+    changed: int
+    """Examples whose best hidden state h* differs from the forward one."""
+    normalized_entropy: float
+    """Mean entropy of the sharpening weights / log(#samples): 1 flat, 0 peaked."""
+
+
+class StepResult(msgspec.Struct, kw_only=True):
+    iteration: int
+    prompts: dict[str, str]
+    updates: dict[str, NodeUpdate]
+    hidden: dict[str, HiddenInference]
+    batch_loss: float
+    failed_examples: list[int]
+
+
+class StepSettings(msgspec.Struct, kw_only=True):
+    training: TrainingSpec
+    iteration: int
+    memory: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Remembered good prompts per node (`use_memory`), offered again as candidates."""
+
+
+class TrainingStep:
+    def __init__(
+        self,
+        network: CompiledNetwork,
+        models,
+        batch: Sequence[LabeledExample],
+        settings: StepSettings,
+        *,
+        events: EventBus | None = None,
+    ) -> None:
+        self.network = network
+        self.models = models
+        self.batch = list(batch)
+        self.settings = settings
+        self.training = settings.training
+        self.events = events or EventBus()
+        self.roles = Roles(network)
+        self.prompts = network.prompts()
+        self.seed = derive_seed(self.training.seed, "step", settings.iteration)
+        self.rng = random.Random(self.seed)
+        self.once = Once()
+        self.forward: ForwardResult | None = None
+        self.kept: list[int] = []
+
+    # ------------------------------------------------------------------ the step
+    async def run(self) -> StepResult:
+        self._check_scoring()
+        self.events.publish("phase", phase="forward", iteration=self.settings.iteration)
+        self.forward = await run_forward(
+            self.network, self.models, [example.input for example in self.batch],
+            seed=self.seed, keep_going=True, phase="forward",
+        )
+        failed = set(self.forward.failed_examples)
+        self.kept = [i for i in range(len(self.batch)) if i not in failed]
+        if not self.kept:
+            raise TrainingError("every example of the batch failed in the forward pass; see the errors above")
+        self.losses = [example_loss(self.forward.predictions()[i], self.batch[i].target, self.training.loss) for i in self.kept]
+        self.shown_rows, self.ranking_rows = self._split_rows()
+        self.events.publish("phase", phase="backward", iteration=self.settings.iteration)
+        updates = await gather(self._update(node) for node in self.network.trainable)
+        hidden = await gather(self._hidden_summary(node) for node in self.roles.hidden)
+        return StepResult(
+            iteration=self.settings.iteration,
+            prompts={**self.prompts, **{update.node: update.prompt for update in updates}},
+            updates={update.node: update for update in updates},
+            hidden={summary.node: summary for summary in hidden},
+            batch_loss=sum(self.losses) / len(self.losses),
+            failed_examples=sorted(failed),
+        )
+
+    def _check_scoring(self) -> None:
+        for node_id in self.roles.hidden:
+            node = self._lm(node_id)
+            if node_id in self.network.trainable and not self.models[node.model].capabilities.echo_scoring:
+                raise TrainingError(
+                    f"hidden node '{node_id}' needs log-probabilities of text (echo scoring) to be trained, "
+                    f"and model '{node.model}' cannot provide them; use a completions endpoint "
+                    f"(vLLM, llama.cpp server) or the local backend, or set trainable: false"
+                )
+
+    def _split_rows(self) -> tuple[list[int], list[int]]:
+        """Rows (positions in `kept`) shown to proposals and used for ranking; with held-out
+        ranking, proposals see one half of the batch and candidates are ranked on the other."""
+        rows = list(range(len(self.kept)))
+        if not self.training.held_out_prompt_ranking or len(rows) < 2:
+            return rows, rows
+        shuffled = rows[:]
+        self.rng.shuffle(shuffled)
+        half = len(shuffled) // 2
+        return sorted(shuffled[:half]), sorted(shuffled[half:])
+
+    # ------------------------------------------------------------------ per-example views
+    def _lm(self, node_id: str) -> LMNode:
+        node = self.network.node(node_id)
+        assert isinstance(node, LMNode)
+        return node
+
+    def _outputs(self, row: int) -> dict[str, NodeOutput]:
+        assert self.forward is not None
+        example = self.kept[row]
+        return {node: cells[example][0] for node, cells in self.forward.outputs.items()}
+
+    def _texts(self, node_id: str, row: int, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+        return texts_for(self.network, self._lm(node_id), self.batch[self.kept[row]].input, self._outputs(row), overrides)
+
+    def _render(self, node_id: str, prompt: str, row: int, overrides: Mapping[str, str] | None = None) -> str:
+        return render(self.network, self._lm(node_id), prompt, self._texts(node_id, row, overrides))
+
+    def _current(self, node_id: str, row: int) -> str:
+        return self._outputs(row)[node_id].text
+
+    # ------------------------------------------------------------------ targets and posteriors
+    async def targets(self, node_id: str) -> list[str]:
+        """What `node_id` should produce on each kept example: the label for scored nodes,
+        the best posterior sample h* for hidden ones."""
+        if node_id in self.roles.scored:
+            return [self.batch[i].target for i in self.kept]
+        return await self.best_hidden(node_id)
+
+    async def samples(self, node_id: str) -> list[list[str]]:
+        return await self.once.get(("samples", node_id), lambda: self._sample(node_id))
+
+    async def _sample(self, node_id: str) -> list[list[str]]:
+        """Per example: the current hidden state first, then the distinct posterior samples."""
+        current = [self._current(node_id, row) for row in range(len(self.kept))]
+        rows = [row for row in range(len(self.kept)) if not self.training.rewrite_loss_only or self.losses[row] > 0]
+        if self.training.num_h_samples == 0 or not rows:
+            return [[text] for text in current]
+        consumer = self.roles.consumers(node_id)[0]
+        consumer_targets = await self.targets(consumer)
+        node = self._lm(node_id)
+        model_name = self.training.backward_model or node.model
+        queries = [
+            PosteriorQuery(
+                input=reads(node, self._texts(node_id, row)),
+                h=current[row],
+                target=consumer_targets[row],
+                prompt=self.prompts[node_id],
+                next_prompt=self.prompts[consumer],
+            )
+            for row in rows
+        ]
+        sampled = await sample_posteriors(
+            model=self.models[model_name],
+            template=get_template(node.posterior_template),
+            queries=queries,
+            num_samples=self.training.num_h_samples,
+            temperature=self._backward_temperature(model_name),
+            max_tokens=self.training.posterior_max_tokens,
+            seed=derive_seed(self.seed, node_id, "posterior"),
+            node=node_id,
+        )
+        by_row = dict(zip(rows, sampled, strict=True))
+        return [list(dict.fromkeys([current[row], *by_row.get(row, [])])) for row in range(len(self.kept))]
+
+    async def weights(self, node_id: str) -> list[list[float]]:
+        return await self.once.get(("weights", node_id), lambda: self._sharpen(node_id))
+
+    async def _sharpen(self, node_id: str) -> list[list[float]]:
+        """w_ij = softmax_j((sum_c log p(target_c | h~_ij) + log p(h~_ij | x)) / T)."""
+        samples = await self.samples(node_id)
+        cells = [(row, j) for row, per_row in enumerate(samples) for j in range(len(per_row))]
+        consumers = self.roles.consumers(node_id)
+        consumer_targets = await gather(self.targets(consumer) for consumer in consumers)
+
+        async def consumer_likelihood(row: int, j: int) -> float:
+            terms = await gather(
+                self._likelihood(
+                    consumer, self._render(consumer, self.prompts[consumer], row, {node_id: samples[row][j]}),
+                    targets[row], phase="sharpening",
+                )
+                for consumer, targets in zip(consumers, consumer_targets, strict=True)
+            )
+            return sum(term.value for term in terms)
+
+        async def prior(row: int, j: int) -> float:
+            rendered = self._render(node_id, self.prompts[node_id], row)
+            return (await self._likelihood(node_id, rendered, samples[row][j], phase="sharpening")).value
+
+        use_prior = self.training.include_prior and self._echo(node_id)
+        likelihoods, priors = await gather([
+            gather(consumer_likelihood(row, j) for row, j in cells),
+            gather(prior(row, j) for row, j in cells) if use_prior else _nothing(),
+        ])
+        likelihood_matrix = _reshape(likelihoods, samples)
+        prior_matrix = _reshape(priors, samples) if use_prior else None
+        return elbo.sharpening_weights(likelihood_matrix, prior_matrix, self.training.posterior_temp)
+
+    async def best_hidden(self, node_id: str) -> list[str]:
+        samples = await self.samples(node_id)
+        weights = await self.weights(node_id)
+        return [per_row[elbo.argmax(row_weights)] for per_row, row_weights in zip(samples, weights, strict=True)]
+
+    async def _hidden_summary(self, node_id: str) -> HiddenInference:
+        samples = await self.samples(node_id)
+        weights = await self.weights(node_id)
+        best = await self.best_hidden(node_id)
+        entropies = [
+            -sum(w * math.log(w) for w in row if w > 0) / math.log(len(row)) if len(row) > 1 else 0.0
+            for row in weights
+        ]
+        return HiddenInference(
+            node=node_id,
+            mean_samples=sum(map(len, samples)) / len(samples),
+            changed=sum(1 for row, text in enumerate(best) if text != self._current(node_id, row)),
+            normalized_entropy=sum(entropies) / len(entropies),
+        )
+
+    # ------------------------------------------------------------------ prompt updates
+    async def _update(self, node_id: str) -> NodeUpdate:
+        if node_id in self.roles.scored:
+            return await self._update_scored(node_id)
+        return await self._update_hidden(node_id)
+
+    async def _candidates(self, node_id: str, shown: list[Shown]) -> list[Candidate]:
+        node = self._lm(node_id)
+        model_name = self.training.backward_model or node.model
+        model = self.models[model_name]
+        proposals = await propose_prompts(
+            model=model,
+            count_tokens=model.count_tokens,
+            context_window=model.context_window,
+            template=get_template(node.proposal_template),
+            prompt=self.prompts[node_id],
+            shown=shown,
+            settings=ProposalSettings(
+                count=max(self.training.num_p_samples - 1, 0),
+                temperature=self._backward_temperature(model_name),
+                max_tokens=self.training.proposal_max_tokens,
+                seed=derive_seed(self.seed, node_id, "proposal"),
+            ),
+            rng=self.rng,
+            node=node_id,
+        )
+        memory = self.settings.memory.get(node_id, [])
+        prompts = unique_candidates(self.prompts[node_id], proposals, memory)
+        origin = {prompt: "memory" for prompt in memory} | {prompt: "proposal" for prompt in proposals}
+        origin[self.prompts[node_id]] = "current"
+        return [Candidate(prompt=prompt, origin=origin[prompt]) for prompt in prompts]  # type: ignore[arg-type]
+
+    async def _update_scored(self, node_id: str) -> NodeUpdate:
+        node = self._lm(node_id)
+        targets = [self.batch[i].target for i in self.kept]
+        own = [self._outputs(row)[node_id] for row in range(len(self.kept))]
+        shown = [
+            Shown(
+                input=reads(node, self._texts(node_id, row)),
+                output=own[row].label or own[row].text,
+                target=targets[row],
+                correct=example_loss(own[row].label or own[row].text, targets[row], self.training.loss) == 0,
+            )
+            for row in self.shown_rows
+        ]
+        candidates = await self._candidates(node_id, shown)
+        method = scoring_method(self.models, node, self.training.output_scoring)
+        parents = self.roles.hidden_parents(node_id)
+        rows = self.ranking_rows
+        if not parents:
+            table = await gather(
+                gather(self._likelihood(node_id, self._render(node_id, c.prompt, row), targets[row], "score", method) for c in candidates)
+                for row in rows
+            )
+            elbos = elbo.mean_over_examples([[cell.value for cell in per_row] for per_row in table])
+            at_forward = table
+        else:
+            per_parent = await gather(self._scored_elbo(node_id, parent, candidates, targets, method) for parent in parents)
+            elbos = [sum(values) / len(values) for values in zip(*(result[0] for result in per_parent))]
+            at_forward = per_parent[0][1]
+        penalties = self._trust_penalties(node, at_forward)
+        return self._choose(node_id, "scored", method, candidates, elbos, penalties)
+
+    async def _scored_elbo(
+        self, node_id: str, parent: str, candidates: list[Candidate], targets: list[str], method: str
+    ) -> tuple[list[float], list[list[Likelihood]]]:
+        """ELBO term of each candidate: mean_i sum_j w_ij log p(y_i | r(h~_ij, x_i), candidate)."""
+        samples = await self.samples(parent)
+        rows = self.ranking_rows
+
+        async def cell(row: int, j: int, candidate: Candidate) -> Likelihood:
+            rendered = self._render(node_id, candidate.prompt, row, {parent: samples[row][j]})
+            return await self._likelihood(node_id, rendered, targets[row], "score", method)
+
+        scores = await gather(
+            gather(gather(cell(row, j, c) for c in candidates) for j in range(len(samples[row])))
+            for row in rows
+        )
+        weights = await self.weights(parent)
+        values = [[[c.value for c in per_j] for per_j in per_row] for per_row in scores]
+        elbos = elbo.weighted_elbo(values, [weights[row] for row in rows])
+        at_forward = [per_row[0] for per_row in scores]  # sample 0 is the forward hidden state
+        return elbos, at_forward
+
+    def _trust_penalties(self, node: LMNode, at_forward: list[list[Likelihood]]) -> list[float]:
+        if self.training.trust_factor <= 0 or not node.classes:
+            return [0.0] * len(at_forward[0])
+        distributions = [[cell.distribution or {} for cell in per_row] for per_row in at_forward]
+        return [self.training.trust_factor * kl for kl in elbo.trust_penalties(distributions)]
+
+    async def _update_hidden(self, node_id: str) -> NodeUpdate:
+        node = self._lm(node_id)
+        best = await self.best_hidden(node_id)
+        shown = [
+            Shown(
+                input=reads(node, self._texts(node_id, row)),
+                output=self._current(node_id, row),
+                target=best[row],
+                correct=self.losses[row] == 0,
+            )
+            for row in self.shown_rows
+        ]
+        candidates, samples, weights = await gather(
+            [self._candidates(node_id, shown), self.samples(node_id), self.weights(node_id)]
+        )
+        rows = self.ranking_rows
+
+        async def cell(row: int, j: int, candidate: Candidate) -> float:
+            rendered = self._render(node_id, candidate.prompt, row)
+            return (await self._likelihood(node_id, rendered, samples[row][j], "score")).value
+
+        scores = await gather(
+            gather(gather(cell(row, j, c) for c in candidates) for j in range(len(samples[row])))
+            for row in rows
+        )
+        elbos = elbo.weighted_elbo(scores, [weights[row] for row in rows])
+        penalties = self._logp_penalties(scores, rows, len(candidates))
+        return self._choose(node_id, "hidden", "logprobs", candidates, elbos, penalties)
+
+    def _logp_penalties(self, scores: list[list[list[float]]], rows: list[int], count: int) -> list[float]:
+        """Penalise candidates that still find the forward (wrong) hidden states likely:
+        logp_penalty * mean over error examples of log p(h_i | x_i, candidate), decayed."""
+        strength = elbo.decayed(self.training.logp_penalty, self.settings.iteration,
+                                self.training.iterations, self.training.decay_logp_penalty)
+        errors = [index for index, row in enumerate(rows) if self.losses[row] > 0]
+        if strength <= 0 or not errors:
+            return [0.0] * count
+        return [strength * sum(scores[index][0][k] for index in errors) / len(errors) for k in range(count)]
+
+    def _choose(self, node_id, role, method, candidates, elbos, penalties) -> NodeUpdate:
+        for candidate, value, penalty in zip(candidates, elbos, penalties, strict=True):
+            candidate.elbo, candidate.penalty, candidate.score = value, penalty, value - penalty
+        chosen = elbo.argmax([candidate.score for candidate in candidates])
+        return NodeUpdate(node=node_id, role=role, method=method, candidates=candidates, chosen=chosen)
+
+    # ------------------------------------------------------------------ helpers
+    async def _likelihood(self, node_id: str, rendered: str, target: str, phase: str, method: str = "logprobs") -> Likelihood:
+        return await likelihood(self.network, self.models, self._lm(node_id), rendered, target,
+                                method=method, phase=phase, loss=self.training.loss)  # type: ignore[arg-type]
+
+    def _echo(self, node_id: str) -> bool:
+        return self.models[self._lm(node_id).model].capabilities.echo_scoring
+
+    def _backward_temperature(self, model_name: str) -> float:
+        return self.network.spec.models[model_name].sampling.temperature
+
+
+async def _nothing() -> list:
+    return []
+
+
+def _reshape(flat: list[float], like: list[list[str]]) -> list[list[float]]:
+    rows, start = [], 0
+    for per_row in like:
+        rows.append(flat[start:start + len(per_row)])
+        start += len(per_row)
+    return rows

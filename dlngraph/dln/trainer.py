@@ -1,0 +1,201 @@
+"""The training loop: batches, steps, validation, early stopping, checkpoints, final test.
+
+A run is reproducible: batches and every random choice derive from the training seed and the
+iteration. With a run directory, every finished iteration is logged and checkpointed
+atomically, so `resume` continues a killed run and ends where the uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from dlngraph.data.batches import BatchSampler
+from dlngraph.dln.evaluate import Evaluation, evaluate
+from dlngraph.dln.rundir import RunDirectory
+from dlngraph.dln.seeds import derive_seed
+from dlngraph.dln.state import TrainState, prompt_key
+from dlngraph.dln.step import LabeledExample, StepResult, StepSettings, TrainingStep
+from dlngraph.engine import EventBus
+from dlngraph.graph import CompiledNetwork
+from dlngraph.llm.errors import BudgetExceeded
+
+UsageProbe = Callable[[], dict[str, Any]]
+"""Returns cumulative usage (calls, tokens, ... per phase); the trainer logs its deltas."""
+
+
+class IterationRecord(msgspec.Struct, kw_only=True):
+    iteration: int
+    prompts: dict[str, str]
+    batch_loss: float
+    dev_accuracy: float | None
+    best_dev_accuracy: float | None
+    updates: dict[str, Any]
+    hidden: dict[str, Any]
+    failed_examples: list[int]
+    usage: dict[str, Any]
+    elapsed_s: float
+
+
+class TrainOutcome(msgspec.Struct, kw_only=True):
+    state: TrainState
+    stopped: str
+    iterations_run: int
+    initial_dev_accuracy: float | None
+    best_dev_accuracy: float | None
+    test: Evaluation | None
+    wall_time_s: float
+
+
+class Trainer:
+    def __init__(
+        self,
+        network: CompiledNetwork,
+        models,
+        *,
+        train: Sequence[LabeledExample],
+        dev: Sequence[LabeledExample] = (),
+        test: Sequence[LabeledExample] = (),
+        labels: list[str] | None = None,
+        run: RunDirectory | None = None,
+        events: EventBus | None = None,
+        usage: UsageProbe | None = None,
+    ) -> None:
+        if not train:
+            raise ValueError("training needs at least one training example")
+        self.network = network
+        self.models = models
+        self.training = network.spec.training
+        self.train, self.dev, self.test = list(train), list(dev), list(test)
+        self.labels = labels
+        self.run = run
+        self.events = events or EventBus()
+        self.usage = usage or (lambda: {})
+
+    def initial_state(self) -> TrainState:
+        prompts = self.network.prompts()
+        return TrainState(prompts=dict(prompts), best_prompts=dict(prompts))
+
+    def batches(self) -> list[list[LabeledExample]]:
+        """The batch of every iteration, fixed by the seed (a resumed run sees the same ones)."""
+        sampler = BatchSampler(
+            self.train, self.training.batch_size,
+            rng=random.Random(derive_seed(self.training.seed, "batches")),
+            balanced=self.training.balance_batch, labels=self.labels,
+        )
+        iterator = iter(sampler)
+        return [next(iterator) for _ in range(self.training.iterations)]
+
+    async def fit(self, state: TrainState | None = None) -> TrainOutcome:
+        started = time.perf_counter()
+        state = state or self.initial_state()
+        batches = self.batches()
+        initial_dev = None
+        try:
+            if state.iteration == 0 and self.training.do_first_eval and self.dev:
+                initial_dev = await self._validate(state)
+            while state.iteration < self.training.iterations and state.stopped == "running":
+                await self._iteration(state, batches[state.iteration])
+        except BudgetExceeded as error:
+            state.stopped = "budget"
+            self.events.publish("budget", message=str(error), iteration=state.iteration)
+        if state.stopped == "running":
+            state.stopped = "completed"
+        test = None
+        if self.test and state.stopped != "budget":
+            self.events.publish("phase", phase="test", iteration=state.iteration)
+            test = await evaluate(self.network, self.models, self.test, split="test",
+                                  prompts=state.best_prompts, loss=self.training.loss)
+        outcome = TrainOutcome(
+            state=state,
+            stopped=state.stopped,
+            iterations_run=state.iteration,
+            initial_dev_accuracy=initial_dev if initial_dev is not None else state.dev_scores.get(prompt_key(self.network.prompts())),
+            best_dev_accuracy=state.best_dev_accuracy,
+            test=test,
+            wall_time_s=time.perf_counter() - started,
+        )
+        self.events.publish("done", stopped=state.stopped, best_dev_accuracy=state.best_dev_accuracy,
+                            test_accuracy=None if test is None else test.accuracy)
+        return outcome
+
+    async def _iteration(self, state: TrainState, batch: list[LabeledExample]) -> None:
+        iteration = state.iteration
+        started, usage_before = time.perf_counter(), self.usage()
+        self.events.publish("iteration", iteration=iteration, of=self.training.iterations)
+        step = TrainingStep(
+            self.network.with_prompts(state.prompts), self.models, batch,
+            StepSettings(training=self.training, iteration=iteration, memory=state.memory_by_node()),
+            events=self.events,
+        )
+        result = await step.run()
+        state.prompts = result.prompts
+        dev = None
+        if self.dev and self._validates_after(iteration):
+            dev = await self._validate(state)
+        state.iteration = iteration + 1
+        if not self.dev:
+            state.best_prompts = dict(state.prompts)
+        if self.run is not None:  # event first: a crash between the two only loses the event
+            self.run.append_event(self._record(state, result, dev, usage_before, started))
+            self.run.write_json(self.run.checkpoint_path, state)
+        self.events.publish("checkpoint", iteration=iteration, batch_loss=result.batch_loss, dev_accuracy=dev,
+                            best_dev_accuracy=state.best_dev_accuracy, prompts=state.prompts)
+
+    def _validates_after(self, iteration: int) -> bool:
+        last = iteration == self.training.iterations - 1
+        return last or (self.training.val_freq > 0 and (iteration + 1) % self.training.val_freq == 0)
+
+    async def _validate(self, state: TrainState) -> float:
+        """Dev accuracy of the current prompts (once per prompt set); tracks the best and the
+        patience counter, and remembers good prompt sets (`use_memory`)."""
+        key = prompt_key(state.prompts)
+        if key not in state.dev_scores:
+            self.events.publish("phase", phase="validation", iteration=state.iteration)
+            result = await evaluate(self.network, self.models, self.dev, split="dev",
+                                    prompts=state.prompts, loss=self.training.loss)
+            state.dev_scores[key] = result.accuracy
+        accuracy = state.dev_scores[key]
+        if state.best_dev_accuracy is None or accuracy > state.best_dev_accuracy:
+            state.best_dev_accuracy, state.best_iteration = accuracy, state.iteration
+            state.best_prompts = dict(state.prompts)
+            state.stale_validations = 0
+        else:
+            state.stale_validations += 1
+            if 0 <= self.training.tolerance < state.stale_validations:
+                state.stopped = "early_stop"
+        state.remember(state.prompts, accuracy, self.training.use_memory)
+        self.events.publish("validation", iteration=state.iteration, dev_accuracy=accuracy,
+                            best_dev_accuracy=state.best_dev_accuracy)
+        return accuracy
+
+    def _record(self, state: TrainState, result: StepResult, dev: float | None,
+                usage_before: dict[str, Any], started: float) -> IterationRecord:
+        return IterationRecord(
+            iteration=result.iteration,
+            prompts=result.prompts,
+            batch_loss=result.batch_loss,
+            dev_accuracy=dev,
+            best_dev_accuracy=state.best_dev_accuracy,
+            updates=msgspec.to_builtins(result.updates),
+            hidden=msgspec.to_builtins(result.hidden),
+            failed_examples=result.failed_examples,
+            usage=usage_delta(usage_before, self.usage()),
+            elapsed_s=time.perf_counter() - started,
+        )
+
+
+def usage_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """`after - before` for nested dicts of numbers (usage counters per phase)."""
+    delta: dict[str, Any] = {}
+    for key, value in after.items():
+        previous = before.get(key)
+        if isinstance(value, dict):
+            delta[key] = usage_delta(previous if isinstance(previous, dict) else {}, value)
+        elif isinstance(value, (int, float)):
+            delta[key] = value - (previous if isinstance(previous, (int, float)) else 0)
+    return delta
