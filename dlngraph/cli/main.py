@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from dlngraph import __version__
-from dlngraph.cli import Command, CommandError, show, validate
+from dlngraph.cli import Command, CommandError, demo, evaluate, show, train, validate
 from dlngraph.spec import SpecError
 
-COMMANDS: list[Command] = [validate, show]
+COMMANDS: list[Command] = [validate, show, train, evaluate, demo]
 """Subcommands in the order `--help` lists them; add new command modules here."""
 
 

@@ -1,0 +1,134 @@
+"""Live progress of a training run: a rich panel on a terminal, plain lines otherwise, JSON
+lines for scripts, or nothing.
+
+It listens to the trainer's events (iteration, phase, validation, checkpoint, done) and polls
+the models' usage (calls, tokens, cache hits, requests in flight) twice a second.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import msgspec
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from dlngraph.engine import Event
+
+Mode = Literal["auto", "rich", "lines", "json", "quiet"]
+UsageProbe = Callable[[], dict[str, Any]]
+
+
+class Progress:
+    """Subscribe an instance to an `EventBus`; use it as a context manager around the run."""
+
+    def __init__(self, mode: Mode = "auto", *, title: str = "training") -> None:
+        if mode == "auto":
+            mode = "rich" if sys.stdout.isatty() else "lines"
+        self.mode = mode
+        self.title = title
+        self.usage: UsageProbe = lambda: {}
+        self.started = time.monotonic()
+        self.state: dict[str, Any] = {"iteration": 0, "of": 0, "phase": "starting", "dev": None, "best": None, "loss": None}
+        self.iteration_times: list[float] = []
+        self._live: Live | None = None
+
+    def watch(self, usage: UsageProbe) -> None:
+        self.usage = usage
+
+    def __enter__(self) -> Progress:
+        if self.mode == "rich":
+            self._live = Live(get_renderable=self._panel, console=Console(), refresh_per_second=2, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(*exc_info)  # type: ignore[arg-type]
+
+    def __call__(self, event: Event) -> None:
+        self._update(event)
+        if self.mode == "json":
+            print(msgspec.json.encode({"event": event.kind, **event.data, "usage": self._totals()}).decode(), flush=True)
+        elif self.mode == "lines":
+            line = self._line(event)
+            if line:
+                print(line, flush=True)
+
+    def _update(self, event: Event) -> None:
+        data = event.data
+        if event.kind == "iteration":
+            self.state.update(iteration=data["iteration"], of=data["of"])
+            self.iteration_times.append(time.monotonic())
+        elif event.kind == "phase":
+            self.state["phase"] = data["phase"]
+        elif event.kind == "validation":
+            self.state.update(dev=data["dev_accuracy"], best=data["best_dev_accuracy"])
+        elif event.kind == "checkpoint":
+            self.state.update(loss=data["batch_loss"], phase="checkpoint")
+        elif event.kind == "done":
+            self.state["phase"] = f"done ({data['stopped']})"
+
+    def _line(self, event: Event) -> str | None:
+        data = event.data
+        totals = self._totals()
+        if event.kind == "checkpoint":
+            dev = "" if data["dev_accuracy"] is None else f" dev={data['dev_accuracy']:.3f}"
+            best = "" if data["best_dev_accuracy"] is None else f" best={data['best_dev_accuracy']:.3f}"
+            return (f"[{self.title}] iteration {data['iteration'] + 1}/{self.state['of']} loss={data['batch_loss']:.3f}"
+                    f"{dev}{best} calls={totals.get('requests', 0)} tokens={_tokens(totals)}"
+                    f" cache_hits={totals.get('cache_hits', 0)} elapsed={self._elapsed():.0f}s")
+        if event.kind == "done":
+            return f"[{self.title}] done: {data['stopped']}, best dev={_fmt(data.get('best_dev_accuracy'))} test={_fmt(data.get('test_accuracy'))}"
+        if event.kind == "budget":
+            return f"[{self.title}] budget reached: {data['message']}"
+        return None
+
+    def _panel(self) -> Table:
+        totals = self._totals()
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        state = self.state
+        table.add_row(self.title, f"iteration {state['iteration'] + 1}/{state['of']}  phase: {state['phase']}")
+        table.add_row("requests", f"{totals.get('requests', 0)} sent, {self._in_flight()} in flight,"
+                      f" {totals.get('cache_hits', 0)} cache hits")
+        table.add_row("tokens", f"{_tokens(totals)}")
+        table.add_row("dev accuracy", f"last {_fmt(state['dev'])}, best {_fmt(state['best'])}; batch loss {_fmt(state['loss'])}")
+        table.add_row("time", f"{self._elapsed():.0f}s elapsed, ETA {self._eta()}")
+        return table
+
+    def _totals(self) -> dict[str, Any]:
+        try:
+            return self.usage().get("total", {})
+        except Exception:  # noqa: BLE001 - a display must never break a run
+            return {}
+
+    def _in_flight(self) -> int:
+        try:
+            return int(self.usage().get("in_flight", 0))
+        except Exception:  # noqa: BLE001
+            return 0
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _eta(self) -> str:
+        done = len(self.iteration_times) - 1
+        if done < 1 or not self.state["of"]:
+            return "-"
+        per_iteration = (self.iteration_times[-1] - self.iteration_times[0]) / done
+        remaining = self.state["of"] - self.state["iteration"]
+        return f"~{per_iteration * remaining:.0f}s"
+
+
+def _tokens(totals: dict[str, Any]) -> int:
+    return int(totals.get("prompt_tokens", 0)) + int(totals.get("completion_tokens", 0))
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

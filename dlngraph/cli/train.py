@@ -1,0 +1,118 @@
+"""`dlngraph train SPEC` (or `--resume RUN_DIR`): train a network's prompts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+import msgspec
+
+from dlngraph.cli import CommandError
+from dlngraph.cli.progress import Progress
+from dlngraph.dln.plan import calls_per_iteration, dependency_depth
+from dlngraph.engine import EventBus
+from dlngraph.graph import compile_network
+from dlngraph.runs import RunSummary, TrainOptions, resume_run, train_spec
+from dlngraph.runs.overrides import OverrideError, apply_overrides
+from dlngraph.spec import load_spec
+
+NAME = "train"
+HELP = "train the prompts of a network spec (writes a run directory under --runs)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", nargs="?", type=Path, metavar="SPEC", help="YAML spec file")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a training field, e.g. --set iterations=5 (repeatable)")
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help="folder for run directories (default: runs)")
+    parser.add_argument("--budget", action="append", default=[], metavar="calls=N|tokens=N",
+                        help="stop cleanly at a checkpoint when this many calls or tokens are spent")
+    parser.add_argument("--base-url", help="send every model's requests to this OpenAI-compatible server")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the run's LLM cache")
+    parser.add_argument("--dry-run", action="store_true", help="print the expected calls per iteration and phase, then exit")
+    parser.add_argument("--progress", choices=["auto", "rich", "lines", "json", "quiet"], default="auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.spec is None) == (args.resume is None):
+        raise CommandError("give a SPEC to start a run, or --resume RUN_DIR to continue one (not both)")
+    if args.dry_run:
+        return _dry_run(args)
+    options = TrainOptions(
+        runs_root=args.runs, overrides=args.overrides, base_url=args.base_url,
+        cache="off" if args.no_cache else "readwrite", **_budget(args.budget),
+    )
+    events = EventBus()
+    with Progress(args.progress, title=str(args.spec or args.resume)) as progress:
+        events.subscribe(progress)
+        try:
+            if args.resume is not None:
+                summary = asyncio.run(resume_run(args.resume, options, events, progress.watch))
+            else:
+                summary = asyncio.run(train_spec(args.spec, options, events, progress.watch))
+        except (OverrideError, FileNotFoundError, ValueError) as error:
+            raise CommandError(str(error)) from None
+    if args.progress != "json":
+        print_summary(summary)
+    return 0
+
+
+def print_summary(summary: RunSummary) -> None:
+    print(f"run:        {summary.run_dir}  ({summary.stopped} after {summary.iterations_run} iterations)")
+    print(f"dev:        {_fmt(summary.initial_dev_accuracy)} at start -> {_fmt(summary.best_dev_accuracy)} best"
+          f" (iteration {summary.best_iteration})")
+    print(f"test:       {_fmt(summary.test_accuracy)}")
+    print(f"cost:       {summary.calls} calls, {summary.cache_hits} cache hits,"
+          f" {summary.prompt_tokens + summary.completion_tokens} tokens, {summary.wall_time_s:.1f}s")
+    print(f"final spec: {Path(summary.run_dir) / 'final.yaml'}")
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    path = args.spec if args.spec is not None else args.resume / "spec.yaml"
+    try:
+        spec = apply_overrides(load_spec(path).spec, args.overrides)
+    except OverrideError as error:
+        raise CommandError(str(error)) from None
+    network = compile_network(spec)
+    dev_size = getattr(spec.data, "sizes", None).dev if hasattr(spec.data, "sizes") else 0
+    calls = calls_per_iteration(network, spec.training, dev_size=dev_size)
+    training = spec.training
+    print(f"{spec.name}: {training.iterations} iterations, batch {training.batch_size},"
+          f" {training.num_p_samples} prompt samples, {training.num_h_samples} hidden samples")
+    print(f"{'phase':<12} {'calls/iteration':>16}")
+    for phase, count in calls.items():
+        note = f"  (every {training.val_freq} iterations)" if phase == "validation" else ""
+        print(f"{phase:<12} {count:>16}{note}")
+    step_calls = sum(count for phase, count in calls.items() if phase != "validation")
+    print(f"{'step total':<12} {step_calls:>16}")
+    print(f"dependency depth of one step: {dependency_depth(network)} rounds of latency")
+    print(f"whole run: about {step_calls * training.iterations} step calls"
+          f" + {calls['validation'] * _validations(training)} validation calls (upper bounds; the cache and"
+          f" deduplication save some)")
+    return 0
+
+
+def _validations(training) -> int:
+    if training.val_freq <= 0:
+        return 1
+    return max(1, training.iterations // training.val_freq + (training.iterations % training.val_freq != 0))
+
+
+def _budget(entries: list[str]) -> dict[str, int]:
+    budget: dict[str, int] = {}
+    for entry in entries:
+        kind, _, amount = entry.partition("=")
+        if kind not in ("calls", "tokens") or not amount.isdigit():
+            raise CommandError(f"--budget expects calls=N or tokens=N, got {entry!r}")
+        budget[f"max_{kind}"] = int(amount)
+    return budget
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def summary_json(summary: RunSummary) -> str:
+    return msgspec.json.encode(summary).decode()

@@ -1,0 +1,100 @@
+"""`dlngraph eval`: accuracy of a spec's prompts on a split, beside the paper's baselines.
+
+The baselines are one classification node with the dataset's initial instruction (0-shot), and
+the same with k training examples in its prompt (k-shot in-context learning), on the model of
+the spec's output node, so every trained result is read against them as in the paper's tables.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from dlngraph.data import Dataset, few_shot
+from dlngraph.dln.evaluate import evaluate
+from dlngraph.dln.roles import Roles
+from dlngraph.graph import CompiledNetwork, compile_network
+from dlngraph.llm.cache import Cache
+from dlngraph.llm.pool import ModelPool
+from dlngraph.runs.session import dataset_of
+from dlngraph.spec import load_spec
+from dlngraph.spec.network import NetworkSpec
+from dlngraph.spec.nodes import LMNode
+
+Split = Literal["train", "dev", "test"]
+
+
+class EvalRow(msgspec.Struct, kw_only=True):
+    system: str
+    """`spec` (the spec's own prompts), `0-shot` or `k-shot` (k written out)."""
+    accuracy: float
+    count: int
+    failed: int
+
+
+class EvalReport(msgspec.Struct, kw_only=True):
+    spec: str
+    split: str
+    rows: list[EvalRow]
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+async def evaluate_spec(
+    spec_path: Path,
+    *,
+    split: Split = "dev",
+    baselines: bool = False,
+    shots: int = 5,
+    base_url: str | None = None,
+    cache_path: Path | None = None,
+    limit: int | None = None,
+) -> EvalReport:
+    """Evaluate the spec at `spec_path` on `split`. A run directory's `cache.sqlite` next to
+    the spec is used when no cache is given, so evaluating a run's `final.yaml` replays it."""
+    spec = load_spec(spec_path).spec
+    dataset = dataset_of(spec, spec_path)
+    examples = getattr(dataset, split)[:limit]
+    if cache_path is None and (spec_path.parent / "cache.sqlite").exists():
+        cache_path = spec_path.parent / "cache.sqlite"
+    cache = Cache(cache_path) if cache_path is not None else Cache.off()
+    pool = ModelPool.from_specs(spec.models, cache=cache, base_url=base_url, seed=spec.training.seed)
+    systems = [("spec", compile_network(spec))]
+    if baselines:
+        systems += [("0-shot", baseline_network(spec, dataset, 0)), (f"{shots}-shot", baseline_network(spec, dataset, shots))]
+    try:
+        rows = []
+        for name, network in systems:
+            result = await evaluate(network, pool, examples, split=split, loss=spec.training.loss)
+            rows.append(EvalRow(system=name, accuracy=result.accuracy, count=result.count, failed=result.failed))
+    finally:
+        await pool.aclose()
+        await cache.aclose()
+    totals = pool.usage().get("total", {})
+    return EvalReport(
+        spec=str(spec_path), split=split, rows=rows, calls=int(totals.get("requests", 0)),
+        prompt_tokens=int(totals.get("prompt_tokens", 0)), completion_tokens=int(totals.get("completion_tokens", 0)),
+    )
+
+
+def baseline_network(spec: NetworkSpec, dataset: Dataset, shots: int) -> CompiledNetwork:
+    """One classification node: the initial instruction, then `shots` solved training examples."""
+    answer = _answering_node(compile_network(spec))
+    prompt = dataset.instruction
+    if shots:
+        examples = few_shot(dataset.train, shots, rng=random.Random(spec.training.seed))
+        prompt += "\n\n" + "\n\n".join(f"{example.input}\nAnswer: {example.target}" for example in examples)
+    node = LMNode(id="answer", model=answer.model, template="classify", prompt=prompt, classes=answer.classes,
+                  max_tokens=answer.max_tokens)
+    baseline = msgspec.structs.replace(spec, name=f"{spec.name}-{shots}-shot", nodes=[node], output="answer")
+    return compile_network(baseline)
+
+
+def _answering_node(network: CompiledNetwork) -> LMNode:
+    node = network.node(Roles(network).scored[0])
+    assert isinstance(node, LMNode)
+    return node

@@ -1,0 +1,45 @@
+"""Command-line overrides of training fields: `--set iterations=3 --set batch_size=10`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+import yaml
+
+from dlngraph.spec.network import NetworkSpec
+from dlngraph.spec.training import TrainingSpec
+
+
+class OverrideError(ValueError):
+    """An override names an unknown field or gives a value of the wrong type."""
+
+
+def apply_overrides(spec: NetworkSpec, assignments: Sequence[str]) -> NetworkSpec:
+    """The spec with each `field=value` applied to its `training` section; values are YAML
+    (`true`, `0.7`, `[a, b]`)."""
+    if not assignments:
+        return spec
+    fields = msgspec.to_builtins(spec.training)
+    for assignment in assignments:
+        name, value = _parse(assignment)
+        fields[name] = value
+    try:
+        training = msgspec.convert(fields, TrainingSpec)
+    except msgspec.ValidationError as error:
+        raise OverrideError(f"--set: {error} (in training)") from None
+    return msgspec.structs.replace(spec, training=training)
+
+
+def _parse(assignment: str) -> tuple[str, object]:
+    name, equals, text = assignment.partition("=")
+    name = name.strip().removeprefix("training.")
+    if not equals or not name:
+        raise OverrideError(f"--set expects FIELD=VALUE, got {assignment!r}")
+    known = set(TrainingSpec.__struct_fields__)
+    if name not in known:
+        raise OverrideError(f"--set: training has no field {name!r}; known fields: {', '.join(sorted(known))}")
+    try:
+        return name, yaml.safe_load(text)
+    except yaml.YAMLError:
+        return name, text

@@ -1,0 +1,36 @@
+"""What a run needs besides the trainer: its dataset and models, built from a spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from dlngraph.data import Dataset, load_dataset
+from dlngraph.spec.data import FileData, PresetData
+from dlngraph.spec.network import NetworkSpec
+
+
+class RunSetupError(ValueError):
+    """The spec cannot be run as it is (no data, ...); the message says what to add."""
+
+
+def with_absolute_data_paths(spec: NetworkSpec, base_dir: Path) -> NetworkSpec:
+    """Data paths resolved against the spec's folder, so that the copies of the spec written to
+    a run directory (spec.yaml, final.yaml) load from anywhere."""
+    data = spec.data
+    if isinstance(data, PresetData):
+        data = msgspec.structs.replace(data, data_dir=str((base_dir / data.data_dir).resolve()))
+    elif isinstance(data, FileData):
+        data = msgspec.structs.replace(data, **{
+            split: str((base_dir / path).resolve())
+            for split in ("train", "dev", "test")
+            if (path := getattr(data, split)) is not None
+        })
+    return msgspec.structs.replace(spec, data=data)
+
+
+def dataset_of(spec: NetworkSpec, spec_path: Path) -> Dataset:
+    if spec.data is None:
+        raise RunSetupError(f"{spec_path}: the spec has no `data` section; add one to train or evaluate it")
+    return load_dataset(spec.data, base_dir=spec_path.parent, seed=spec.training.seed)

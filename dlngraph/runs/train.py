@@ -1,0 +1,142 @@
+"""`dlngraph train`: train a spec's prompts into a run directory, or resume one.
+
+    summary = await train_spec(Path("specs/dln2.yaml"), TrainOptions(overrides=["iterations=2"]))
+
+The run directory holds the resolved spec, so `resume_run(run_dir)` needs nothing else; its
+cache replays every call already made, so a resumed run ends where an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any, Literal
+
+import msgspec
+
+from dlngraph.dln.rundir import RunDirectory
+from dlngraph.dln.state import TrainState
+from dlngraph.dln.trainer import Trainer, TrainOutcome
+from dlngraph.engine import EventBus
+from dlngraph.graph import compile_network
+from dlngraph.llm.budget import Budget
+from dlngraph.llm.cache import Cache
+from dlngraph.llm.pool import ModelPool
+from dlngraph.runs.overrides import apply_overrides
+from dlngraph.runs.session import dataset_of, with_absolute_data_paths
+from dlngraph.spec import dump_spec, load_spec
+from dlngraph.spec.network import NetworkSpec
+
+
+class TrainOptions(msgspec.Struct, kw_only=True):
+    runs_root: Path = Path("runs")
+    overrides: list[str] = msgspec.field(default_factory=list)
+    max_calls: int | None = None
+    max_tokens: int | None = None
+    base_url: str | None = None
+    """Point every model at this OpenAI-compatible server instead of the spec's backends."""
+    cache: Literal["readwrite", "readonly", "off"] = "readwrite"
+
+
+UsageWatcher = Callable[[Callable[[], dict[str, Any]]], None]
+"""Called once the models exist with a probe of their cumulative usage (for live progress)."""
+
+
+class RunSummary(msgspec.Struct, kw_only=True):
+    """summary.json: what a run achieved and what it cost."""
+
+    name: str
+    run_dir: str
+    stopped: str
+    iterations_run: int
+    initial_dev_accuracy: float | None
+    best_dev_accuracy: float | None
+    best_iteration: int
+    test_accuracy: float | None
+    best_prompts: dict[str, str]
+    calls: int
+    cache_hits: int
+    prompt_tokens: int
+    completion_tokens: int
+    wall_time_s: float
+
+
+async def train_spec(
+    spec_path: Path, options: TrainOptions, events: EventBus | None = None, watch: UsageWatcher | None = None
+) -> RunSummary:
+    """Start a new run of the spec at `spec_path`."""
+    spec = apply_overrides(load_spec(spec_path).spec, options.overrides)
+    spec = with_absolute_data_paths(spec, spec_path.parent)
+    run = RunDirectory.create(options.runs_root, spec.name)
+    run.write_spec(dump_spec(spec))
+    return await _train(spec, run, options, None, events, watch)
+
+
+async def resume_run(
+    run_dir: Path, options: TrainOptions, events: EventBus | None = None, watch: UsageWatcher | None = None
+) -> RunSummary:
+    """Continue the run in `run_dir` from its last checkpoint (a fresh start if it has none)."""
+    run = RunDirectory(run_dir)
+    if not run.spec_path.exists():
+        raise FileNotFoundError(f"{run_dir}: not a run directory (no spec.yaml)")
+    spec = load_spec(run.spec_path).spec
+    state = None
+    if run.checkpoint_path.exists():
+        state = msgspec.json.decode(run.checkpoint_path.read_bytes(), type=TrainState)
+        run.keep_events_through(state.iteration - 1)
+    else:
+        run.keep_events_through(-1)
+    return await _train(spec, run, options, state, events, watch)
+
+
+async def _train(
+    spec: NetworkSpec,
+    run: RunDirectory,
+    options: TrainOptions,
+    state: TrainState | None,
+    events: EventBus | None,
+    watch: UsageWatcher | None,
+) -> RunSummary:
+    started = time.perf_counter()
+    dataset = dataset_of(spec, run.spec_path)
+    network = compile_network(spec)
+    budget = Budget(options.max_calls, options.max_tokens) if options.max_calls or options.max_tokens else None
+    cache = Cache(run.cache_path, options.cache) if options.cache != "off" else Cache.off()
+    pool = ModelPool.from_specs(spec.models, cache=cache, budget=budget, base_url=options.base_url, seed=spec.training.seed)
+    if watch is not None:
+        watch(pool.usage)
+    try:
+        trainer = Trainer(
+            network, pool, train=dataset.train, dev=dataset.dev, test=dataset.test,
+            labels=dataset.labels, run=run, events=events, usage=pool.usage,
+        )
+        outcome = await trainer.fit(state)
+    finally:
+        await pool.aclose()
+        await cache.aclose()
+    final = network.with_prompts(outcome.state.best_prompts).spec
+    run.write_final_spec(dump_spec(final))
+    summary = _summary(spec, run, outcome, pool.usage(), time.perf_counter() - started)
+    run.write_json(run.summary_path, summary)
+    return summary
+
+
+def _summary(spec: NetworkSpec, run: RunDirectory, outcome: TrainOutcome, usage: dict, wall_time_s: float) -> RunSummary:
+    totals = usage.get("total", {})
+    return RunSummary(
+        name=spec.name,
+        run_dir=str(run.path),
+        stopped=outcome.stopped,
+        iterations_run=outcome.iterations_run,
+        initial_dev_accuracy=outcome.initial_dev_accuracy,
+        best_dev_accuracy=outcome.best_dev_accuracy,
+        best_iteration=outcome.state.best_iteration,
+        test_accuracy=None if outcome.test is None else outcome.test.accuracy,
+        best_prompts=outcome.state.best_prompts,
+        calls=int(totals.get("requests", 0)),
+        cache_hits=int(totals.get("cache_hits", 0)),
+        prompt_tokens=int(totals.get("prompt_tokens", 0)),
+        completion_tokens=int(totals.get("completion_tokens", 0)),
+        wall_time_s=wall_time_s,
+    )

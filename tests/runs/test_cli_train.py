@@ -1,0 +1,131 @@
+"""`dlngraph train`, `eval` and `--resume` as a user runs them: real subprocesses against a
+scripted OpenAI-compatible server in its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DLN2 = ROOT / "specs" / "dln2.yaml"
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    """A scripted server subprocess with a little latency, so a run can be killed mid-way."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dlngraph.llm.testserver", "--port", "0", "--latency-ms", "15"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        line = process.stdout.readline()
+        match = re.search(r"listening (\S+)", line)
+        assert match, f"the scripted server printed {line!r}"
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def dlngraph(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "dlngraph.cli.main", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def start_training(runs: Path, url: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dlngraph.cli.main", "train", str(DLN2), "--base-url", url, "--runs", str(runs),
+         "--set", "iterations=4", "--set", "val_freq=1", "--progress", "quiet", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+
+
+def only_run(runs: Path) -> Path:
+    (run,) = list(runs.iterdir())
+    return run
+
+
+def comparable(run: Path) -> dict:
+    """What must match between two runs: summary metrics and every logged choice."""
+    summary = json.loads((run / "summary.json").read_text())
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    return {
+        "summary": {key: summary[key] for key in ("best_prompts", "best_dev_accuracy", "test_accuracy", "iterations_run", "stopped")},
+        "events": [{key: event[key] for key in ("iteration", "prompts", "updates", "batch_loss", "dev_accuracy")} for event in events],
+        "final": (run / "final.yaml").read_text(),
+    }
+
+
+def wait_for_checkpoint(run_root: Path, process: subprocess.Popen[str], iteration: int, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for checkpoint in run_root.glob("*/checkpoint.json"):
+            if json.loads(checkpoint.read_text())["iteration"] >= iteration:
+                return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    raise AssertionError("no checkpoint appeared")
+
+
+def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_result(tmp_path: Path, server_url: str) -> None:
+    whole = start_training(tmp_path / "whole", server_url)
+    assert whole.wait(timeout=300) == 0, whole.communicate()
+
+    killed = start_training(tmp_path / "killed", server_url)
+    wait_for_checkpoint(tmp_path / "killed", killed, iteration=2)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+    run = only_run(tmp_path / "killed")
+    assert not (run / "summary.json").exists(), "the run finished before it could be killed"
+
+    dlngraph("train", "--resume", str(run), "--base-url", server_url, "--progress", "quiet")
+    assert comparable(run) == comparable(only_run(tmp_path / "whole"))
+
+
+def test_eval_of_the_final_spec_reproduces_the_reported_dev_accuracy(tmp_path: Path, server_url: str) -> None:
+    dlngraph("train", str(DLN2), "--base-url", server_url, "--runs", str(tmp_path), "--set", "iterations=2", "--progress", "quiet")
+    run = only_run(tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    result = dlngraph("eval", str(run / "final.yaml"), "--split", "dev", "--base-url", server_url, "--json")
+    report = json.loads(result.stdout)
+    assert report["rows"][0]["accuracy"] == summary["best_dev_accuracy"]
+
+
+def test_budget_stops_the_run_cleanly_at_a_checkpoint(tmp_path: Path, server_url: str) -> None:
+    result = dlngraph("train", str(DLN2), "--base-url", server_url, "--runs", str(tmp_path), "--budget", "calls=400",
+                      "--progress", "lines", "--no-cache")
+    run = only_run(tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["stopped"] == "budget"
+    assert summary["calls"] <= 400
+    checkpoint = json.loads((run / "checkpoint.json").read_text())
+    assert checkpoint["iteration"] == summary["iterations_run"] >= 1
+    assert "budget reached" in result.stdout
+
+
+def test_dry_run_prints_calls_per_phase_without_calling_anything() -> None:
+    result = dlngraph("train", str(DLN2), "--dry-run", "--set", "batch_size=10")
+    assert re.search(r"forward\s+20\b", result.stdout)
+    assert "dependency depth of one step: 6" in result.stdout
+
+
+def test_bad_overrides_and_arguments_are_clear_errors(tmp_path: Path) -> None:
+    result = dlngraph("train", str(DLN2), "--set", "iteratons=3", "--dry-run", check=False)
+    assert result.returncode == 1 and "training has no field 'iteratons'" in result.stderr
+    result = dlngraph("train", str(DLN2), "--set", "batch_size=many", "--dry-run", check=False)
+    assert result.returncode == 1 and "batch_size" in result.stderr
+    result = dlngraph("train", check=False)
+    assert result.returncode == 1 and "--resume" in result.stderr
+    result = dlngraph("train", "--resume", str(tmp_path), check=False)
+    assert result.returncode == 1 and "not a run directory" in result.stderr
