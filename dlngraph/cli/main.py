@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from dlngraph import __version__
-from dlngraph.cli import Command, CommandError, demo, evaluate, show, train, validate
+from dlngraph.cli import Command, CommandError, bench, compare, demo, evaluate, report, show, train, validate
 from dlngraph.spec import SpecError
 
-COMMANDS: list[Command] = [validate, show, train, evaluate, demo]
+COMMANDS: list[Command] = [validate, show, train, evaluate, report, compare, demo, bench]
 """Subcommands in the order `--help` lists them; add new command modules here."""
 
 

@@ -115,7 +115,7 @@ def test_show_prints_warnings_to_stderr(tmp_path: Path, capsys: pytest.CaptureFi
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["frobnicate"]) == 2
     assert main([]) == 2
-    assert main(["show", "a.yaml", "--format", "png"]) == 2
+    assert main(["show", "a.yaml", "--format", "jpeg"]) == 2
     assert "invalid choice" in capsys.readouterr().err
 
 

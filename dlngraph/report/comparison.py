@@ -1,0 +1,77 @@
+"""Several runs side by side: a text table of their headline numbers, and overlaid curves.
+
+    runs = [read_run(path) for path in paths]
+    print(comparison_table(runs))
+    write_comparison(runs, Path("compare"))   # PNGs + compare.html
+
+Each run is named by its directory, which is unique among the runs of one `--runs` folder even
+when they train the same spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from dlngraph.report import formatting as fmt
+from dlngraph.report import html, plots
+from dlngraph.report.facts import run_facts
+from dlngraph.report.runlog import RunLog
+
+HEADERS = ["run", "iterations", "best dev", "test", "calls", "tokens", "wall time"]
+
+COMPARISON_FILE = "compare.html"
+
+CHARTS = {
+    "dev_accuracy.png": ("dev accuracy against training steps, one line per run", plots.dev_accuracy_chart),
+    "batch_loss.png": ("batch loss against training steps, one line per run", plots.batch_loss_chart),
+    "dev_accuracy_by_tokens.png": ("dev accuracy against tokens spent, one line per run",
+                                   plots.dev_accuracy_by_tokens_chart),
+}
+
+
+def comparison_rows(runs: Sequence[RunLog]) -> list[list[str]]:
+    """One row of `HEADERS` per run; a run still going shows what its log holds so far."""
+    rows = []
+    for run in runs:
+        facts = run_facts(run)
+        name = run.name if run.summary is not None else f"{run.name} ({facts.status})"
+        rows.append([
+            name, str(facts.iterations), fmt.accuracy(facts.best_dev_accuracy), fmt.accuracy(facts.test_accuracy),
+            fmt.count(facts.calls), fmt.count(facts.tokens), fmt.duration(facts.wall_time_s),
+        ])
+    return rows
+
+
+def comparison_table(runs: Sequence[RunLog]) -> str:
+    return text_table(HEADERS, comparison_rows(runs))
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell; the first column left-aligned, numbers right-aligned."""
+    widths = [max(len(row[column]) for row in [headers, *rows]) for column in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [cell.ljust(width) if column == 0 else cell.rjust(width)
+                  for column, (cell, width) in enumerate(zip(cells, widths))]
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), line(["-" * width for width in widths]), *map(line, rows)]) + "\n"
+
+
+def write_comparison(runs: Sequence[RunLog], out: Path) -> Path:
+    """Write the overlaid curves as PNGs and a page holding them with the table; return its path."""
+    out.mkdir(parents=True, exist_ok=True)
+    images = []
+    for name, (alt, chart) in CHARTS.items():
+        png = plots.png_bytes(chart(runs))
+        (out / name).write_bytes(png)
+        images.append(html.png_image(png, alt))
+    page = html.page(
+        f"Comparison of {len(runs)} runs",
+        html.section("Runs", html.table(HEADERS, comparison_rows(runs), numbers=set(range(1, len(HEADERS)))),
+                     html.element("p", "Directories: ", ", ".join(str(run.path) for run in runs), class_="meta")),
+        html.section("Curves", html.element("div", *images, class_="charts")),
+    )
+    (out / COMPARISON_FILE).write_text(page, encoding="utf-8")
+    return out / COMPARISON_FILE

@@ -1,0 +1,63 @@
+"""The headline numbers of a run: how far it got, how well it did, what it cost.
+
+summary.json has them when the run ended; a run still going (or killed) has none, so each number
+is then rebuilt from events.jsonl, which only covers the logged iterations: the validation
+before the first step and the final test are missing from those costs, and there is no test
+accuracy. A number the run never recorded is None, not 0.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from dlngraph.report.runlog import RunLog
+from dlngraph.report.usage import counter, total_tokens
+
+
+class RunFacts(NamedTuple):
+    name: str
+    status: str
+    """How the run stopped (`completed`, `early_stop`, `budget`), or that it has not."""
+    iterations: int
+    initial_dev_accuracy: float | None
+    best_dev_accuracy: float | None
+    test_accuracy: float | None
+    calls: float | None
+    """Requests sent to model servers (cache hits excluded), as summary.json counts calls."""
+    tokens: float | None
+    wall_time_s: float | None
+
+
+UNFINISHED = "unfinished"
+
+
+def run_facts(run: RunLog) -> RunFacts:
+    summary = run.summary
+    if summary is not None:
+        return RunFacts(
+            name=run.name, status=summary.stopped, iterations=summary.iterations_run,
+            initial_dev_accuracy=summary.initial_dev_accuracy, best_dev_accuracy=summary.best_dev_accuracy,
+            test_accuracy=summary.test_accuracy, calls=summary.calls,
+            tokens=summary.prompt_tokens + summary.completion_tokens, wall_time_s=summary.wall_time_s,
+        )
+    return _facts_from_events(run)
+
+
+def _facts_from_events(run: RunLog) -> RunFacts:
+    logged_usage = bool(run.usage)
+    return RunFacts(
+        name=run.name,
+        status=UNFINISHED,
+        iterations=max((it.steps_done for it in run.iterations), default=0),
+        initial_dev_accuracy=None,
+        best_dev_accuracy=_best_dev(run),
+        test_accuracy=None,
+        calls=counter(run.usage, "total", "requests") if logged_usage else None,
+        tokens=total_tokens(run.usage) if logged_usage else None,
+        wall_time_s=sum(it.elapsed_s for it in run.iterations) if run.iterations else None,
+    )
+
+
+def _best_dev(run: RunLog) -> float | None:
+    measured = [it.best_dev_accuracy for it in run.iterations] + [it.dev_accuracy for it in run.iterations]
+    return max((value for value in measured if value is not None), default=None)

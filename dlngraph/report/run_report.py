@@ -1,0 +1,182 @@
+"""`write_report`: one run directory turned into report.html and the PNG charts it shows.
+
+    write_report(Path("runs/dln2-20250101-120000"))   # -> runs/dln2-.../report.html
+
+The page answers, in order: what ran and how it ended (overview), what the network is (its
+picture), whether training helped (learning curves), what the prompts became (every node's
+prompt after every step, with its score), what else was tried (the best candidates of each
+step), what the hidden nodes did, and where the calls and tokens went.
+
+Each chart is written as a PNG beside the page and also embedded in it, so the page is
+complete on its own and the pictures can go into slides or issues.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dlngraph.report import formatting as fmt
+from dlngraph.report import html, plots
+from dlngraph.report.facts import run_facts
+from dlngraph.report.graph_picture import network_picture
+from dlngraph.report.html import Html
+from dlngraph.report.runlog import RunLog, read_run
+from dlngraph.report.tables import (
+    PromptCell,
+    RankedCandidate,
+    prompt_history,
+    top_candidates,
+    usage_rows,
+)
+from dlngraph.report.usage import COUNTERS, breakdowns
+
+REPORT_FILE = "report.html"
+
+CURVES = {
+    "batch_loss.png": "batch loss against training steps",
+    "elbo.png": "ELBO of the chosen prompt per node",
+    "dev_accuracy.png": "dev accuracy against training steps",
+    "dev_accuracy_by_tokens.png": "dev accuracy against tokens spent",
+}
+"""The learning-curve files, with the words that describe each picture (its `alt` text)."""
+
+
+def write_report(run_dir: Path, out: Path | None = None, *, top_k: int = 3) -> Path:
+    """Write report.html and its PNGs into `out` (default: the run directory); return the page's path."""
+    run = read_run(run_dir)
+    out = Path(out) if out is not None else run.path
+    out.mkdir(parents=True, exist_ok=True)
+    pictures = render_pictures(run)
+    for name, png in pictures.items():
+        (out / name).write_bytes(png)
+    page = report_page(run, pictures, top_k=top_k)
+    (out / REPORT_FILE).write_text(page, encoding="utf-8")
+    return out / REPORT_FILE
+
+
+def render_pictures(run: RunLog) -> dict[str, bytes]:
+    """Every picture of the report as PNG bytes, by file name."""
+    pictures = {
+        "batch_loss.png": plots.png_bytes(plots.batch_loss_chart([run])),
+        "elbo.png": plots.png_bytes(plots.elbo_chart(run)),
+        "dev_accuracy.png": plots.png_bytes(plots.dev_accuracy_chart([run])),
+        "dev_accuracy_by_tokens.png": plots.png_bytes(plots.dev_accuracy_by_tokens_chart([run])),
+        "usage.png": plots.png_bytes(plots.usage_chart(run.usage)),
+    }
+    if run.network is not None:
+        pictures["network.png"] = network_picture(run.network, "png")
+    return pictures
+
+
+def report_page(run: RunLog, pictures: dict[str, bytes], *, top_k: int = 3) -> str:
+    return html.page(
+        f"Run {run.name}",
+        *[html.note(problem) for problem in run.problems],
+        overview(run),
+        network_section(pictures),
+        curves_section(pictures),
+        prompts_section(run),
+        candidates_section(run, top_k),
+        hidden_section(run),
+        usage_section(run, pictures),
+    )
+
+
+def overview(run: RunLog) -> Html:
+    facts = run_facts(run)
+    rows = [
+        ("run directory", str(run.path)),
+        ("network", run.spec.name if run.spec else fmt.MISSING),
+        ("status", facts.status),
+        ("training steps", str(facts.iterations)),
+        ("dev accuracy at start", fmt.accuracy(facts.initial_dev_accuracy)),
+        ("best dev accuracy", fmt.accuracy(facts.best_dev_accuracy)),
+        ("test accuracy", fmt.accuracy(facts.test_accuracy)),
+        ("calls", fmt.count(facts.calls)),
+        ("tokens", fmt.count(facts.tokens)),
+        ("wall time", fmt.duration(facts.wall_time_s)),
+    ]
+    return html.section("Overview", html.table([], rows))
+
+
+def network_section(pictures: dict[str, bytes]) -> Html:
+    if "network.png" not in pictures:
+        return html.section("Network", html.note("no readable spec.yaml: the network cannot be drawn"))
+    return html.section("Network", html.png_image(pictures["network.png"], "the network's graph"))
+
+
+def curves_section(pictures: dict[str, bytes]) -> Html:
+    images = [html.png_image(pictures[name], alt) for name, alt in CURVES.items()]
+    return html.section("Learning curves", html.element("div", *images, class_="charts"))
+
+
+def prompts_section(run: RunLog) -> Html:
+    """Every node's prompt after every step; a prompt that changed is highlighted."""
+    nodes = run.nodes
+    rows = [
+        [row.label, fmt.accuracy(row.dev_accuracy), *(_prompt_cell(row.cells.get(node)) for node in nodes)]
+        for row in prompt_history(run)
+    ]
+    explanation = ("After each training step: the prompt each node kept, the score that made it win, "
+                   "and where it came from.")
+    return html.section("Prompts over time", html.element("p", explanation),
+                        html.table(["step", "dev accuracy", *nodes], rows, numbers={0, 1}))
+
+
+def candidates_section(run: RunLog, k: int) -> Html:
+    """For each step, the `k` best-scored candidates of each trained node."""
+    headers = ["node", "rank", "score", "ELBO", "penalty", "origin", "chosen", "prompt"]
+    parts = [html.element("p", f"The {k} best candidates of each node at each step, by score (ELBO minus penalty).")]
+    for iteration in run.iterations:
+        rows = [_candidate_row(node, ranked) for node, update in iteration.updates.items()
+                for ranked in top_candidates(update, k)]
+        if rows:
+            parts += [html.element("h3", f"Step {iteration.steps_done}"), html.table(headers, rows, numbers={1, 2, 3, 4})]
+    return html.section("Best candidates per step", *parts)
+
+
+def hidden_section(run: RunLog) -> Html:
+    """How posterior inference went at the hidden nodes (absent from one-layer networks)."""
+    rows = [
+        [str(it.steps_done), node, f"{info.mean_samples:.1f}", str(info.changed), f"{info.normalized_entropy:.2f}"]
+        for it in run.iterations
+        for node, info in it.hidden.items()
+    ]
+    if not rows:
+        return Html("")
+    explanation = ("Samples: posterior samples per example. Changed: examples whose best hidden text differs from "
+                   "the forward pass. Entropy: of the sharpening weights, 1 = flat, 0 = one clear winner.")
+    return html.section("Hidden nodes", html.element("p", explanation),
+                        html.table(["step", "node", "samples", "changed", "entropy"], rows, numbers={0, 2, 3, 4}))
+
+
+def usage_section(run: RunLog, pictures: dict[str, bytes]) -> Html:
+    """Calls and tokens of the logged steps, by node, phase and model."""
+    parts: list[Html] = [
+        html.element("p", "Calls and tokens of the logged training steps (validation included; the validation "
+                          "before the first step and the final test are counted only in the overview)."),
+        html.png_image(pictures["usage.png"], "calls and tokens per node and phase"),
+    ]
+    counters = [*COUNTERS, "tokens"]
+    headers = [name.replace("_", " ") for name in counters]
+    for kind, groups in breakdowns(run.usage).items():
+        rows = [[row.name, *(fmt.count(row.counts[key]) for key in counters)] for row in usage_rows(groups)]
+        if rows:
+            table = html.table([kind, *headers], rows, numbers=set(range(1, len(counters) + 1)))
+            parts += [html.element("h3", f"By {kind}"), table]
+    return html.section("Calls and tokens", *parts)
+
+
+def _prompt_cell(cell: PromptCell | None) -> Html:
+    if cell is None:
+        return Html("")
+    meta = [] if cell.score is None else [f"score {fmt.score(cell.score)}"]
+    meta += [cell.origin] if cell.origin else []
+    return html.join([html.prompt_text(cell.prompt, changed=cell.changed),
+                      html.element("div", " · ".join(meta), class_="meta")])
+
+
+def _candidate_row(node: str, ranked: RankedCandidate) -> list[str | Html]:
+    candidate = ranked.candidate
+    return [node, str(ranked.rank), fmt.score(candidate.score), fmt.score(candidate.elbo), fmt.score(candidate.penalty),
+            candidate.origin, "✓" if ranked.chosen else "", html.prompt_text(candidate.prompt)]

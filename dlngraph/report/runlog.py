@@ -1,0 +1,151 @@
+"""A run directory read back as typed data: what every report and comparison starts from.
+
+    run = read_run(Path("runs/dln2-20250101-120000"))
+    run.iterations[-1].prompts, run.summary.test_accuracy if run.summary else None
+
+A run directory may be caught at any moment of its life: still training (no summary.json, no
+final.yaml), killed mid-line (the last line of events.jsonl cut short), or written by an older
+version (fields missing). Reading never fails on any of these: it keeps what it can read and
+lists what it could not in `RunLog.problems`, so that a report can say so instead of crashing.
+See `dlngraph.dln.rundir` for the layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from dlngraph.dln.rundir import RunDirectory
+from dlngraph.dln.step import HiddenInference, NodeUpdate
+from dlngraph.graph import CompiledNetwork, compile_network
+from dlngraph.report.usage import summed
+from dlngraph.runs.train import RunSummary
+from dlngraph.spec import NetworkSpec, SpecError, load_spec
+
+
+class NotARunDirectory(Exception):
+    """The path holds neither a spec.yaml nor an events.jsonl: nothing to report on."""
+
+
+class Iteration(msgspec.Struct, kw_only=True):
+    """One line of events.jsonl (`dlngraph.dln.trainer.IterationRecord`) with typed updates.
+
+    Every field but `iteration` has a default, so that lines from older versions still read.
+    """
+
+    iteration: int
+    """Zero-based: `iteration` 0 is the log of the first training step."""
+    prompts: dict[str, str] = msgspec.field(default_factory=dict)
+    """The prompts after this step."""
+    batch_loss: float | None = None
+    dev_accuracy: float | None = None
+    """None when this step was not followed by a validation (`val_freq`)."""
+    best_dev_accuracy: float | None = None
+    updates: dict[str, NodeUpdate] = msgspec.field(default_factory=dict)
+    hidden: dict[str, HiddenInference] = msgspec.field(default_factory=dict)
+    failed_examples: list[int] = msgspec.field(default_factory=list)
+    usage: dict[str, Any] = msgspec.field(default_factory=dict)
+    """What this step cost: the change of `ModelPool.usage()` over it (see `report.usage`)."""
+    elapsed_s: float = 0.0
+
+    @property
+    def steps_done(self) -> int:
+        """The x coordinate of curves: how many training steps had run when this was logged."""
+        return self.iteration + 1
+
+
+@dataclass(frozen=True)
+class RunLog:
+    """Everything a run directory says about its run."""
+
+    path: Path
+    spec: NetworkSpec | None
+    """The spec the run trained (spec.yaml), None if missing or unreadable."""
+    iterations: list[Iteration]
+    summary: RunSummary | None
+    """summary.json, written only when a run ends: None while it runs or after a crash."""
+    problems: list[str] = field(default_factory=list)
+    """What could not be read, in words for the reader of a report."""
+
+    @property
+    def name(self) -> str:
+        """The run directory's name (`<spec name>-<timestamp>`): unique among runs of one root."""
+        return self.path.name
+
+    @cached_property
+    def network(self) -> CompiledNetwork | None:
+        """The compiled spec, for drawing the graph (None without a readable spec)."""
+        return compile_network(self.spec) if self.spec is not None else None
+
+    @property
+    def initial_prompts(self) -> dict[str, str]:
+        """The prompts before training, as spec.yaml declares them."""
+        return self.network.prompts() if self.network is not None else {}
+
+    @property
+    def nodes(self) -> list[str]:
+        """The lm nodes of the run: in the spec's order, then any only the log names."""
+        ordered = list(self.network.lm_nodes) if self.network is not None else []
+        for iteration in self.iterations:
+            ordered += [node for node in [*iteration.prompts, *iteration.updates] if node not in ordered]
+        return ordered
+
+    @cached_property
+    def usage(self) -> dict[str, Any]:
+        """What the logged iterations cost together (see `report.usage`). The validation before
+        the first step and the final test are not in the log: summary.json counts them."""
+        return summed(iteration.usage for iteration in self.iterations)
+
+
+def read_run(path: Path) -> RunLog:
+    """Read the run directory at `path`; raises `NotARunDirectory` if it is not one."""
+    run = RunDirectory(Path(path))
+    if not run.spec_path.exists() and not run.events_path.exists():
+        raise NotARunDirectory(f"{path}: not a run directory (no spec.yaml and no events.jsonl)")
+    problems: list[str] = []
+    return RunLog(
+        path=run.path,
+        spec=_read_spec(run, problems),
+        iterations=_read_iterations(run, problems),
+        summary=_read_summary(run, problems),
+        problems=problems,
+    )
+
+
+def _read_spec(run: RunDirectory, problems: list[str]) -> NetworkSpec | None:
+    if not run.spec_path.exists():
+        problems.append("spec.yaml is missing: the network cannot be drawn")
+        return None
+    try:
+        return load_spec(run.spec_path).spec
+    except SpecError as error:
+        problems.append(f"spec.yaml cannot be read: {error}")
+        return None
+
+
+def _read_iterations(run: RunDirectory, problems: list[str]) -> list[Iteration]:
+    """Every readable line of events.jsonl; a line of an unexpected shape is skipped, not fatal."""
+    iterations = []
+    for number, event in enumerate(run.read_events(), start=1):
+        try:
+            iterations.append(msgspec.convert(event, Iteration))
+        except msgspec.ValidationError as error:
+            problems.append(f"events.jsonl line {number} skipped: {error}")
+    if not iterations:
+        problems.append("no iteration is logged yet (events.jsonl is missing or empty)")
+    return iterations
+
+
+def _read_summary(run: RunDirectory, problems: list[str]) -> RunSummary | None:
+    if not run.summary_path.exists():
+        problems.append("summary.json is missing: the run is still going, or stopped before its end")
+        return None
+    try:
+        return msgspec.json.decode(run.summary_path.read_bytes(), type=RunSummary)
+    except msgspec.DecodeError as error:  # ValidationError is a DecodeError too
+        problems.append(f"summary.json cannot be read: {error}")
+        return None

@@ -1,0 +1,89 @@
+"""The rows of the report's tables, as data: what each table says, apart from how it is shown.
+
+- `prompt_history`: every node's prompt after every step, with the score that made it win;
+- `top_candidates`: the best-scored candidates of one node's update;
+- `usage_rows`: the calls and tokens of each node, phase or model.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from dlngraph.dln.step import Candidate, NodeUpdate
+from dlngraph.report.runlog import RunLog
+from dlngraph.report.usage import COUNTERS, Usage, counter, tokens
+
+
+class PromptCell(NamedTuple):
+    """One node's prompt at one point of training."""
+
+    prompt: str
+    score: float | None
+    """The score of the chosen candidate (None at the start, or for a node not trained)."""
+    origin: str | None
+    """Where the chosen candidate came from: `current`, `proposal` or `memory`."""
+    changed: bool
+    """Whether the prompt differs from the row before."""
+
+
+class PromptRow(NamedTuple):
+    label: str
+    """'start' for the spec's prompts, else the number of steps done."""
+    dev_accuracy: float | None
+    cells: dict[str, PromptCell]
+
+
+def prompt_history(run: RunLog) -> list[PromptRow]:
+    """The prompts before training, then after each logged step."""
+    previous = run.initial_prompts
+    initial_dev = run.summary.initial_dev_accuracy if run.summary is not None else None
+    start = {node: PromptCell(prompt, score=None, origin=None, changed=False) for node, prompt in previous.items()}
+    rows = [PromptRow("start", initial_dev, start)]
+    for iteration in run.iterations:
+        cells = {}
+        for node, prompt in iteration.prompts.items():
+            chosen = _chosen(iteration.updates.get(node))
+            cells[node] = PromptCell(
+                prompt=prompt,
+                score=chosen.score if chosen else None,
+                origin=chosen.origin if chosen else None,
+                changed=node in previous and previous[node] != prompt,
+            )
+        rows.append(PromptRow(str(iteration.steps_done), iteration.dev_accuracy, cells))
+        previous = iteration.prompts
+    return rows
+
+
+class RankedCandidate(NamedTuple):
+    rank: int
+    """1 for the best score."""
+    candidate: Candidate
+    chosen: bool
+
+
+def top_candidates(update: NodeUpdate, k: int) -> list[RankedCandidate]:
+    """The `k` best candidates by score, best first (the chosen one is normally rank 1)."""
+    ranked = sorted(enumerate(update.candidates), key=lambda pair: pair[1].score, reverse=True)
+    return [RankedCandidate(rank, candidate, index == update.chosen)
+            for rank, (index, candidate) in enumerate(ranked[:k], start=1)]
+
+
+class UsageRow(NamedTuple):
+    name: str
+    counts: dict[str, float]
+    """Each of `COUNTERS`, plus `tokens` (prompt + completion)."""
+
+
+def usage_rows(groups: dict[str, Usage]) -> list[UsageRow]:
+    """One row per group (node, phase or model), the costliest in tokens first."""
+    rows = [
+        UsageRow(name, {**{key: counter(counts, key) for key in COUNTERS}, "tokens": tokens(counts)})
+        for name, counts in groups.items()
+    ]
+    return sorted(rows, key=lambda row: (-row.counts["tokens"], row.name))
+
+
+def _chosen(update: NodeUpdate | None) -> Candidate | None:
+    if update is None or not 0 <= update.chosen < len(update.candidates):
+        return None
+    return update.candidates[update.chosen]
