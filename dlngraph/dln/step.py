@@ -421,8 +421,12 @@ class TrainingStep:
 
     # ------------------------------------------------------------------ helpers
     async def _likelihood(self, node_id: str, rendered: str, target: str, phase: str, method: str = "logprobs") -> Likelihood:
-        return await likelihood(self.network, self.models, self._lm(node_id), rendered, target,
-                                method=method, phase=phase, loss=self.training.loss)  # type: ignore[arg-type]
+        """Each distinct term is requested once per step: the current prompt's scores on the
+        posterior samples are the sharpening terms, asked for again by the ranking."""
+        key = ("likelihood", node_id, rendered, target, method)
+        return await self.once.get(key, lambda: likelihood(
+            self.network, self.models, self._lm(node_id), rendered, target,
+            method=method, phase=phase, loss=self.training.loss))  # type: ignore[arg-type]
 
     def _echo(self, node_id: str) -> bool:
         return self.models[self._lm(node_id).model].capabilities.echo_scoring

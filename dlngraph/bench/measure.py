@@ -1,0 +1,159 @@
+"""One case, timed under two schedules against the same server: dlngraph's and the paper's.
+
+- dlngraph: `run_forward` or `TrainingStep.run` as the library runs them, every call fired as
+  soon as what it reads is ready, held back only by the models' concurrency limit;
+- layer-synchronous baseline: the forward pass layer by layer in mini-batches of 20
+  (`run_layer_synchronous`), the training step as the same `TrainingStep` behind a
+  `MiniBatchGate` (phases one after the other, mini-batches of 20 awaited in full).
+
+The limit is what no scheduler can beat against this server: the dependency depth times the
+latency (rounds of calls that must follow one another), or the requests dlngraph sent times
+the latency divided by the server's concurrency (its throughput), whichever is larger.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from dlngraph.bench.cases import Case, synthetic_examples
+from dlngraph.bench.gate import PAPER_MINI_BATCH, gate_models
+from dlngraph.bench.layer_sync import run_layer_synchronous
+from dlngraph.bench.models import bench_models, requests_sent
+from dlngraph.bench.server import ServerSettings
+from dlngraph.dln.plan import dependency_depth
+from dlngraph.dln.step import TrainingStep
+from dlngraph.engine import gather, run_forward
+from dlngraph.graph import CompiledNetwork
+from dlngraph.llm.client import LanguageModel
+from dlngraph.llm.openai import OpenAIBackend
+from dlngraph.llm.types import ClassDistributionRequest
+from dlngraph.spec.classes import parse_classes
+from dlngraph.spec.models import Limits
+
+
+class Measurement(msgspec.Struct, frozen=True, kw_only=True):
+    case: str
+    requests: int
+    """Requests dlngraph sent (the limit's call count)."""
+    baseline_requests: int
+    depth: int
+    """Rounds of latency the case needs at best."""
+    dlngraph_s: float
+    """Median wall time over the repeats."""
+    dlngraph_runs_s: list[float]
+    baseline_s: float
+    baseline_groups: int
+    """Mini-batches the baseline sent one after the other."""
+    limit_s: float
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster dlngraph is than the layer-synchronous baseline."""
+        return self.baseline_s / self.dlngraph_s
+
+    @property
+    def ratio_to_limit(self) -> float:
+        """dlngraph's wall time over the limit: 1.0 is as fast as the server allows."""
+        return self.dlngraph_s / self.limit_s
+
+
+def limit_s(depth: int, requests: int, server: ServerSettings) -> float:
+    """max(depth x latency, requests x latency / server concurrency)."""
+    return max(depth * server.latency_s, requests * server.latency_s / server.concurrency)
+
+
+def case_depth(case: Case, network: CompiledNetwork) -> int:
+    """A step's `dependency_depth`; a forward pass's critical path."""
+    return dependency_depth(network) if case.kind == "step" else network.critical_path_length
+
+
+async def measure(case: Case, backend: OpenAIBackend, server: ServerSettings, *, repeats: int = 3) -> Measurement:
+    """Time `case` `repeats` times under dlngraph's schedule (keeping the median, since a
+    run lasts a few seconds and a shared machine is noisy), then once under the
+    layer-synchronous one (dozens of sequential mini-batches average the noise out)."""
+    network = case.network()
+    runs = [await _dlngraph_run(case, network, backend, server) for _ in range(repeats)]
+    dlngraph_s, requests = sorted(runs)[len(runs) // 2]
+    baseline_s, baseline_requests, groups = await _baseline_run(case, network, backend, server)
+    depth = case_depth(case, network)
+    return Measurement(
+        case=case.name, requests=requests, baseline_requests=baseline_requests, depth=depth,
+        dlngraph_s=dlngraph_s, dlngraph_runs_s=[seconds for seconds, _ in runs],
+        baseline_s=baseline_s, baseline_groups=groups, limit_s=limit_s(depth, requests, server),
+    )
+
+
+async def warm_up_case(case: Case, backend: OpenAIBackend, server: ServerSettings) -> None:
+    """One untimed run, so that no measured run pays for first-use costs (template
+    compilation, code paths taken for the first time)."""
+    await _dlngraph_run(case, case.network(), backend, server)
+
+
+async def _dlngraph_run(case: Case, network: CompiledNetwork, backend: OpenAIBackend, server: ServerSettings) -> tuple[float, int]:
+    models = bench_models(network, backend, server.concurrency)
+    seconds = await _timed(lambda: run_case(case, network, models))
+    return seconds, requests_sent(models)
+
+
+async def _baseline_run(
+    case: Case, network: CompiledNetwork, backend: OpenAIBackend, server: ServerSettings
+) -> tuple[float, int, int]:
+    """The forward pass runs layer by layer on the plain models (it makes its own
+    mini-batches); the training step runs through the gate."""
+    models = bench_models(network, backend, server.concurrency)
+    if case.kind == "forward":
+        inputs = [example.input for example in synthetic_examples(case.examples)]
+        seconds = await _timed(lambda: run_layer_synchronous(network, models, inputs))
+        return seconds, requests_sent(models), forward_groups(network, case.examples)
+    gated, batches = gate_models(models)
+    seconds = await _timed(lambda: run_case(case, network, gated))
+    return seconds, requests_sent(models), len(batches.history)
+
+
+async def run_case(case: Case, network: CompiledNetwork, models: Mapping[str, Any]) -> object:
+    """The work itself: a forward pass over the examples, or one training step on them."""
+    examples = synthetic_examples(case.examples)
+    if case.kind == "forward":
+        return await run_forward(network, models, [example.input for example in examples])
+    return await TrainingStep(network, models, examples, case.step_settings(network)).run()
+
+
+async def _timed(run: Callable[[], Awaitable[Any]]) -> float:
+    started = time.perf_counter()
+    await run()
+    return time.perf_counter() - started
+
+
+def forward_groups(network: CompiledNetwork, examples: int) -> int:
+    """Mini-batches the layer-synchronous forward pass sends."""
+    lm_nodes = set(network.lm_nodes)
+    calls = (sum(1 for node in layer if node in lm_nodes) * examples for layer in network.layers)
+    return sum(-(-count // PAPER_MINI_BATCH) for count in calls)
+
+
+class Saturation(msgspec.Struct, frozen=True, kw_only=True):
+    """Independent calls through the same client stack: what this machine can serve."""
+
+    requests: int
+    wall_s: float
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.wall_s
+
+
+async def measure_saturation(backend: OpenAIBackend, server: ServerSettings, requests: int) -> Saturation:
+    """`requests` distinct class-distribution calls at once, with no dependencies at all:
+    how close client and server together get to `concurrency / latency` requests/s."""
+    model = LanguageModel("saturation", backend, limits=Limits(max_concurrency=server.concurrency))
+    classes = parse_classes(["Yes|yes", "No|no"])
+    calls = (
+        model.class_distribution(ClassDistributionRequest(prompt=f"Q{i} Do you return to the start?\nAnswer:", classes=classes))
+        for i in range(requests)
+    )
+    seconds = await _timed(lambda: gather(calls))
+    return Saturation(requests=requests, wall_s=seconds)

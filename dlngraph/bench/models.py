@@ -1,0 +1,48 @@
+"""A spec's models, all pointed at the benchmark server.
+
+One `OpenAIBackend` (one connection pool) serves every run, so connections opened by the
+warm-up are reused and no run pays for TCP handshakes the others do not. Each run gets fresh
+`LanguageModel`s: fresh accounting, an empty in-flight table, and one concurrency limiter shared
+by all of the spec's models, because they all reach the same server.
+"""
+
+from __future__ import annotations
+
+from dlngraph.engine import gather
+from dlngraph.graph import CompiledNetwork
+from dlngraph.llm.accounting import CallStats
+from dlngraph.llm.client import LanguageModel
+from dlngraph.llm.limits import ModelLimiter
+from dlngraph.llm.openai import OpenAIBackend
+from dlngraph.llm.types import GenerateRequest
+from dlngraph.spec.models import Limits
+
+SERVER_MODEL = "scripted"
+
+
+def bench_backend(base_url: str, concurrency: int) -> OpenAIBackend:
+    """The HTTP backend every run shares; close it with `await backend.aclose()`."""
+    return OpenAIBackend(base_url=base_url, model=SERVER_MODEL, max_connections=concurrency)
+
+
+def bench_models(network: CompiledNetwork, backend: OpenAIBackend, concurrency: int) -> dict[str, LanguageModel]:
+    """A fresh `LanguageModel` per spec model, sharing one `CallStats` and one limiter."""
+    limits = Limits(max_concurrency=concurrency, max_attempts=2)
+    limiter = ModelLimiter(limits)
+    stats = CallStats()
+    return {
+        name: LanguageModel(name, backend, limits=limits, limiter=limiter, stats=stats)
+        for name in network.spec.models
+    }
+
+
+def requests_sent(models: dict[str, LanguageModel]) -> int:
+    """Requests that reached the server (deduplicated calls excluded, retries included)."""
+    shared = {id(model.stats): model.stats for model in models.values()}.values()
+    return sum(stats.snapshot().total("requests") for stats in shared)
+
+
+async def warm_up(backend: OpenAIBackend, connections: int) -> None:
+    """Open `connections` pooled connections, so that no measured run pays for them."""
+    request = GenerateRequest(prompt="warm-up", max_tokens=1, temperature=0.0)
+    await gather(backend.generate(request) for _ in range(connections))

@@ -1,0 +1,42 @@
+"""`dlngraph bench`: how much faster dlngraph's scheduler is than the paper's, and how close
+it gets to what the server allows.
+
+A scripted OpenAI-compatible server (200 ms +-20% per request, 256 requests at once; 50 ms
+with `--quick`) serves a DLN-2 training step with the paper's navigate settings and a few other
+cases, each run under dlngraph's schedule and under the layer-synchronous one with
+mini-batches of 20. The last line is for scripts:
+
+    speedup_vs_layer_sync=X.X ratio_to_limit=Y.YY client_rps=N
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dlngraph.bench.report import format_report, summary_line
+from dlngraph.bench.run import default_plan, run_bench
+
+NAME = "bench"
+HELP = "time dlngraph's scheduler against the paper's layer-synchronous one on a scripted server"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="50 ms latency and fewer cases (under a minute)")
+    parser.add_argument("--no-local", dest="local", action="store_false",
+                        help="skip the local backend's scoring figures (they load a model)")
+    parser.add_argument("--no-client", dest="client", action="store_false",
+                        help="skip the client stack's requests/s (client_rps=0)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each case under dlngraph (median kept)")
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = default_plan(quick=args.quick, local=args.local, client=args.client, repeats=max(1, args.repeats))
+    report = run_bench(plan, progress=_progress)
+    print("\n".join(format_report(report)))
+    print(summary_line(report))
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,68 @@
+"""The layer-synchronous baseline computes what dlngraph computes, in the paper's order."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from dlngraph.bench.cases import HEADLINE, Case, synthetic_examples
+from dlngraph.bench.gate import gate_models
+from dlngraph.bench.layer_sync import run_layer_synchronous
+from dlngraph.bench.measure import forward_groups
+from dlngraph.dln.step import TrainingStep
+from dlngraph.engine import run_forward
+from dlngraph.llm.testserver import ScriptedServer
+from tests.scripted import close_models, scripted_models, shipped_network
+
+INPUTS = [example.input for example in synthetic_examples(30)]
+
+
+@pytest.mark.parametrize("spec", ["dln2", "deep4", "wide_ensemble", "residual"])
+async def test_layer_by_layer_gives_the_outputs_of_the_dataflow_scheduler(spec: str) -> None:
+    network = shipped_network(spec)
+    async with ScriptedServer(max_concurrency=64) as server:
+        models = scripted_models(network, server)
+        try:
+            dataflow = await run_forward(network, models, INPUTS)
+            server.stats.reset()
+            layered = await run_layer_synchronous(network, models, INPUTS)
+        finally:
+            await close_models(models)
+    assert layered.predictions() == dataflow.predictions()
+    for node in network.lm_nodes:
+        assert layered.texts(node) == dataflow.texts(node)
+    assert server.stats.max_in_flight <= 20
+    lm_calls = len(network.lm_nodes) * len(INPUTS)
+    assert server.stats.requests == lm_calls
+    assert forward_groups(network, len(INPUTS)) >= lm_calls / 20
+
+
+async def test_a_training_step_through_the_gate_is_the_same_step_in_mini_batches() -> None:
+    case = msgspec.structs.replace(HEADLINE, examples=4, num_p_samples=3, num_h_samples=2)
+    network = case.network()
+    examples = synthetic_examples(case.examples)
+    async with ScriptedServer() as server:
+        models = scripted_models(network, server)
+        try:
+            free = await TrainingStep(network, models, examples, case.step_settings(network)).run()
+            server.stats.reset()
+            gated, batches = gate_models(models)
+            paced = await TrainingStep(network, gated, examples, case.step_settings(network)).run()
+        finally:
+            await close_models(models)
+    assert paced.prompts == free.prompts
+    assert paced.batch_loss == free.batch_loss
+    assert server.stats.max_in_flight <= 20 and batches.max_in_flight <= 20
+    phases = [record.tag.phase for record in batches.history]
+    assert phases[:2] == ["forward", "forward"]  # the two layers, one mini-batch each
+    assert {"posterior", "proposal", "sharpening", "score"} <= set(phases)
+    assert all(record.admitted <= 20 for record in batches.history)
+
+
+def test_memory_is_seeded_with_remembered_prompts() -> None:
+    case = Case(name="t", spec="dln2", kind="step", examples=2, num_p_samples=2, num_h_samples=1, use_memory=2)
+    network = case.network()
+    settings = case.step_settings(network)
+    assert settings.training.use_memory == 2 and settings.training.batch_size == 2
+    assert set(settings.memory) == set(network.trainable)
+    assert all(len(prompts) == 2 for prompts in settings.memory.values())

@@ -1,0 +1,68 @@
+"""`dlngraph bench` end to end, kept cheap: a tiny step and forward pass on a fast server."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from dlngraph.bench.cases import HEADLINE, bench_cases, forward_pass
+from dlngraph.bench.extras import _best_rate, _measure, client_stack
+from dlngraph.bench.measure import limit_s
+from dlngraph.bench.report import format_report, summary_line
+from dlngraph.bench.run import BenchPlan, default_plan, run_bench
+from dlngraph.bench.server import ServerSettings
+from dlngraph.cli.main import build_parser
+
+SUMMARY = re.compile(r"^speedup_vs_layer_sync=\d+\.\d ratio_to_limit=\d+\.\d\d client_rps=\d+$")
+
+
+def tiny_plan() -> BenchPlan:
+    return BenchPlan(
+        quick=True,
+        server=ServerSettings(latency_s=0.002, jitter=0.2, concurrency=64),
+        cases=[msgspec.structs.replace(HEADLINE, examples=3, num_p_samples=2, num_h_samples=1), forward_pass("wide_ensemble", 5)],
+        repeats=1,
+        saturation_requests=50,
+        client=False,
+        local=False,
+    )
+
+
+def test_the_bench_runs_end_to_end_and_ends_with_the_summary_line() -> None:
+    messages: list[str] = []
+    report = run_bench(tiny_plan(), progress=messages.append)
+    lines = format_report(report) + [summary_line(report)]
+    assert SUMMARY.match(lines[-1])
+    assert "client_rps=0" in lines[-1]
+    assert any(line.startswith("DLN-2 step") for line in lines)
+    assert any(line.startswith("wide_ensemble forward x5") for line in lines)
+    step = report.headline
+    assert step.case == HEADLINE.name and step.requests > 0 and step.baseline_groups > 0
+    assert step.depth == 6  # forward 2 + posterior and sharpening 2 + proposals and scores 2
+    assert step.limit_s == limit_s(step.depth, step.requests, report.server)
+    assert report.saturation.requests == 50
+    assert [extra.lines for extra in report.extras] == [["client: skipped (--no-client)"], ["local scoring: skipped (--no-local)"]]
+    assert len(messages) == 3
+
+
+def test_the_default_plans() -> None:
+    quick, full = default_plan(quick=True), default_plan(quick=False)
+    assert quick.server.latency_s == 0.05 and full.server.latency_s == 0.2
+    assert quick.server.concurrency == full.server.concurrency == 256
+    assert bench_cases(True)[0] == bench_cases(False)[0] == HEADLINE
+    assert (HEADLINE.examples, HEADLINE.num_p_samples, HEADLINE.num_h_samples, HEADLINE.use_memory) == (10, 10, 5, 2)
+    assert len(bench_cases(True)) < len(bench_cases(False))
+
+
+def test_an_extra_that_cannot_be_measured_is_reported_unavailable() -> None:
+    outcome = _measure("client", "dlngraph.no_such_module", "measure_client", True)
+    assert outcome.lines[0].startswith("client: unavailable (ModuleNotFoundError")  # type: ignore[union-attr]
+    assert outcome.requests_per_s == 0  # type: ignore[union-attr]
+    assert _best_rate({"throughput": [{"requests_per_s": 900.0}, {"requests_per_s": 1200.5}]}) == 1200.5
+    assert callable(client_stack)
+
+
+def test_the_command_is_registered() -> None:
+    args = build_parser().parse_args(["bench", "--quick", "--no-local", "--no-client"])
+    assert args.command.NAME == "bench" and args.quick and not args.local and not args.client
