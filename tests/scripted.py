@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import NamedTuple
 
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.llm.client import LanguageModel
@@ -13,6 +14,24 @@ from dlngraph.spec import load_spec, load_spec_text
 from dlngraph.spec.models import Limits
 
 SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
+
+DLN1 = """
+name: dln1
+models:
+  m: {backend: openai, base_url: "http://127.0.0.1:9/v1"}
+  back: {backend: openai, base_url: "http://127.0.0.1:9/v1", sampling: {temperature: 0.7}}
+nodes:
+  - {kind: lm, id: answer, model: m, template: classify, prompt: "CURRENT", classes: ["Yes|yes", "No|no"]}
+output: answer
+"""
+"""One classifier whose prompt starts as CURRENT; `back` is a warm backward model."""
+
+
+class Example(NamedTuple):
+    """What the trainer needs of an example."""
+
+    input: str
+    target: str
 
 
 def network_from_text(text: str) -> CompiledNetwork:

@@ -7,25 +7,12 @@ import math
 import msgspec
 import pytest
 
-from typing import NamedTuple
 from dlngraph.dln.step import StepSettings, TrainingStep
 from dlngraph.llm.testserver import Script, ScriptedServer
 from dlngraph.spec.training import TrainingSpec
-from tests.scripted import close_models, network_from_text, scripted_models, shipped_network
+from tests.scripted import DLN1, Example, close_models, network_from_text, scripted_models, shipped_network
 
-DLN1 = """
-name: dln1
-models:
-  m: {backend: openai, base_url: "http://127.0.0.1:9/v1"}
-  back: {backend: openai, base_url: "http://127.0.0.1:9/v1", sampling: {temperature: 0.7}}
-nodes:
-  - {kind: lm, id: answer, model: m, template: classify, prompt: "CURRENT", classes: ["Yes|yes", "No|no"]}
-output: answer
-"""
 
-class Example(NamedTuple):
-    input: str
-    target: str
 
 
 BATCH = [Example(input="Q1 walk", target="Yes"), Example(input="Q2 walk", target="No")]

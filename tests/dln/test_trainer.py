@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
 import msgspec
 
@@ -12,22 +11,10 @@ from dlngraph.dln.trainer import Trainer
 from dlngraph.engine import EventBus
 from dlngraph.llm.testserver import Script, ScriptedServer
 from dlngraph.spec.training import TrainingSpec
-from tests.scripted import close_models, network_from_text, scripted_models
-
-DLN1 = """
-name: dln1
-models:
-  m: {backend: openai, base_url: "http://127.0.0.1:9/v1"}
-  back: {backend: openai, base_url: "http://127.0.0.1:9/v1", sampling: {temperature: 0.7}}
-nodes:
-  - {kind: lm, id: answer, model: m, template: classify, prompt: "CURRENT", classes: ["Yes|yes", "No|no"]}
-output: answer
-"""
+from tests.scripted import DLN1, Example, close_models, network_from_text, scripted_models
 
 
-class Example(NamedTuple):
-    input: str
-    target: str
+
 
 
 TRAIN = [Example(f"Q{i} walk", "Yes" if i % 2 else "No") for i in range(8)]

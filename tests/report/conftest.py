@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import NamedTuple
 
 import msgspec
 import pytest
@@ -28,22 +27,10 @@ from dlngraph.report.run_report import REPORT_FILE, write_report
 from dlngraph.runs import TrainOptions, train_spec
 from dlngraph.spec import dump_spec
 from dlngraph.spec.training import TrainingSpec
-from tests.scripted import SPECS_DIR, network_from_text
-
-DLN1 = """
-name: dln1
-models:
-  m: {backend: openai, base_url: "http://127.0.0.1:9/v1"}
-  back: {backend: openai, base_url: "http://127.0.0.1:9/v1", sampling: {temperature: 0.7}}
-nodes:
-  - {kind: lm, id: answer, model: m, template: classify, prompt: "CURRENT", classes: ["Yes|yes", "No|no"]}
-output: answer
-"""
+from tests.scripted import DLN1, Example, SPECS_DIR, network_from_text
 
 
-class Example(NamedTuple):
-    input: str
-    target: str
+
 
 
 TRAIN = [Example(f"Q{i} walk", "Yes" if i % 2 else "No") for i in range(8)]

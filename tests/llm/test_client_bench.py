@@ -1,0 +1,29 @@
+"""The client benchmark's pieces, at toy sizes (the figures themselves are not asserted: speed
+is judged by `benchmarks/bench_client.py`, never by tests)."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from dlngraph.llm.client_bench import format_table, measure_memory, measure_throughput, scripted_server_process
+
+
+async def test_throughput_and_memory_rows_over_a_real_server(scripted_server):
+    row = await measure_throughput(scripted_server.base_url, 200, 16)
+    assert row["in_flight"] == 16 and row["requests"] == 200
+    assert row["requests_per_s"] > 0 and row["requests_per_cpu_s"] > 0
+    assert scripted_server.stats.requests == 200 + 2 * 16  # the measured run and its warm-up
+    memory = await measure_memory(scripted_server.base_url, 100, 8)
+    assert memory["requests"] == 100 and memory["rss_start_mb"] > 0 and memory["rss_peak_growth_mb"] >= 0
+    table = format_table({"target_requests_per_s": 3000, "throughput": [row], "memory": memory})
+    assert "in flight" in table and "memory: 100 requests" in table
+    assert row["server_busy"] is None  # an in-process server is not measured separately
+
+
+async def test_server_subprocess_serves_and_stops():
+    async with scripted_server_process() as server:
+        assert server.base_url.startswith("http://127.0.0.1:")
+        async with aiohttp.ClientSession() as session, session.get(server.base_url + "/models") as response:
+            assert response.status == 200
+        row = await measure_throughput(server.base_url, 100, 8, server)
+        assert row["server_busy"] is None or row["server_busy"] >= 0

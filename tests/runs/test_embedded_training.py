@@ -1,0 +1,33 @@
+"""The main job's path on the real embedded model: train DLN-1 for two iterations on a generated
+task with Gemma 3 270M, then evaluate the final spec as a user would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.runs.test_cli_train import ROOT, dlngraph
+
+pytestmark = pytest.mark.slow
+
+DLN1 = ROOT / "specs" / "dln1.yaml"
+
+
+def test_dln1_trains_on_the_embedded_model_and_eval_reproduces_dev_accuracy(tmp_path: Path) -> None:
+    dlngraph("train", str(DLN1), "--runs", str(tmp_path), "--progress", "lines",
+             "--set", "iterations=2", "--set", "batch_size=4", "--set", "num_p_samples=3", "--set", "val_freq=1")
+    (run,) = list(tmp_path.iterdir())
+    for name in ("spec.yaml", "events.jsonl", "checkpoint.json", "final.yaml", "summary.json", "cache.sqlite"):
+        assert (run / name).exists(), name
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    assert [event["iteration"] for event in events] == [0, 1]
+    assert all(len(event["updates"]["answer"]["candidates"]) >= 2 for event in events)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["stopped"] == "completed" and summary["calls"] > 0
+    assert 0.0 <= summary["best_dev_accuracy"] <= 1.0
+
+    report = json.loads(dlngraph("eval", str(run / "final.yaml"), "--split", "dev", "--json").stdout)
+    assert report["rows"][0]["accuracy"] == summary["best_dev_accuracy"]
+
