@@ -18,6 +18,7 @@ import pytest
 
 from dlngraph.llm.budget import Budget
 from dlngraph.llm.client import LanguageModel
+from dlngraph.llm.client_bench import scripted_server_process
 from dlngraph.llm.errors import (
     BudgetExceeded,
     ContextWindowExceeded,
@@ -26,6 +27,7 @@ from dlngraph.llm.errors import (
     TransientError,
     UnsupportedRequest,
 )
+from dlngraph.llm.openai import OpenAIBackend
 from dlngraph.llm.retry import Retry
 from dlngraph.llm.testserver import Faults, Latency, Script, ScriptedServer
 from dlngraph.llm.types import ClassDistributionRequest, GenerateRequest, ScoreRequest, Tag
@@ -222,20 +224,27 @@ def client_tasks_left() -> list[asyncio.Task[Any]]:
     ]
 
 
-async def test_cancelled_callers_leak_no_task_and_no_slot(start_server, make_model):
-    server = await start_server(latency=Latency(mean_s=5.0))
-    model = make_model(server, limits=Limits(max_concurrency=4))
-    calls = [asyncio.create_task(model.generate(GenerateRequest(prompt=f"p{i}"), tag=TAG)) for i in range(10)]
-    await wait_until(lambda: server.stats.in_flight == 4 and model.limiter.in_use == 4)
-    for call in calls:
-        call.cancel()
-    outcomes = await asyncio.gather(*calls, return_exceptions=True)
-    assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes), outcomes
-    assert model.limiter.in_use == 0 and model.limiter.slot().waiting == 0
-    assert model.stats.requests_in_flight == 0 and not model._in_flight
-    assert not client_tasks_left()
-    server.latency = Latency()
-    assert (await model.generate(GenerateRequest(prompt="after"))).text  # every slot is usable again
+async def test_cancelled_callers_leak_no_task_and_no_slot():
+    """With the server in another process, every task left on this loop would be the client's."""
+    async with scripted_server_process("--latency-ms", "5000") as server:
+        backend = OpenAIBackend(base_url=server.base_url, model="scripted")
+        model = LanguageModel("m", backend, limits=Limits(max_concurrency=4))
+        calls = [asyncio.create_task(model.generate(GenerateRequest(prompt=f"p{i}"), tag=TAG)) for i in range(10)]
+        await wait_until(lambda: model.stats.requests_in_flight == 4 and model.limiter.slot().waiting == 6)
+        await asyncio.sleep(0.05)  # let the four requests reach the server
+        for call in calls:
+            call.cancel()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes), outcomes
+        assert model.limiter.in_use == 0 and model.limiter.slot().waiting == 0
+        assert model.stats.requests_in_flight == 0 and not model._in_flight
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+        slots = model.limiter.slot()
+        for _ in range(4):  # every slot can be taken again at once
+            await asyncio.wait_for(slots.acquire(), timeout=1)
+        for _ in range(4):
+            slots.release()
+        await backend.aclose()
 
 
 async def test_identical_concurrent_requests_are_sent_once(start_server, make_model):

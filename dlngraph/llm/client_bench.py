@@ -1,0 +1,252 @@
+"""How fast and how lean the client stack is: requests/s and memory through `LanguageModel`.
+
+A training step fires hundreds of calls at once, so the layer between the trainer and the
+server must not become the bottleneck: the target is 3,000 requests/s on one core at zero
+server latency, through the whole pipeline (limits, retries, deduplication, accounting, HTTP,
+JSON) with the cache off. The scripted server runs in a subprocess, so it does not compete with
+the client for the client's core.
+
+Two figures per concurrency level:
+- `requests_per_s`: wall-clock throughput; it depends on what else the machine is doing (the
+  server needs a core too);
+- `requests_per_cpu_s`: requests per second of the client process's own CPU time, i.e. what
+  one core running only the client achieves. This is the figure the target is about, and it is
+  far steadier on a shared machine.
+
+Memory: the growth of the peak resident set (RSS) over a long run, which shows whether anything
+is kept per request (the accounting keeps bounded histograms, the dedup table empties itself).
+
+`benchmarks/bench_client.py` prints these as a table; `dlngraph bench` imports
+`measure_client`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from dlngraph.llm.client import LanguageModel
+from dlngraph.llm.openai import OpenAIBackend
+from dlngraph.llm.types import GenerateRequest
+from dlngraph.spec.models import Limits
+
+TARGET_REQUESTS_PER_S = 3000
+IN_FLIGHT_LEVELS = (64, 256, 1024)
+SERVER_START_TIMEOUT_S = 30.0
+
+
+class BenchSizes:
+    """How many requests each measurement sends (`quick` is for smoke runs and CI)."""
+
+    def __init__(self, quick: bool) -> None:
+        self.throughput_requests = 2_000 if quick else 10_000
+        self.memory_requests = 10_000 if quick else 100_000
+        self.memory_in_flight = 256
+
+
+async def measure_client(quick: bool = False) -> dict[str, Any]:
+    """Start the scripted server, measure, stop it; a plain dict for tables and JSON.
+
+        {"target_requests_per_s": 3000,
+         "throughput": [{"in_flight", "requests", "wall_s", "cpu_s", "requests_per_s",
+                         "requests_per_cpu_s"}, ...],
+         "memory": {"requests", "in_flight", "rss_start_mb", "rss_peak_growth_mb",
+                    "rss_end_growth_mb", "requests_per_s", "requests_per_cpu_s"}}
+
+    The memory run goes first: the peak RSS of a process never comes down, so it is only
+    meaningful before the 1024-in-flight run has raised it.
+    """
+    sizes = BenchSizes(quick)
+    async with scripted_server_process() as server:
+        memory = await measure_memory(server.base_url, sizes.memory_requests, sizes.memory_in_flight, server)
+        throughput = [
+            await measure_throughput(server.base_url, sizes.throughput_requests, in_flight, server)
+            for in_flight in IN_FLIGHT_LEVELS
+        ]
+    return {"target_requests_per_s": TARGET_REQUESTS_PER_S, "throughput": throughput, "memory": memory}
+
+
+async def measure_throughput(
+    base_url: str, requests: int, in_flight: int, server: BenchServer | None = None
+) -> dict[str, Any]:
+    """`requests` distinct generate calls, `in_flight` at a time, after a warm-up that opens
+    the connections (connection set-up is not what is being measured)."""
+    model = bench_model(base_url, in_flight)
+    try:
+        await drive(model, in_flight * 2, in_flight, first=-in_flight * 2)
+        timing = await timed(drive(model, requests, in_flight), server)
+    finally:
+        await model.backend.aclose()
+    return {"in_flight": in_flight, "requests": requests, **rates(requests, timing)}
+
+
+async def measure_memory(
+    base_url: str, requests: int, in_flight: int, server: BenchServer | None = None
+) -> dict[str, Any]:
+    """RSS at the start, and how far its peak and its final value rose over a long run."""
+    model = bench_model(base_url, in_flight)
+    try:
+        await drive(model, in_flight * 2, in_flight, first=-in_flight * 2)
+        start = current_rss_bytes()
+        timing = await timed(drive(model, requests, in_flight), server)
+        peak, end = peak_rss_bytes(), current_rss_bytes()
+    finally:
+        await model.backend.aclose()
+    return {
+        "requests": requests,
+        "in_flight": in_flight,
+        "rss_start_mb": mb(start),
+        "rss_peak_growth_mb": mb(max(0, peak - start)),
+        "rss_end_growth_mb": mb(end - start),
+        **rates(requests, timing),
+    }
+
+
+def bench_model(base_url: str, in_flight: int) -> LanguageModel:
+    """The full stack with the cache off and room for `in_flight` concurrent requests."""
+    backend = OpenAIBackend(base_url=base_url, model="scripted", max_connections=in_flight)
+    return LanguageModel("bench", backend, limits=Limits(max_concurrency=in_flight))
+
+
+async def drive(model: LanguageModel, requests: int, in_flight: int, *, first: int = 0) -> None:
+    """Send `requests` distinct requests through `in_flight` workers, each awaiting its calls
+    one after another, as a saturated trainer would keep the pipeline full."""
+    numbers = iter(range(first, first + requests))
+
+    async def worker() -> None:
+        for number in numbers:
+            await model.generate(GenerateRequest(prompt=f"benchmark request {number}", max_tokens=16))
+
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+
+
+class Timing:
+    __slots__ = ("wall_s", "cpu_s", "server_cpu_s")
+
+    def __init__(self, wall_s: float, cpu_s: float, server_cpu_s: float | None) -> None:
+        self.wall_s = wall_s
+        self.cpu_s = cpu_s
+        self.server_cpu_s = server_cpu_s
+
+
+async def timed(work: Any, server: BenchServer | None = None) -> Timing:
+    """Wall-clock and own-process CPU time of awaiting `work` (and the server's CPU time, when
+    it can be read: if the server is busy all along, it is the bottleneck of the wall clock)."""
+    server_cpu = server.cpu_seconds() if server is not None else None
+    wall, cpu = time.perf_counter(), time.process_time()
+    await work
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if server_cpu is not None and server is not None:
+        after = server.cpu_seconds()
+        server_cpu = after - server_cpu if after is not None else None
+    return Timing(wall, cpu, server_cpu)
+
+
+def rates(requests: int, timing: Timing) -> dict[str, float | None]:
+    server_busy = None if timing.server_cpu_s is None else round(timing.server_cpu_s / timing.wall_s, 2)
+    return {
+        "wall_s": round(timing.wall_s, 3),
+        "cpu_s": round(timing.cpu_s, 3),
+        "requests_per_s": round(requests / timing.wall_s, 1),
+        "requests_per_cpu_s": round(requests / timing.cpu_s, 1) if timing.cpu_s > 0 else float("inf"),
+        "client_busy": round(timing.cpu_s / timing.wall_s, 2),
+        "server_busy": server_busy,
+    }
+
+
+def current_rss_bytes() -> int:
+    """Resident set size now (Linux: /proc/self/statm; elsewhere the peak is the best we have)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return peak_rss_bytes()
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def mb(size: int) -> float:
+    return round(size / 2**20, 1)
+
+
+class BenchServer:
+    """The scripted server running in a subprocess."""
+
+    def __init__(self, base_url: str, pid: int) -> None:
+        self.base_url = base_url
+        self.pid = pid
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the server has used so far (Linux only, else None)."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
+
+@asynccontextmanager
+async def scripted_server_process(*arguments: str) -> AsyncIterator[BenchServer]:
+    """`python -m dlngraph.llm.testserver --port 0` in a subprocess, stopped on exit."""
+    command = [sys.executable, "-m", "dlngraph.llm.testserver", "--port", "0", *arguments]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), SERVER_START_TIMEOUT_S)
+        if not line.startswith("listening "):
+            raise RuntimeError(f"the scripted server did not start (printed {line!r})")
+        yield BenchServer(line.split()[1], process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The figures as a plain-text table, with a verdict against the target."""
+    target = results["target_requests_per_s"]
+    header = (
+        f"{'in flight':>9}  {'requests':>8}  {'wall s':>7}  {'req/s':>7}  {'req/CPU-s':>9}  {'client':>6}"
+        f"  {'server':>6}  vs target {target} req/s on one core"
+    )
+    lines = [header]
+    for row in results["throughput"]:
+        verdict = "ok" if row["requests_per_cpu_s"] >= target else "BELOW"
+        lines.append(
+            f"{row['in_flight']:>9}  {row['requests']:>8}  {row['wall_s']:>7.2f}  {row['requests_per_s']:>7.0f}"
+            f"  {row['requests_per_cpu_s']:>9.0f}  {percent(row['client_busy']):>6}  {percent(row['server_busy']):>6}"
+            f"  {verdict}"
+        )
+    memory = results["memory"]
+    lines.append(
+        f"memory: {memory['requests']} requests at {memory['in_flight']} in flight"
+        f" ({memory['requests_per_s']:.0f} req/s, {memory['requests_per_cpu_s']:.0f} req/CPU-s):"
+        f" RSS {memory['rss_start_mb']} MiB at start, peak +{memory['rss_peak_growth_mb']} MiB,"
+        f" end +{memory['rss_end_growth_mb']} MiB"
+    )
+    lines.append(
+        "req/s: wall clock; req/CPU-s: per second of the client's own CPU time (what one core would"
+        " do); client/server: how busy each process was (a busy server bounds the wall clock)"
+    )
+    return "\n".join(lines)
+
+
+def percent(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{fraction:.0%}"

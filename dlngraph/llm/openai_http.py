@@ -1,0 +1,161 @@
+"""One HTTP attempt against an OpenAI-compatible server, with every failure sorted into
+`TransientError` (worth retrying) or `PermanentError` (not).
+
+The split follows what servers mean: 408, 409, 429 and 5xx are the server asking to be tried
+again (OpenAI's own client retries exactly these), dropped connections, timeouts and bodies
+that are not the promised JSON are accidents of the wire; any other 4xx is a request that will
+fail the same way every time. Error messages name the model, the endpoint and the server's
+message, and never the API key: it is scrubbed even from text the server echoes back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+import msgspec
+from yarl import URL
+
+from dlngraph.llm.errors import PermanentError, TransientError
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+JSON_HEADERS = {"Content-Type": "application/json"}
+MAX_SERVER_MESSAGE_CHARS = 500
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class Endpoint:
+    """Where a request goes and how errors about it are worded.
+
+    The URL is parsed once, here: aiohttp would otherwise parse the string on every request.
+    """
+
+    __slots__ = ("url", "model", "address")
+
+    def __init__(self, *, url: str, model: str) -> None:
+        self.url = url
+        self.model = model
+        self.address = URL(url)
+
+    def describe(self, problem: str) -> str:
+        return f"model {self.model!r} at {self.url}: {problem}"
+
+
+def new_session(*, max_connections: int, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
+    """A session for one backend: JSON by default, and no cookie jar (the APIs set none worth
+    keeping, and filtering cookies costs time on every request)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=max_connections),
+        timeout=timeout,
+        headers=JSON_HEADERS,
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+async def post_json(
+    session: aiohttp.ClientSession,
+    endpoint: Endpoint,
+    payload: dict[str, Any],
+    *,
+    api_key: str | None,
+) -> tuple[dict[str, Any], float]:
+    """POST `payload` once; return the decoded JSON object and the latency in seconds.
+
+    `session` should come from `new_session` (it sends the JSON content type)."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    started = time.perf_counter()
+    try:
+        async with session.post(endpoint.address, data=_encode(payload), headers=headers) as response:
+            raw = await response.read()
+            if response.status >= 300:
+                raise http_error(endpoint, response.status, response.headers, raw, api_key)
+    except TimeoutError as error:
+        raise TransientError(endpoint.describe(f"timed out ({type(error).__name__})")) from None
+    except aiohttp.ClientError as error:
+        problem = redact(f"{type(error).__name__}: {error}", api_key)
+        raise TransientError(endpoint.describe(problem)) from None
+    latency_s = time.perf_counter() - started
+    return decode_object(endpoint, raw), latency_s
+
+
+def decode_object(endpoint: Endpoint, raw: bytes) -> dict[str, Any]:
+    try:
+        data = _decode(raw)
+    except msgspec.DecodeError:
+        raise TransientError(endpoint.describe("response body is not valid JSON")) from None
+    if not isinstance(data, dict):
+        raise TransientError(endpoint.describe("response body is not a JSON object"))
+    return data
+
+
+def http_error(
+    endpoint: Endpoint,
+    status: int,
+    headers: Mapping[str, str],
+    raw: bytes,
+    api_key: str | None,
+) -> TransientError | PermanentError:
+    message = truncate(redact(server_message(raw), api_key))
+    problem = endpoint.describe(f"HTTP {status}: {message}")
+    if status in RETRYABLE_STATUSES or status >= 500:
+        return TransientError(problem, retry_after=parse_retry_after(headers))
+    return PermanentError(problem)
+
+
+def server_message(raw: bytes) -> str:
+    """The human-readable part of an error body, whichever convention the server follows:
+    OpenAI's {"error": {"message"}}, {"error": "..."}, FastAPI's {"detail"}, or plain text."""
+    try:
+        data = _decode(raw)
+    except msgspec.DecodeError:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+        for value in (error, data.get("message"), data.get("detail")):
+            if isinstance(value, str):
+                return value
+    text = raw.decode("utf-8", errors="replace").strip()
+    return text or "(empty body)"
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from OpenAI's `retry-after-ms` or the standard `Retry-After`
+    (delay in seconds or an HTTP date); None when absent or unreadable."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            return max(0.0, float(milliseconds) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def truncate(text: str) -> str:
+    if len(text) <= MAX_SERVER_MESSAGE_CHARS:
+        return text
+    return text[:MAX_SERVER_MESSAGE_CHARS] + "..."
