@@ -18,7 +18,7 @@ import sys
 from dlngraph.bench.cases import FORWARD_EXAMPLES, SPECS_DIR, forward_pass
 from dlngraph.bench.measure import Measurement, measure, warm_up_case
 from dlngraph.bench.models import bench_backend, warm_up
-from dlngraph.bench.server import ServerProcess, ServerSettings
+from dlngraph.bench.server import ServerSettings, server_process
 
 HEADER = (
     f"{'spec':<15} {'calls':>6} {'path':>4} {'limit':>7} {'dlngraph':>9} {'ratio':>6}"
@@ -57,7 +57,7 @@ def format_row(spec: str, m: Measurement) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     server = ServerSettings(latency_s=args.latency_ms / 1000.0, jitter=args.jitter, concurrency=args.concurrency)
-    with ServerProcess(server) as process:
+    with server_process(server) as process:
         measurements = asyncio.run(measure_specs(process.base_url, server, args.examples, max(1, args.repeats)))
     print(f"forward pass over {args.examples} examples; scripted server {server.describe()}")
     print(HEADER)

@@ -22,7 +22,7 @@ from dlngraph.bench.measure import (
     warm_up_case,
 )
 from dlngraph.bench.models import bench_backend, warm_up
-from dlngraph.bench.server import ServerProcess, ServerSettings
+from dlngraph.bench.server import ServerSettings, server_process
 
 Progress = Callable[[str], None]
 
@@ -83,7 +83,7 @@ class BenchReport(msgspec.Struct, kw_only=True):
 def run_bench(plan: BenchPlan, progress: Progress = print) -> BenchReport:
     machine = Machine.now()
     progress(f"scripted server: {plan.server.describe()}; {len(plan.cases)} cases")
-    with ServerProcess(plan.server) as process:
+    with server_process(plan.server) as process:
         measurements, saturation = asyncio.run(measure_cases(process.base_url, plan, progress))
     return BenchReport(
         quick=plan.quick, server=plan.server, machine=machine, measurements=measurements,

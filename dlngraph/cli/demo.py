@@ -73,10 +73,9 @@ async def _zero_shot(spec_path: Path, base_url: str | None) -> DemoRow:
     """The initial instruction alone, on dev and test (the paper's 0-shot row)."""
     started = time.perf_counter()
     print(f"[0-shot] evaluating the initial instruction of {spec_path.name} on dev and test ...", flush=True)
-    dev = await evaluate_spec(spec_path, split="dev", baselines=True, shots=0, base_url=base_url)
-    test = await evaluate_spec(spec_path, split="test", baselines=True, shots=0, base_url=base_url)
-    zero_dev = next(row for row in dev.rows if row.system == "0-shot")
-    zero_test = next(row for row in test.rows if row.system == "0-shot")
+    dev = await evaluate_spec(spec_path, split="dev", baselines="only", shots=0, base_url=base_url)
+    test = await evaluate_spec(spec_path, split="test", baselines="only", shots=0, base_url=base_url)
+    (zero_dev,), (zero_test,) = dev.rows, test.rows
     return DemoRow(
         system="0-shot", dev=zero_dev.accuracy, test=zero_test.accuracy,
         calls=dev.calls + test.calls,

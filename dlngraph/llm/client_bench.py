@@ -25,21 +25,18 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
-import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.openai import OpenAIBackend
+from dlngraph.llm.testserver_process import ServerProcess
 from dlngraph.llm.types import GenerateRequest
 from dlngraph.spec.models import Limits
 
 TARGET_REQUESTS_PER_S = 3000
 IN_FLIGHT_LEVELS = (64, 256, 1024)
-SERVER_START_TIMEOUT_S = 30.0
 
 
 class BenchSizes:
@@ -64,7 +61,7 @@ async def measure_client(quick: bool = False) -> dict[str, Any]:
     meaningful before the 1024-in-flight run has raised it.
     """
     sizes = BenchSizes(quick)
-    async with scripted_server_process() as server:
+    async with ServerProcess() as server:
         memory = await measure_memory(server.base_url, sizes.memory_requests, sizes.memory_in_flight, server)
         throughput = [
             await measure_throughput(server.base_url, sizes.throughput_requests, in_flight, server)
@@ -74,7 +71,7 @@ async def measure_client(quick: bool = False) -> dict[str, Any]:
 
 
 async def measure_throughput(
-    base_url: str, requests: int, in_flight: int, server: BenchServer | None = None
+    base_url: str, requests: int, in_flight: int, server: ServerProcess | None = None
 ) -> dict[str, Any]:
     """`requests` distinct generate calls, `in_flight` at a time, after a warm-up that opens
     the connections (connection set-up is not what is being measured)."""
@@ -88,7 +85,7 @@ async def measure_throughput(
 
 
 async def measure_memory(
-    base_url: str, requests: int, in_flight: int, server: BenchServer | None = None
+    base_url: str, requests: int, in_flight: int, server: ServerProcess | None = None
 ) -> dict[str, Any]:
     """RSS at the start, and how far its peak and its final value rose over a long run."""
     model = bench_model(base_url, in_flight)
@@ -136,7 +133,7 @@ class Timing:
         self.server_cpu_s = server_cpu_s
 
 
-async def timed(work: Any, server: BenchServer | None = None) -> Timing:
+async def timed(work: Any, server: ServerProcess | None = None) -> Timing:
     """Wall-clock and own-process CPU time of awaiting `work` (and the server's CPU time, when
     it can be read: if the server is busy all along, it is the bottleneck of the wall clock)."""
     server_cpu = server.cpu_seconds() if server is not None else None
@@ -178,45 +175,6 @@ def peak_rss_bytes() -> int:
 
 def mb(size: int) -> float:
     return round(size / 2**20, 1)
-
-
-class BenchServer:
-    """The scripted server running in a subprocess."""
-
-    def __init__(self, base_url: str, pid: int) -> None:
-        self.base_url = base_url
-        self.pid = pid
-
-    def cpu_seconds(self) -> float | None:
-        """User + system CPU time the server has used so far (Linux only, else None)."""
-        try:
-            with open(f"/proc/{self.pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            return None
-
-
-@asynccontextmanager
-async def scripted_server_process(*arguments: str) -> AsyncIterator[BenchServer]:
-    """`python -m dlngraph.llm.testserver --port 0` in a subprocess, stopped on exit."""
-    command = [sys.executable, "-m", "dlngraph.llm.testserver", "--port", "0", *arguments]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        assert process.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), SERVER_START_TIMEOUT_S)
-        if not line.startswith("listening "):
-            raise RuntimeError(f"the scripted server did not start (printed {line!r})")
-        yield BenchServer(line.split()[1], process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def format_table(results: dict[str, Any]) -> str:

@@ -48,14 +48,16 @@ async def evaluate_spec(
     spec_path: Path,
     *,
     split: Split = "dev",
-    baselines: bool = False,
+    baselines: bool | Literal["only"] = False,
     shots: int = 5,
     base_url: str | None = None,
     cache_path: Path | None = None,
     limit: int | None = None,
 ) -> EvalReport:
-    """Evaluate the spec at `spec_path` on `split`. A run directory's `cache.sqlite` next to
-    the spec is used when no cache is given, so evaluating a run's `final.yaml` replays it."""
+    """Evaluate the spec at `spec_path` on `split`, and with `baselines` the 0-shot and (when
+    `shots` > 0) k-shot baselines too; `baselines="only"` skips the spec's own prompts.
+    A run directory's `cache.sqlite` next to the spec is used when no cache is given, so
+    evaluating a run's `final.yaml` replays it."""
     spec = load_spec(spec_path).spec
     dataset = dataset_of(spec, spec_path)
     examples = getattr(dataset, split)[:limit]
@@ -63,9 +65,11 @@ async def evaluate_spec(
         cache_path = spec_path.parent / "cache.sqlite"
     cache = Cache(cache_path) if cache_path is not None else Cache.off()
     pool = ModelPool.from_specs(spec.models, cache=cache, base_url=base_url, seed=spec.training.seed)
-    systems = [("spec", compile_network(spec))]
+    systems = [] if baselines == "only" else [("spec", compile_network(spec))]
     if baselines:
-        systems += [("0-shot", baseline_network(spec, dataset, 0)), (f"{shots}-shot", baseline_network(spec, dataset, shots))]
+        systems.append(("0-shot", baseline_network(spec, dataset, 0)))
+        if shots > 0:
+            systems.append((f"{shots}-shot", baseline_network(spec, dataset, shots)))
     try:
         rows = []
         for name, network in systems:

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from dlngraph.llm.testserver_process import ServerProcess
+
 from dlngraph.llm.budget import Budget
 from dlngraph.llm.client import LanguageModel
-from dlngraph.llm.client_bench import scripted_server_process
 from dlngraph.llm.errors import (
     BudgetExceeded,
     ContextWindowExceeded,
@@ -226,7 +227,7 @@ def client_tasks_left() -> list[asyncio.Task[Any]]:
 
 async def test_cancelled_callers_leak_no_task_and_no_slot():
     """With the server in another process, every task left on this loop would be the client's."""
-    async with scripted_server_process("--latency-ms", "5000") as server:
+    async with ServerProcess("--latency-ms", "5000") as server:
         backend = OpenAIBackend(base_url=server.base_url, model="scripted")
         model = LanguageModel("m", backend, limits=Limits(max_concurrency=4))
         calls = [asyncio.create_task(model.generate(GenerateRequest(prompt=f"p{i}"), tag=TAG)) for i in range(10)]

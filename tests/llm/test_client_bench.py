@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from dlngraph.llm.client_bench import format_table, measure_memory, measure_throughput, scripted_server_process
+from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.llm.client_bench import format_table, measure_memory, measure_throughput
 
 
 async def test_throughput_and_memory_rows_over_a_real_server(scripted_server):
@@ -21,7 +22,7 @@ async def test_throughput_and_memory_rows_over_a_real_server(scripted_server):
 
 
 async def test_server_subprocess_serves_and_stops():
-    async with scripted_server_process() as server:
+    async with ServerProcess() as server:
         assert server.base_url.startswith("http://127.0.0.1:")
         async with aiohttp.ClientSession() as session, session.get(server.base_url + "/models") as response:
             assert response.status == 200

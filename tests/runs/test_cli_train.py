@@ -4,7 +4,6 @@ scripted OpenAI-compatible server in its own process."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from dlngraph.llm.testserver_process import ServerProcess
+
 ROOT = Path(__file__).resolve().parents[2]
 DLN2 = ROOT / "specs" / "dln2.yaml"
 
@@ -22,18 +23,8 @@ DLN2 = ROOT / "specs" / "dln2.yaml"
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     """A scripted server subprocess with a little latency, so a run can be killed mid-way."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dlngraph.llm.testserver", "--port", "0", "--latency-ms", "15"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )
-    try:
-        line = process.stdout.readline()
-        match = re.search(r"listening (\S+)", line)
-        assert match, f"the scripted server printed {line!r}"
-        yield match.group(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with ServerProcess("--latency-ms", "15") as server:
+        yield server.base_url
 
 
 def dlngraph(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -103,12 +94,12 @@ def test_eval_of_the_final_spec_reproduces_the_reported_dev_accuracy(tmp_path: P
 
 
 def test_budget_stops_the_run_cleanly_at_a_checkpoint(tmp_path: Path, server_url: str) -> None:
-    result = dlngraph("train", str(DLN2), "--base-url", server_url, "--runs", str(tmp_path), "--budget", "calls=400",
+    result = dlngraph("train", str(DLN2), "--base-url", server_url, "--runs", str(tmp_path), "--budget", "calls=150", "--set", "iterations=4",
                       "--progress", "lines", "--no-cache")
     run = only_run(tmp_path)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["stopped"] == "budget"
-    assert summary["calls"] <= 400
+    assert summary["calls"] <= 150
     checkpoint = json.loads((run / "checkpoint.json").read_text())
     assert checkpoint["iteration"] == summary["iterations_run"] >= 1
     assert "budget reached" in result.stdout

@@ -1,0 +1,88 @@
+"""The scripted server in a subprocess: its work shares neither the event loop nor (on a
+multi-core machine) the core of the client being tested or measured.
+
+    with ServerProcess("--latency-ms", "200", "--concurrency", "256") as server:
+        ... server.base_url ...
+    async with ServerProcess() as server:      # the same, started without blocking the loop
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from typing import Self
+
+START_TIMEOUT_S = 30.0
+
+
+class ServerProcess:
+    """`python -m dlngraph.llm.testserver --port 0 ARGUMENTS...`; `base_url` once started."""
+
+    def __init__(self, *arguments: str) -> None:
+        self.arguments = arguments
+        self.base_url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("the server process is not running")
+        return self._process.pid
+
+    def start(self) -> Self:
+        command = [sys.executable, "-m", "dlngraph.llm.testserver", "--port", "0", *self.arguments]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+        try:
+            self.base_url = self._read_url(self._process)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the server has used so far (Linux only, else None)."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError, RuntimeError):
+            return None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        return await asyncio.wait_for(asyncio.to_thread(self.start), START_TIMEOUT_S)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @staticmethod
+    def _read_url(process: subprocess.Popen[str]) -> str:
+        """The server prints `listening URL` once it accepts connections."""
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if not line.startswith("listening "):
+            raise RuntimeError(f"the scripted server did not start (it printed {line!r})")
+        return line.split()[1]
