@@ -9,6 +9,7 @@ that cannot fit even then fails with a clear error instead of being dropped.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Sequence
 
 import msgspec
@@ -82,12 +83,17 @@ def _halve(text: str, keep_at_least: int = 40) -> str:
     return text[:head] + " [...] " + text[len(text) - (keep - head):]
 
 
+_LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+"""Small models often answer with a list item ("- ...", "1. ..."): the marker is not the prompt."""
+
+
 def clean_proposal(text: str) -> str:
     """The new prompt alone: first paragraph, without quotes or a leading label."""
     text = text.strip().split("\n\n")[0].strip()
     for label in ("New instruction:", "Instruction:", "Improved instruction:", "Prompt:"):
         if text.lower().startswith(label.lower()):
             text = text[len(label):].strip()
+    text = _LIST_MARKER.sub("", text, count=1)
     return text.strip().strip('"').strip("'").strip()
 
 
