@@ -98,6 +98,7 @@ class Progress:
         table.add_row("requests", f"{totals.get('requests', 0)} sent, {self._in_flight()} in flight,"
                       f" {totals.get('cache_hits', 0)} cache hits")
         table.add_row("tokens", f"{_tokens(totals)}")
+        table.add_row("by phase", self._by_phase())
         table.add_row("dev accuracy", f"last {_fmt(state['dev'])}, best {_fmt(state['best'])}; batch loss {_fmt(state['loss'])}")
         table.add_row("time", f"{self._elapsed():.0f}s elapsed, ETA {self._eta()}")
         return table
@@ -107,6 +108,14 @@ class Progress:
             return self.usage().get("total", {})
         except Exception:  # noqa: BLE001 - a display must never break a run
             return {}
+
+    def _by_phase(self) -> str:
+        """Calls so far per phase (forward, posterior, sharpening, proposal, score, dev, ...)."""
+        try:
+            phases = self.usage().get("by_phase", {})
+        except Exception:  # noqa: BLE001 - a display must never break a run
+            return "-"
+        return ", ".join(f"{phase} {counts.get('calls', 0)}" for phase, counts in phases.items()) or "-"
 
     def _in_flight(self) -> int:
         try:

@@ -1,0 +1,63 @@
+"""Live progress as scripts and terminals see it."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stdout
+
+from rich.console import Console
+
+from dlngraph.cli.progress import Progress
+from dlngraph.engine import EventBus
+
+USAGE = {"total": {"requests": 12, "cache_hits": 3, "prompt_tokens": 100, "completion_tokens": 20},
+         "by_phase": {"forward": {"calls": 8}, "score": {"calls": 4}}, "in_flight": 5}
+
+
+def drive(progress: Progress) -> None:
+    events = EventBus()
+    events.subscribe(progress)
+    progress.watch(lambda: USAGE)
+    events.publish("iteration", iteration=0, of=2)
+    events.publish("phase", phase="forward", iteration=0)
+    events.publish("validation", iteration=0, dev_accuracy=0.75, best_dev_accuracy=0.75)
+    events.publish("checkpoint", iteration=0, batch_loss=0.5, dev_accuracy=0.75, best_dev_accuracy=0.75, prompts={})
+    events.publish("done", stopped="completed", best_dev_accuracy=0.75, test_accuracy=0.5)
+
+
+def test_lines_mode_prints_one_line_per_iteration_and_the_end() -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        drive(Progress("lines", title="dln2"))
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("[dln2] iteration 1/2 loss=0.500 dev=0.750 best=0.750 calls=12 tokens=120 cache_hits=3")
+    assert lines[1] == "[dln2] done: completed, best dev=0.750 test=0.500"
+
+
+def test_json_mode_prints_one_object_per_event_with_usage() -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        drive(Progress("json"))
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [record["event"] for record in records] == ["iteration", "phase", "validation", "checkpoint", "done"]
+    assert records[3]["usage"]["requests"] == 12
+
+
+def test_quiet_mode_prints_nothing_and_auto_is_plain_when_not_a_terminal() -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        drive(Progress("quiet"))
+        assert Progress("auto").mode == "lines"  # stdout is a StringIO, not a terminal
+    assert out.getvalue() == ""
+
+
+def test_the_terminal_panel_shows_phase_requests_and_accuracy() -> None:
+    progress = Progress("quiet", title="dln2")
+    drive(progress)
+    console = Console(file=io.StringIO(), width=120)
+    console.print(progress._panel())
+    text = console.file.getvalue()
+    assert "5 in flight" in text and "3 cache hits" in text
+    assert "forward 8, score 4" in text
+    assert "best 0.750" in text
