@@ -53,7 +53,8 @@ class Progress:
     def __call__(self, event: Event) -> None:
         self._update(event)
         if self.mode == "json":
-            print(msgspec.json.encode({"event": event.kind, **event.data, "usage": self._totals()}).decode(), flush=True)
+            totals = self._read_usage().get("total", {})
+            print(msgspec.json.encode({"event": event.kind, **event.data, "usage": totals}).decode(), flush=True)
         elif self.mode == "lines":
             line = self._line(event)
             if line:
@@ -75,8 +76,8 @@ class Progress:
 
     def _line(self, event: Event) -> str | None:
         data = event.data
-        totals = self._totals()
         if event.kind == "checkpoint":
+            totals = self._read_usage().get("total", {})
             dev = "" if data["dev_accuracy"] is None else f" dev={data['dev_accuracy']:.3f}"
             best = "" if data["best_dev_accuracy"] is None else f" best={data['best_dev_accuracy']:.3f}"
             return (f"[{self.title}] iteration {data['iteration'] + 1}/{self.state['of']} loss={data['batch_loss']:.3f}"
@@ -89,39 +90,27 @@ class Progress:
         return None
 
     def _panel(self) -> Table:
-        totals = self._totals()
+        usage = self._read_usage()  # once per refresh: the probe walks every counter group
+        totals = usage.get("total", {})
+        by_phase = ", ".join(f"{phase} {counts.get('calls', 0)}" for phase, counts in usage.get("by_phase", {}).items())
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold")
         table.add_column()
         state = self.state
         table.add_row(self.title, f"iteration {state['iteration'] + 1}/{state['of']}  phase: {state['phase']}")
-        table.add_row("requests", f"{totals.get('requests', 0)} sent, {self._in_flight()} in flight,"
+        table.add_row("requests", f"{totals.get('requests', 0)} sent, {usage.get('in_flight', 0)} in flight,"
                       f" {totals.get('cache_hits', 0)} cache hits")
         table.add_row("tokens", f"{_tokens(totals)}")
-        table.add_row("by phase", self._by_phase())
+        table.add_row("by phase", by_phase or "-")
         table.add_row("dev accuracy", f"last {_fmt(state['dev'])}, best {_fmt(state['best'])}; batch loss {_fmt(state['loss'])}")
         table.add_row("time", f"{self._elapsed():.0f}s elapsed, ETA {self._eta()}")
         return table
 
-    def _totals(self) -> dict[str, Any]:
+    def _read_usage(self) -> dict[str, Any]:
         try:
-            return self.usage().get("total", {})
+            return self.usage()
         except Exception:  # noqa: BLE001 - a display must never break a run
             return {}
-
-    def _by_phase(self) -> str:
-        """Calls so far per phase (forward, posterior, sharpening, proposal, score, dev, ...)."""
-        try:
-            phases = self.usage().get("by_phase", {})
-        except Exception:  # noqa: BLE001 - a display must never break a run
-            return "-"
-        return ", ".join(f"{phase} {counts.get('calls', 0)}" for phase, counts in phases.items()) or "-"
-
-    def _in_flight(self) -> int:
-        try:
-            return int(self.usage().get("in_flight", 0))
-        except Exception:  # noqa: BLE001
-            return 0
 
     def _elapsed(self) -> float:
         return time.monotonic() - self.started

@@ -6,8 +6,6 @@ import argparse
 import asyncio
 from pathlib import Path
 
-import msgspec
-
 from dlngraph.cli import CommandError
 from dlngraph.cli.progress import Progress
 from dlngraph.dln.plan import calls_per_iteration, dependency_depth
@@ -15,6 +13,7 @@ from dlngraph.engine import EventBus
 from dlngraph.graph import compile_network
 from dlngraph.runs import RunSummary, TrainOptions, resume_run, train_spec
 from dlngraph.runs.overrides import OverrideError, apply_overrides
+from dlngraph.runs.session import dataset_of
 from dlngraph.spec import load_spec
 
 NAME = "train"
@@ -76,7 +75,7 @@ def _dry_run(args: argparse.Namespace) -> int:
     except OverrideError as error:
         raise CommandError(str(error)) from None
     network = compile_network(spec)
-    dev_size = getattr(spec.data, "sizes", None).dev if hasattr(spec.data, "sizes") else 0
+    dev_size = len(dataset_of(spec, path).dev) if spec.data is not None else 0
     calls = calls_per_iteration(network, spec.training, dev_size=dev_size)
     training = spec.training
     print(f"{spec.name}: {training.iterations} iterations, batch {training.batch_size},"
@@ -113,6 +112,3 @@ def _budget(entries: list[str]) -> dict[str, int]:
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
-
-def summary_json(summary: RunSummary) -> str:
-    return msgspec.json.encode(summary).decode()

@@ -15,7 +15,7 @@ import msgspec
 from dlngraph.dln.postprocess import example_loss
 from dlngraph.engine.classes import label_of
 from dlngraph.spec.classes import parse_classes
-from dlngraph.engine.node_ops import Models, generate_request
+from dlngraph.engine.node_ops import Models, can_score_classes, generate_request
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.types import ClassDistributionRequest, ScoreRequest, Tag
 from dlngraph.spec.nodes import LMNode
@@ -37,8 +37,8 @@ def scoring_method(models: Models, node: LMNode, wanted: ScoringMethod) -> Scori
     """`logprobs` when asked for and the model can provide them for this node, else accuracy."""
     if wanted == "accuracy":
         return "accuracy"
-    capabilities = models[node.model].capabilities
-    able = capabilities.top_logprobs > 0 if node.classes else capabilities.echo_scoring
+    model = models[node.model]
+    able = can_score_classes(model) if node.classes else model.capabilities.echo_scoring
     return "logprobs" if able else "accuracy"
 
 
