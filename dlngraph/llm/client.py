@@ -6,7 +6,8 @@ Every call goes through the same pipeline, in this order:
 2. cache: a stored result comes back at once (`cached=True`);
 3. in-flight deduplication: a caller asking for a request already in flight waits for that one;
 4. budget: the request is charged, or `BudgetExceeded` is raised before sending;
-5. limits: a concurrency slot, then per attempt the requests/min and tokens/min buckets;
+5. limits: a concurrency slot (the tag's priority decides who goes first when all are taken),
+   then per attempt the requests/min and tokens/min buckets;
 6. retries: transient failures are retried with backoff (`dlngraph.llm.retry`);
 7. backend: the wire work;
 8. the result is stored in the cache, and every step is counted in `CallStats`.
@@ -151,11 +152,12 @@ class LanguageModel:
                 if hit is not None:
                     counters.cache_hits += 1
                     return hit
+            call = _Call(send, request, key, counters, tokens, tag.priority)
             if request in self._in_flight:
                 counters.deduplicated += 1
-                result: R = await self._join(send, request, key, counters, tokens)
+                result: R = await self._join(call)
             else:
-                result = await self._send_as_owner(send, request, key, counters, tokens)
+                result = await self._send_as_owner(call)
             counters.latency.add(time.perf_counter() - started)
             return result
         except Exception:
@@ -164,21 +166,14 @@ class LanguageModel:
         finally:
             self.stats.call_finished(self.name, tag)
 
-    async def _join(
-        self,
-        send: Callable[[Any], Awaitable[R]],
-        request: Request,
-        key: bytes | None,
-        counters: Counters,
-        tokens: int,
-    ) -> R:
+    async def _join(self, call: _Call) -> Any:
         """Wait for the identical request in flight; if its owner gives up before it is
         answered, wait for the next owner, or become it (see the module docstring)."""
-        while request in self._in_flight:
-            result = await self._wait_for_owner(request)
+        while call.request in self._in_flight:
+            result = await self._wait_for_owner(call.request)
             if result is not _SEND_AGAIN:
-                return result  # type: ignore[no-any-return]
-        return await self._send_as_owner(send, request, key, counters, tokens)
+                return result
+        return await self._send_as_owner(call)
 
     async def _wait_for_owner(self, request: Request) -> Any:
         """The owner's result (or its exception), or `_SEND_AGAIN` if the owner was cancelled."""
@@ -194,18 +189,12 @@ class LanguageModel:
                 future.exception()  # answered as we were cancelled: mark it retrieved
             raise
 
-    async def _send_as_owner(
-        self,
-        send: Callable[[Any], Awaitable[R]],
-        request: Request,
-        key: bytes | None,
-        counters: Counters,
-        tokens: int,
-    ) -> R:
+    async def _send_as_owner(self, call: _Call) -> Any:
         """Send the request, then hand its outcome to the callers that waited for it."""
+        request = call.request
         self._in_flight[request] = None  # a list of waiting futures once someone waits
         try:
-            result = await self._send(send, request, key, counters, tokens)
+            result = await self._send(call)
         except Exception as error:
             _answer(self._in_flight.pop(request), error)
             raise
@@ -215,41 +204,34 @@ class LanguageModel:
         _answer(self._in_flight.pop(request), result)
         return result
 
-    async def _send(
-        self,
-        send: Callable[[Any], Awaitable[R]],
-        request: Request,
-        key: bytes | None,
-        counters: Counters,
-        tokens: int,
-    ) -> R:
+    async def _send(self, call: _Call) -> Any:
         """Steps 4 to 8 of the pipeline, once per distinct request in flight."""
-        charge = self.budget.charge(self.name, tokens) if self.budget is not None else None
+        charge = self.budget.charge(self.name, call.tokens) if self.budget is not None else None
         used_tokens = 0
+        slots = self.limiter.slot()
         try:
-            async with self.limiter.slot():
-                result = await self.retry.run(
-                    self._attempt, send, request, tokens, counters, on_retry=counters.count_retry
-                )
+            await slots.acquire(call.priority)
+            try:
+                result = await self.retry.run(self._attempt, call, on_retry=call.counters.count_retry)
+            finally:
+                slots.release()
             used_tokens = result.usage.total_tokens
         finally:
             if charge is not None:
                 self.budget.settle(charge, used_tokens)  # type: ignore[union-attr]
-        counters.add_usage(result.usage)
-        if key is not None:
-            self.cache.put(key, result)
+        call.counters.add_usage(result.usage)
+        if call.key is not None:
+            self.cache.put(call.key, result)
         return result
 
-    async def _attempt(
-        self, send: Callable[[Any], Awaitable[R]], request: Request, tokens: int, counters: Counters
-    ) -> R:
+    async def _attempt(self, call: _Call) -> Any:
         """One try: wait for the rate limits, then send (counted as a request in flight)."""
         if self.limiter.limits_rate:
-            await self.limiter.admit(tokens)
-        counters.requests += 1
+            await self.limiter.admit(call.tokens)
+        call.counters.requests += 1
         self.stats.request_started(self.name)
         try:
-            return await send(request)
+            return await call.send(call.request)
         finally:
             self.stats.request_finished(self.name)
 
@@ -277,6 +259,30 @@ class LanguageModel:
         if isinstance(request, ScoreRequest):
             return count(request.context) + count(request.target), 0, 1
         return count(request.prompt), 1, 1
+
+
+class _Call:
+    """One call on its way through the pipeline: what to send and what to count it against."""
+
+    __slots__ = ("send", "request", "key", "counters", "tokens", "priority")
+
+    def __init__(
+        self,
+        send: Callable[[Any], Awaitable[Any]],
+        request: Request,
+        key: bytes | None,
+        counters: Counters,
+        tokens: int,
+        priority: int,
+    ) -> None:
+        self.send = send
+        self.request = request
+        self.key = key
+        """The cache key (None with the cache off)."""
+        self.counters = counters
+        self.tokens = tokens
+        """The token estimate that limits and the budget charge (0 when nothing counts tokens)."""
+        self.priority = priority
 
 
 _SEND_AGAIN: Any = object()

@@ -9,10 +9,11 @@ may go below zero) and then sleeps until the bucket has refilled past that debt.
 therefore grow with arrival order, which makes the bucket FIFO-fair without a wait queue, and a
 request larger than the bucket (a long prompt under tokens/minute) is still let through.
 
-Concurrency uses `Slots`, a first-come-first-served counting semaphore. It is not anyio's or
-asyncio's: anyio's checks for cancellation on every acquire (a weak-dictionary lookup that cost
-a quarter of the client's own time per call), and asyncio's binds itself to the first event loop
-that waits on it, while a model pool may outlive one `asyncio.run`.
+Concurrency uses `Slots`, a counting semaphore that serves waiters by priority, then first come
+first served. It is not anyio's or asyncio's: anyio's checks for cancellation on every acquire
+(a weak-dictionary lookup that cost a quarter of the client's own time per call), asyncio's binds
+itself to the first event loop that waits on it, while a model pool may outlive one
+`asyncio.run`, and neither knows priorities.
 """
 
 from __future__ import annotations
@@ -84,44 +85,64 @@ class TokenBucket:
 
 
 class Slots:
-    """At most `limit` holders at once; `async with slots:` holds one. Waiters are served in
-    arrival order, and a cancelled waiter or holder never keeps a slot."""
+    """At most `limit` holders at once; `async with slots:` holds one.
 
-    __slots__ = ("limit", "in_use", "_waiters")
+    Waiters are served by priority, then in arrival order: a training step marks the calls
+    that unlock further work (forward passes, posterior samples, proposals) more urgent than
+    the bulk of candidate scores that nothing waits on, so that the critical path never queues
+    behind the bulk. A cancelled waiter or holder never keeps a slot."""
+
+    __slots__ = ("limit", "in_use", "_queues")
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError(f"a limit of concurrent holders must be at least 1, got {limit}")
         self.limit = limit
         self.in_use = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._queues: dict[int, deque[asyncio.Future[None]]] = {}
+        """Waiters by priority, each queue in arrival order (a step uses two priorities)."""
 
     @property
     def waiting(self) -> int:
-        return len(self._waiters)
+        return sum(len(queue) for queue in self._queues.values())
 
-    async def acquire(self) -> None:
-        if self.in_use < self.limit and not self._waiters:
+    async def acquire(self, priority: int = 0) -> None:
+        """Wait for a slot; higher `priority` is served first."""
+        if self.in_use < self.limit and not self._queues:
             self.in_use += 1
             return
         handed_over = asyncio.get_running_loop().create_future()
-        self._waiters.append(handed_over)
+        queue = self._queues.get(priority)
+        if queue is None:
+            queue = self._queues[priority] = deque()
+        queue.append(handed_over)
         try:
             await handed_over  # a releasing holder passes its slot on: `in_use` is unchanged
         except BaseException:
             if handed_over.done() and not handed_over.cancelled():
                 self.release()  # cancelled just after being handed the slot: pass it on
-            elif handed_over in self._waiters:  # (a release may already have dropped it)
-                self._waiters.remove(handed_over)
+            else:
+                self._forget(priority, handed_over)
             raise
 
     def release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
+        while self._queues:
+            priority = max(self._queues)
+            queue = self._queues[priority]
+            waiter = queue.popleft()
+            if not queue:
+                del self._queues[priority]
             if not waiter.done():
                 waiter.set_result(None)
                 return
         self.in_use -= 1
+
+    def _forget(self, priority: int, waiter: asyncio.Future[None]) -> None:
+        queue = self._queues.get(priority)
+        if queue is not None and waiter in queue:  # (a release may already have dropped it)
+            queue.remove(waiter)
+            if not queue:
+                del self._queues[priority]
 
     async def __aenter__(self) -> None:
         await self.acquire()
@@ -138,8 +159,9 @@ class Slots:
 class ModelLimiter:
     """Everything that holds one model's requests back, shared by all of its callers.
 
-    Use `async with limiter.slot():` around a call (at most `max_concurrency` at once), and
-    `await limiter.admit(tokens)` before each attempt inside it (requests and tokens per minute).
+    Hold a slot around a call (`await limiter.slot().acquire(priority)`, then `release()`; at
+    most `max_concurrency` at once), and `await limiter.admit(tokens)` before each attempt
+    inside it (requests and tokens per minute).
     """
 
     def __init__(self, limits: Limits, *, clock: Clock = time.monotonic, sleep: Sleep = anyio.sleep) -> None:
@@ -162,7 +184,7 @@ class ModelLimiter:
         return self.tokens is not None
 
     def slot(self) -> Slots:
-        """An async context manager holding one concurrency slot (released on cancellation too)."""
+        """The model's concurrency slots (`async with` holds one at the default priority)."""
         return self._slots
 
     async def admit(self, tokens: int = 0) -> None:

@@ -9,6 +9,9 @@ backend in `dlngraph.llm.client`. How each request kind is asked:
 - class_distribution: one generated token with its top-k logprobs (`logprobs=k` on completions,
   `logprobs=true, top_logprobs=k` on chat), mapped to classes by their verbalizers.
 
+With `prompts_per_request` > 1, completions calls made at the same moment that differ only in
+their prompt share one request (`dlngraph.llm.openai_batch`).
+
 The API key is read from the environment variable named by `api_key_env` when each request is
 sent; it is never stored, logged, or put into an error message.
 """
@@ -23,6 +26,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import aiohttp
 
 from dlngraph.llm.errors import PermanentError, TransientError, UnsupportedRequest
+from dlngraph.llm.openai_batch import PromptBatcher
 from dlngraph.llm.openai_http import Endpoint, new_session, post_json
 from dlngraph.llm.openai_parse import (
     MalformedResponse,
@@ -72,6 +76,7 @@ class OpenAIBackend:
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 120.0,
         capabilities: Capabilities | None = None,
+        prompts_per_request: int = 1,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._model = model
@@ -88,6 +93,12 @@ class OpenAIBackend:
         self._chat_completions = Endpoint(url=f"{self._base_url}/chat/completions", model=model)
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        self.batcher: PromptBatcher | None = None
+        """Puts calls made together into one `/completions` request (`prompts_per_request` > 1)."""
+        if prompts_per_request > 1:
+            if chat:
+                raise ValueError("a chat model takes one conversation per request: prompts_per_request must be 1")
+            self.batcher = PromptBatcher(self._post_completions_now, prompts_per_request)
 
     @classmethod
     def from_spec(cls, model_spec: ModelSpec) -> OpenAIBackend:
@@ -103,6 +114,7 @@ class OpenAIBackend:
             max_connections=model_spec.limits.max_concurrency,
             connect_timeout_s=model_spec.limits.connect_timeout_s,
             read_timeout_s=model_spec.limits.read_timeout_s,
+            prompts_per_request=model_spec.prompts_per_request,
         )
 
     @property
@@ -143,7 +155,7 @@ class OpenAIBackend:
             texts, finish_reasons = self._parse(self._chat_completions, chat_texts, data, request.n)
         else:
             payload["prompt"] = request.prompt
-            data, latency_s = await self._post(self._completions, payload)
+            data, latency_s = await self._post_completions(payload)
             texts, finish_reasons = self._parse(
                 self._completions, completion_texts, data, request.n
             )
@@ -175,7 +187,7 @@ class OpenAIBackend:
             "echo": True,
             "logprobs": 1,
         }
-        data, latency_s = await self._post(self._completions, payload)
+        data, latency_s = await self._post_completions(payload)
         selected = self._parse(self._completions, echo_target_logprobs, data, start, end)
         if not selected:
             raise PermanentError(
@@ -206,7 +218,7 @@ class OpenAIBackend:
             top = self._parse(self._chat_completions, chat_top_logprobs, data)
         else:
             payload.update(prompt=request.prompt, logprobs=top_k)
-            data, latency_s = await self._post(self._completions, payload)
+            data, latency_s = await self._post_completions(payload)
             top = self._parse(self._completions, completion_top_logprobs, data)
         return ClassDistribution(
             probs=class_probabilities(top, request.classes),
@@ -224,6 +236,15 @@ class OpenAIBackend:
         self, endpoint: Endpoint, payload: dict[str, Any]
     ) -> tuple[dict[str, Any], float]:
         return await post_json(self._get_session(), endpoint, payload, api_key=self._api_key())
+
+    async def _post_completions(self, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        """A one-prompt `/completions` call, sent with others made at the same time if batching."""
+        if self.batcher is not None:
+            return await self.batcher.post(payload)
+        return await self._post_completions_now(payload)
+
+    async def _post_completions_now(self, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        return await self._post(self._completions, payload)
 
     def _parse(
         self,

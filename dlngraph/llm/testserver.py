@@ -21,8 +21,7 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -57,6 +56,8 @@ class ServerStats:
     """What the server saw; plain counters a test reads (and may `reset()`)."""
 
     requests: int = 0
+    sequences: int = 0
+    """Prompts processed: a completions request with a list of prompts runs one per prompt."""
     by_endpoint: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -64,6 +65,11 @@ class ServerStats:
     bodies: list[Any] = field(default_factory=list)
     """The last `max_bodies` JSON bodies received, oldest first."""
     max_bodies: int = 1000
+
+    def sequence_started(self) -> None:
+        self.sequences += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     def record(self, endpoint: str) -> None:
         self.requests += 1
@@ -80,6 +86,7 @@ class ServerStats:
     def reset(self) -> None:
         """Forget everything seen so far (requests still in flight stay counted as such)."""
         self.requests = 0
+        self.sequences = 0
         self.by_endpoint.clear()
         self.max_in_flight = self.in_flight
         self.faults_injected.clear()
@@ -199,36 +206,41 @@ class ScriptedServer:
             self.stats.record_fault(fault)
         if fault in REJECTIONS:
             return self._reject(request, fault)
-        async with self._processing_slot():
-            delay = self.latency.draw()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if fault == "timeout":
-                await asyncio.sleep(self.faults.timeout_s)
-            try:
-                payload = _encode(build(self.script, body, self.model))
-            except RequestError as error:
-                return json_response(error.body(), error.status)
-            if fault == "truncated":
-                return await send_truncated(request, payload)
-            if fault == "malformed":  # a complete HTTP response whose JSON is cut short
-                payload = payload[: len(payload) // 2]
-            return web.Response(body=payload, content_type="application/json")
-
-    @asynccontextmanager
-    async def _processing_slot(self) -> AsyncIterator[None]:
-        """Hold one of `max_concurrency` slots, like a real server's batch, and count it."""
-        if self._slots is not None:
-            await self._slots.acquire()
-        stats = self.stats
-        stats.in_flight += 1
-        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        await self._process(sequences(body))
+        if fault == "timeout":
+            await asyncio.sleep(self.faults.timeout_s)
         try:
-            yield
-        finally:
-            stats.in_flight -= 1
+            payload = _encode(build(self.script, body, self.model))
+        except RequestError as error:
+            return json_response(error.body(), error.status)
+        if fault == "truncated":
+            return await send_truncated(request, payload)
+        if fault == "malformed":  # a complete HTTP response whose JSON is cut short
+            payload = payload[: len(payload) // 2]
+        return web.Response(body=payload, content_type="application/json")
+
+    async def _process(self, count: int) -> None:
+        """Run `count` sequences the way a batching server (vLLM) does: each waits for one of
+        `max_concurrency` slots, holds it for its own latency and frees it when done; the
+        answer leaves when the last one is done. Slots are freed by timers, so a client that
+        hangs up cannot leak one."""
+        loop = asyncio.get_running_loop()
+        last_end = loop.time()
+        for _ in range(count):
             if self._slots is not None:
-                self._slots.release()
+                await self._slots.acquire()
+            self.stats.sequence_started()
+            delay = self.latency.draw()
+            loop.call_later(delay, self._sequence_finished)
+            last_end = max(last_end, loop.time() + delay)
+        remaining = last_end - loop.time()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+
+    def _sequence_finished(self) -> None:
+        self.stats.in_flight -= 1
+        if self._slots is not None:
+            self._slots.release()
 
     def _authorized(self, request: web.Request) -> bool:
         if self._api_key is None:
@@ -253,6 +265,12 @@ class ScriptedServer:
             body = error_body(429, "Rate limit reached (scripted).")
             return json_response(body, 429, headers)
         return json_response(error_body(int(fault), f"Scripted {fault} error."), int(fault))
+
+
+def sequences(body: dict[str, Any]) -> int:
+    """How many prompts a request asks the model to run (a completions request may list several)."""
+    prompt = body.get("prompt")
+    return len(prompt) if isinstance(prompt, list) and prompt else 1
 
 
 def json_response(

@@ -67,11 +67,37 @@ class Sample:
     """Scripted top logprobs of the first token, if a class rule matched."""
 
 
-def completions_body(script: Script, body: dict[str, Any], model: str) -> dict[str, Any]:
+def completion_prompts(body: dict[str, Any]) -> list[str]:
+    """The prompts of a completions request: one string, or a non-empty list of strings."""
     prompt = body.get("prompt")
-    if not isinstance(prompt, str):
-        raise RequestError(400, "'prompt' must be a string.", "prompt")
-    raise_scripted_failure(script, prompt)
+    if isinstance(prompt, str):
+        return [prompt]
+    if isinstance(prompt, list) and prompt and all(isinstance(item, str) for item in prompt):
+        return prompt
+    raise RequestError(400, "'prompt' must be a string or a non-empty list of strings.", "prompt")
+
+
+def completions_body(script: Script, body: dict[str, Any], model: str) -> dict[str, Any]:
+    """The answer to every prompt of the request, `n` choices each, indexed prompt x n + sample
+    (as OpenAI and vLLM number them), with the usage summed over the prompts."""
+    prompts = completion_prompts(body)
+    for prompt in prompts:
+        raise_scripted_failure(script, prompt)
+    if len(prompts) == 1:
+        answer = one_completion(script, body, prompts[0])
+        return envelope("text_completion", body, model, answer["choices"], answer["usage"])
+    choices: list[dict[str, Any]] = []
+    prompt_tokens = completion_tokens = 0
+    for position, prompt in enumerate(prompts):
+        answer = one_completion(script, body, prompt)
+        n = len(answer["choices"])
+        choices += [{**choice, "index": position * n + choice["index"]} for choice in answer["choices"]]
+        prompt_tokens += answer["usage"]["prompt_tokens"]
+        completion_tokens += answer["usage"]["completion_tokens"]
+    return envelope("text_completion", body, model, choices, usage_body(prompt_tokens, completion_tokens))
+
+
+def one_completion(script: Script, body: dict[str, Any], prompt: str) -> dict[str, Any]:
     sampling = read_sampling(body, default_max_tokens=COMPLETIONS_DEFAULT_MAX_TOKENS)
     echo = body.get("echo") is True
     top_k = read_optional_int(body, "logprobs", 0, MAX_TOP_LOGPROBS)
@@ -92,8 +118,7 @@ def completions_body(script: Script, body: dict[str, Any], model: str) -> dict[s
                 "finish_reason": sample.finish_reason,
             }
         )
-    usage = usage_body(count_tokens(prompt), completion_tokens)
-    return envelope("text_completion", body, model, choices, usage)
+    return {"choices": choices, "usage": usage_body(count_tokens(prompt), completion_tokens)}
 
 
 def chat_body(script: Script, body: dict[str, Any], model: str) -> dict[str, Any]:

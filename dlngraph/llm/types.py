@@ -134,7 +134,10 @@ class Backend(Protocol):
 
 
 class Tag(msgspec.Struct, frozen=True, kw_only=True):
-    """Who asked: accounting groups calls by node and phase (forward, posterior, proposal, score)."""
+    """Who asked, and how urgently: accounting groups calls by node and phase (forward,
+    posterior, proposal, score); when a model's slots are all taken, calls of higher
+    `priority` are sent first."""
 
     node: str = ""
     phase: str = ""
+    priority: int = 0

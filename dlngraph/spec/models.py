@@ -46,5 +46,9 @@ class ModelSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     context_window: int | None = None
     model_path: str | None = None
     n_threads: int | None = None
+    prompts_per_request: int = 1
+    """Up to this many calls that differ only in their prompt go out as one `/completions`
+    request with a list of prompts (OpenAI and vLLM accept lists; the paper's code sent 20).
+    It saves client and server work per call; 1 sends every prompt on its own."""
     sampling: Sampling = Sampling()
     limits: Limits = Limits()

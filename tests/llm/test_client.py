@@ -373,3 +373,13 @@ async def test_api_key_comes_from_the_named_variable_and_is_never_written(
     assert not any(SECRET in text for text in texts)
     files = list(tmp_path.glob("cache.sqlite*"))
     assert files and not any(SECRET.encode() in file.read_bytes() for file in files)
+
+
+async def test_urgent_calls_overtake_queued_bulk_calls(start_server, make_model):
+    server = await start_server(latency=Latency(mean_s=0.02))
+    model = make_model(server, limits=Limits(max_concurrency=1))
+    bulk, urgent = Tag(phase="score"), Tag(phase="proposal", priority=1)
+    calls = [model.generate(GenerateRequest(prompt=f"bulk {i}", max_tokens=2), tag=bulk) for i in range(4)]
+    calls.append(model.generate(GenerateRequest(prompt="urgent", max_tokens=2), tag=urgent))
+    await asyncio.gather(*calls)
+    assert [body["prompt"] for body in server.stats.bodies] == ["bulk 0", "urgent", "bulk 1", "bulk 2", "bulk 3"]

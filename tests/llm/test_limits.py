@@ -193,3 +193,43 @@ async def test_tokens_per_minute_charges_the_prompt_estimate(scripted_server, ma
     for index in range(3):  # each about 51 prompt tokens (estimated) + 50 completion tokens
         await model.generate(GenerateRequest(prompt="x" * 150 + str(index), max_tokens=50))
     assert 1.5 <= clock.now <= 3.0  # ~300 tokens through a 100-token bucket refilling at 100/s
+
+
+async def test_slots_serve_higher_priority_first_then_in_arrival_order():
+    slots = Slots(1)
+    await slots.acquire()
+    order: list[str] = []
+
+    async def wait(name: str, priority: int) -> None:
+        await slots.acquire(priority)
+        order.append(name)
+        slots.release()
+
+    tasks = [asyncio.create_task(wait(name, priority))
+             for name, priority in [("bulk1", 0), ("bulk2", 0), ("urgent1", 1), ("bulk3", 0), ("urgent2", 1)]]
+    await asyncio.sleep(0)
+    assert slots.waiting == 5
+    slots.release()
+    await asyncio.gather(*tasks)
+    assert order == ["urgent1", "urgent2", "bulk1", "bulk2", "bulk3"]
+    assert slots.in_use == 0
+
+
+async def test_a_cancelled_waiter_leaves_the_priority_order_intact():
+    slots = Slots(1)
+    await slots.acquire()
+    order: list[int] = []
+
+    async def wait(number: int, priority: int) -> None:
+        await slots.acquire(priority)
+        order.append(number)
+        slots.release()
+
+    tasks = [asyncio.create_task(wait(number, number % 3)) for number in range(6)]
+    await asyncio.sleep(0)
+    tasks[2].cancel()  # the most urgent one
+    await asyncio.sleep(0)
+    assert slots.waiting == 5
+    slots.release()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == [5, 1, 4, 0, 3]

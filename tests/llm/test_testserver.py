@@ -178,7 +178,8 @@ async def test_chat_logprobs_cover_every_generated_token(scripted_server, http):
 @pytest.mark.parametrize(
     ("path", "body", "fragment"),
     [
-        ("/completions", {"prompt": ["a", "b"]}, "prompt"),
+        ("/completions", {"prompt": []}, "prompt"),
+        ("/completions", {"prompt": ["a", 2]}, "prompt"),
         ("/completions", {"prompt": "x", "n": 0}, "'n'"),
         ("/completions", {"prompt": "x", "temperature": 5}, "temperature"),
         ("/completions", {"prompt": "x", "logprobs": 99}, "logprobs"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from spec_helpers import issues, load, only_error, write
 
 from dlngraph.spec import SpecError, load_spec, load_spec_text
@@ -823,3 +825,37 @@ def test_warnings_for_sources_or_prompts_a_template_ignores(tmp_path: Path) -> N
     ]
     assert "never shows 'residual'" in loaded.warnings[0].message
     assert "training cannot change it" in loaded.warnings[1].message
+
+
+@pytest.mark.parametrize(
+    ("model", "where"),
+    [("{backend: openai, chat: true, prompts_per_request: 4}", "a chat model"),
+     ("{backend: local, prompts_per_request: 4}", "the local backend")],
+)
+def test_prompt_lists_need_a_completions_endpoint(tmp_path: Path, model: str, where: str) -> None:
+    issue = only_error(
+        tmp_path,
+        f"""
+        name: t
+        models:
+          m: {model}
+        nodes: [{{kind: lm, id: a, model: m, prompt: x}}]
+        output: a
+        """,
+    )
+    assert issue.path == "models.m.prompts_per_request" and issue.line == 3
+    assert where in issue.message and "expected 1" in issue.message
+
+
+def test_prompts_per_request_is_at_least_one(tmp_path: Path) -> None:
+    issue = only_error(
+        tmp_path,
+        """
+        name: t
+        models: {m: {backend: openai, prompts_per_request: 0}}
+        nodes: [{kind: lm, id: a, model: m, prompt: x}]
+        output: a
+        """,
+    )
+    assert issue.path == "models.m.prompts_per_request"
+    assert issue.message == "expected a value >= 1, found 0"

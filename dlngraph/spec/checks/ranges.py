@@ -51,7 +51,7 @@ RULES: dict[type[msgspec.Struct], dict[str, Range]] = {
         "connect_timeout_s": POSITIVE,
         "read_timeout_s": POSITIVE,
     },
-    ModelSpec: {"context_window": AT_LEAST_ONE, "n_threads": AT_LEAST_ONE},
+    ModelSpec: {"context_window": AT_LEAST_ONE, "n_threads": AT_LEAST_ONE, "prompts_per_request": AT_LEAST_ONE},
     TrainingSpec: {
         "iterations": NON_NEGATIVE,
         "batch_size": AT_LEAST_ONE,

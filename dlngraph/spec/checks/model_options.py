@@ -1,0 +1,19 @@
+"""Model options that only some backends can honour, set where they would be ignored."""
+
+from __future__ import annotations
+
+from dlngraph.spec.errors import Finding
+from dlngraph.spec.network import NetworkSpec
+
+
+def check_model_options(spec: NetworkSpec) -> list[Finding]:
+    findings = []
+    for name, model in spec.models.items():
+        if model.prompts_per_request > 1 and (model.backend != "openai" or model.chat):
+            where = "a chat model" if model.backend == "openai" else f"the {model.backend} backend"
+            findings.append(Finding(
+                ("models", name, "prompts_per_request"),
+                f"only an OpenAI-compatible completions endpoint takes several prompts per request,"
+                f" and this is {where}; expected 1",
+            ))
+    return findings
