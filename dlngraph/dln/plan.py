@@ -40,20 +40,50 @@ def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev
     return calls
 
 
-def dependency_depth(network: CompiledNetwork) -> int:
-    """Rounds of latency one step needs at best: the forward critical path; then per level of
-    hidden nodes, posterior sampling and sharpening (a level's targets are the h* of the level
-    above); then the last proposals and their scoring. Other proposals overlap with these."""
-    return network.critical_path_length + 2 * _hidden_depth(network, Roles(network)) + 2
+def dependency_depth(network: CompiledNetwork, training: TrainingSpec | None = None) -> int:
+    """Rounds of latency one training step needs at best, following the step's own waits
+    (`dlngraph.dln.step`):
+
+    - a node's forward output arrives after as many rounds as there are lm nodes on the
+      longest path to it from the input;
+    - a hidden node samples its posterior once its own output and its consumer's targets exist
+      (labels at once; a hidden consumer's h* once that consumer is sharpened), and is
+      sharpened in the round after (the sharpening also needs the whole forward pass): h*;
+    - a hidden node's proposals follow its h*, and their scores follow the proposals;
+    - a scored node's proposals follow the whole forward pass, and its scores follow them and
+      the sharpening of its hidden parents.
+    """
+    roles = Roles(network)
+    forward = _forward_rounds(network)
+    whole_forward = network.critical_path_length
+    loss_only = training is not None and training.rewrite_loss_only
+    best: dict[str, int] = {}
+
+    def targets_ready(node: str) -> int:
+        return best_hidden(node) if node in roles.hidden else 0
+
+    def best_hidden(node: str) -> int:
+        if node not in best:
+            consumers = roles.consumers(node)
+            start = whole_forward if loss_only else max(forward[node], targets_ready(consumers[0]))
+            sampled = max(start + 1, whole_forward)
+            best[node] = max([sampled, *(targets_ready(consumer) for consumer in consumers)]) + 1
+        return best[node]
+
+    def updated(node: str) -> int:
+        if node in roles.hidden:
+            return best_hidden(node) + 2
+        parents = [best_hidden(parent) for parent in roles.hidden_parents(node)]
+        return max([whole_forward + 1, *parents]) + 1
+
+    return max((updated(node) for node in network.trainable), default=whole_forward)
 
 
-def _hidden_depth(network: CompiledNetwork, roles: Roles) -> int:
-    """Length of the longest chain of hidden nodes (targets flow down it one level a round)."""
-    depth: dict[str, int] = {}
-    for node in reversed(network.topological_order):
-        if node not in roles.hidden:
-            continue
-        consumers = [c for c in roles.consumers(node) if c in roles.hidden]
-        depth[node] = 1 + max((depth[c] for c in consumers), default=0)
-    return max(depth.values(), default=0)
-
+def _forward_rounds(network: CompiledNetwork) -> dict[str, int]:
+    """Per node, the lm calls on the longest path to it from the input (its forward rounds)."""
+    lm_nodes = set(network.lm_nodes)
+    rounds: dict[str, int] = {}
+    for node in network.topological_order:
+        before = max((rounds.get(parent, 0) for parent in network.graph.predecessors(node)), default=0)
+        rounds[node] = before + (1 if node in lm_nodes else 0)
+    return rounds

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
+from dlngraph.dln.priorities import URGENT
 from dlngraph.engine.node_ops import ModelHandle
 from dlngraph.engine.waves import gather
 from dlngraph.llm.types import GenerateRequest, Tag
@@ -36,7 +37,7 @@ async def sample_posteriors(
 ) -> list[list[str]]:
     """`num_samples` rewrites per query, all requested at once; empty rewrites are dropped
     (the current hidden state is always kept by the caller, so no example ends up empty)."""
-    tag = Tag(node=node, phase="posterior")
+    tag = Tag(node=node, phase="posterior", priority=URGENT)
     requests = [
         GenerateRequest(
             prompt=template.render(**msgspec.structs.asdict(query)),

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
+from dlngraph.dln.priorities import URGENT
 from dlngraph.engine.node_ops import ModelHandle
 from dlngraph.engine.waves import gather
 from dlngraph.llm.errors import ContextWindowExceeded
@@ -131,7 +132,7 @@ async def propose_prompts(
         )
         for k in range(settings.count)
     ]
-    tag = Tag(node=node, phase="proposal")
+    tag = Tag(node=node, phase="proposal", priority=URGENT)
     generations = await gather(model.generate(request, tag=tag) for request in requests)
     return [clean_proposal(generation.text) for generation in generations]
 

@@ -13,6 +13,7 @@ from typing import Literal
 import msgspec
 
 from dlngraph.dln.postprocess import example_loss
+from dlngraph.dln.priorities import priority_of
 from dlngraph.engine.classes import label_of
 from dlngraph.spec.classes import parse_classes
 from dlngraph.engine.node_ops import Models, can_score_classes, generate_request
@@ -54,7 +55,7 @@ async def likelihood(
     loss: str = "exact_match",
 ) -> Likelihood:
     model = models[node.model]
-    tag = Tag(node=node.id, phase=phase)
+    tag = Tag(node=node.id, phase=phase, priority=priority_of(phase))
     if method == "accuracy":
         request = generate_request(network, node, rendered, temperature=0.0, sample=0, seed=None)
         answer = (await model.generate(request, tag=tag)).text

@@ -17,25 +17,34 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
-from typing import Literal, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Literal, Protocol, TypeVar
 
+import anyio
 import msgspec
 
 from dlngraph.dln import elbo
 from dlngraph.dln.memo import Once
 from dlngraph.dln.posterior import PosteriorQuery, sample_posteriors
 from dlngraph.dln.postprocess import example_loss
-from dlngraph.dln.proposals import ProposalSettings, Shown, propose_prompts, unique_candidates
+from dlngraph.dln.priorities import URGENT
+from dlngraph.dln.proposals import (
+    ProposalSettings,
+    Shown,
+    propose_prompts,
+    unique_candidates,
+)
 from dlngraph.dln.roles import Roles, TrainingError
 from dlngraph.dln.scoring import Likelihood, likelihood, scoring_method
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.texts import reads, render, texts_for
-from dlngraph.engine import EventBus, ForwardResult, NodeOutput, gather, run_forward
+from dlngraph.engine import EventBus, ForwardResult, ForwardRun, NodeOutput, gather
 from dlngraph.graph import CompiledNetwork
 from dlngraph.spec.nodes import LMNode
 from dlngraph.spec.templates import get_template
 from dlngraph.spec.training import TrainingSpec
+
+T = TypeVar("T")
 
 
 class LabeledExample(Protocol):
@@ -119,23 +128,21 @@ class TrainingStep:
         self.once = Once()
         self.forward: ForwardResult | None = None
         self.kept: list[int] = []
+        """Examples the whole forward pass succeeded on; "rows" below index this list."""
+        self.failed: list[int] = []
+        self._forward_done = anyio.Event()
 
     # ------------------------------------------------------------------ the step
     async def run(self) -> StepResult:
         self._check_scoring()
-        self.events.publish("phase", phase="forward", iteration=self.settings.iteration)
-        self.forward = await run_forward(
+        self.forward_run = ForwardRun(
             self.network, self.models, [example.input for example in self.batch],
-            seed=self.seed, keep_going=True, phase="forward",
+            seed=self.seed, keep_going=True, phase="forward", priority=URGENT,
         )
-        failed = set(self.forward.failed_examples)
-        self.kept = [i for i in range(len(self.batch)) if i not in failed]
-        if not self.kept:
-            raise TrainingError("every example of the batch failed in the forward pass; see the errors above")
-        self.losses = [example_loss(self.forward.predictions()[i], self.batch[i].target, self.training.loss) for i in self.kept]
-        self.shown_rows, self.ranking_rows = self._split_rows()
-        self.events.publish("phase", phase="backward", iteration=self.settings.iteration)
-        updates = await gather(self._update(node) for node in self.network.trainable)
+        updates, _ = await gather([
+            gather(self._update(node) for node in self.network.trainable),
+            self._finish_forward(),
+        ])
         hidden = await gather(self._hidden_summary(node) for node in self.roles.hidden)
         return StepResult(
             iteration=self.settings.iteration,
@@ -143,8 +150,31 @@ class TrainingStep:
             updates={update.node: update for update in updates},
             hidden={summary.node: summary for summary in hidden},
             batch_loss=sum(self.losses) / len(self.losses),
-            failed_examples=sorted(failed),
+            failed_examples=list(self.failed),
         )
+
+    async def _finish_forward(self) -> None:
+        """Run the forward pass, then settle which examples the step keeps and their losses.
+
+        The backward work does not wait for all of it: a hidden node's posterior sampling
+        starts as soon as that node's own outputs exist (`_sample`), while the layers above it
+        are still running. What needs the whole batch awaits `forward_done()`."""
+        self.events.publish("phase", phase="forward", iteration=self.settings.iteration)
+        self.forward = await self.forward_run.execute()
+        self.failed = sorted(set(self.forward.failed_examples))
+        self.kept = [i for i in range(len(self.batch)) if i not in self.failed]
+        if not self.kept:
+            raise TrainingError("every example of the batch failed in the forward pass; see the errors above")
+        self.losses = [example_loss(self.forward.predictions()[i], self.batch[i].target, self.training.loss) for i in self.kept]
+        self.shown_rows, self.ranking_rows = self._split_rows()
+        self._forward_done.set()
+        self.events.publish("phase", phase="backward", iteration=self.settings.iteration)
+
+    async def forward_done(self) -> None:
+        """Wait for the whole forward pass (and `kept`, `losses` and the row split); once it is
+        done, return without yielding to the event loop (see `Once.get`)."""
+        if not self._forward_done.is_set():
+            await self._forward_done.wait()
 
     def _check_scoring(self) -> None:
         for node_id in self.roles.hidden:
@@ -173,50 +203,83 @@ class TrainingStep:
         assert isinstance(node, LMNode)
         return node
 
-    def _outputs(self, row: int) -> dict[str, NodeOutput]:
-        assert self.forward is not None
-        example = self.kept[row]
-        return {node: cells[example][0] for node, cells in self.forward.outputs.items()}
+    def _outputs(self, example: int) -> dict[str, NodeOutput]:
+        """The forward outputs of one example, of every node that has produced one so far."""
+        run = self.forward_run
+        return {node: output for node in run.nodes if (output := run.output(node, example)) is not None}
+
+    def _example_texts(self, node_id: str, example: int, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+        return texts_for(self.network, self._lm(node_id), self.batch[example].input, self._outputs(example), overrides)
 
     def _texts(self, node_id: str, row: int, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-        return texts_for(self.network, self._lm(node_id), self.batch[self.kept[row]].input, self._outputs(row), overrides)
+        return self._example_texts(node_id, self.kept[row], overrides)
 
     def _render(self, node_id: str, prompt: str, row: int, overrides: Mapping[str, str] | None = None) -> str:
         return render(self.network, self._lm(node_id), prompt, self._texts(node_id, row, overrides))
 
     def _current(self, node_id: str, row: int) -> str:
-        return self._outputs(row)[node_id].text
+        return self._own_output(node_id, self.kept[row]).text
+
+    def _own_output(self, node_id: str, example: int) -> NodeOutput:
+        output = self.forward_run.output(node_id, example)
+        assert output is not None, f"no forward output of {node_id} for example {example}"
+        return output
 
     # ------------------------------------------------------------------ targets and posteriors
     async def targets(self, node_id: str) -> list[str]:
         """What `node_id` should produce on each kept example: the label for scored nodes,
         the best posterior sample h* for hidden ones."""
+        await self.forward_done()
         if node_id in self.roles.scored:
             return [self.batch[i].target for i in self.kept]
         return await self.best_hidden(node_id)
+
+    async def _targets_by_example(self, node_id: str) -> dict[int, str]:
+        """`targets`, by example rather than by row; labels are known before the forward pass."""
+        if node_id in self.roles.scored:
+            return {i: example.target for i, example in enumerate(self.batch)}
+        best = await self.best_hidden(node_id)
+        return dict(zip(self.kept, best, strict=True))
 
     async def samples(self, node_id: str) -> list[list[str]]:
         return await self.once.get(("samples", node_id), lambda: self._sample(node_id))
 
     async def _sample(self, node_id: str) -> list[list[str]]:
-        """Per example: the current hidden state first, then the distinct posterior samples."""
+        """Per row: the current hidden state first, then the distinct posterior samples.
+
+        Sampling starts as soon as this node's own outputs (and its consumer's targets) exist,
+        while the layers above it may still be running; examples that then fail further up are
+        dropped with the rest of their row. Rewriting only the examples the network got wrong
+        needs the whole forward pass first."""
+        if self.training.rewrite_loss_only or self.training.num_h_samples == 0:
+            await self.forward_done()
+            examples = [self.kept[row] for row, loss in enumerate(self.losses) if loss > 0 and self.training.num_h_samples]
+        else:
+            await self.forward_run.node_done(node_id)
+            examples = [i for i in range(len(self.batch)) if self.forward_run.output(node_id, i) is not None]
+        sampled: dict[int, list[str]] = {}
+        if examples:
+            sampled = await self._posterior_samples(node_id, examples)
+        await self.forward_done()
         current = [self._current(node_id, row) for row in range(len(self.kept))]
-        rows = [row for row in range(len(self.kept)) if not self.training.rewrite_loss_only or self.losses[row] > 0]
-        if self.training.num_h_samples == 0 or not rows:
-            return [[text] for text in current]
+        return [list(dict.fromkeys([current[row], *sampled.get(self.kept[row], [])])) for row in range(len(self.kept))]
+
+    async def _posterior_samples(self, node_id: str, examples: list[int]) -> dict[int, list[str]]:
+        """h~ ~ q(h | x, target, prompts) for each example that has a target to aim at."""
         consumer = self.roles.consumers(node_id)[0]
-        consumer_targets = await self.targets(consumer)
+        consumer_targets = await self._targets_by_example(consumer)
+        examples = [i for i in examples if i in consumer_targets]
         node = self._lm(node_id)
         model_name = self.training.backward_model or node.model
         queries = [
             PosteriorQuery(
-                input=reads(node, self._texts(node_id, row)),
-                h=current[row],
-                target=consumer_targets[row],
+                input=reads(node, self._example_texts(node_id, i)),
+                h=self._own_output(node_id, i).text,
+                target=consumer_targets[i],
                 prompt=self.prompts[node_id],
                 next_prompt=self.prompts[consumer],
             )
-            for row in rows
+            for i in examples
         ]
         sampled = await sample_posteriors(
             model=self.models[model_name],
@@ -228,8 +291,7 @@ class TrainingStep:
             seed=derive_seed(self.seed, node_id, "posterior"),
             node=node_id,
         )
-        by_row = dict(zip(rows, sampled, strict=True))
-        return [list(dict.fromkeys([current[row], *by_row.get(row, [])])) for row in range(len(self.kept))]
+        return dict(zip(examples, sampled, strict=True))
 
     async def weights(self, node_id: str) -> list[list[float]]:
         return await self.once.get(("weights", node_id), lambda: self._sharpen(node_id))
@@ -239,17 +301,14 @@ class TrainingStep:
         samples = await self.samples(node_id)
         cells = [(row, j) for row, per_row in enumerate(samples) for j in range(len(per_row))]
         consumers = self.roles.consumers(node_id)
-        consumer_targets = await gather(self.targets(consumer) for consumer in consumers)
+        consumer_targets = [await self.targets(consumer) for consumer in consumers]  # ready by now
 
         async def consumer_likelihood(row: int, j: int) -> float:
-            terms = await gather(
-                self._likelihood(
-                    consumer, self._render(consumer, self.prompts[consumer], row, {node_id: samples[row][j]}),
-                    targets[row], phase="sharpening",
-                )
-                for consumer, targets in zip(consumers, consumer_targets, strict=True)
-            )
-            return sum(term.value for term in terms)
+            total = 0.0
+            for consumer, targets in zip(consumers, consumer_targets, strict=True):  # usually one
+                rendered = self._render(consumer, self.prompts[consumer], row, {node_id: samples[row][j]})
+                total += (await self._likelihood(consumer, rendered, targets[row], phase="sharpening")).value
+            return total
 
         async def prior(row: int, j: int) -> float:
             rendered = self._render(node_id, self.prompts[node_id], row)
@@ -316,10 +375,18 @@ class TrainingStep:
         origin[self.prompts[node_id]] = "current"
         return [Candidate(prompt=prompt, origin=origin[prompt]) for prompt in prompts]  # type: ignore[arg-type]
 
+    def _known_candidates(self, node_id: str) -> list[Candidate]:
+        """The candidates there before any proposal: the current prompt and remembered ones.
+        Their scores are requested while the proposals are still being written."""
+        current = self.prompts[node_id]
+        prompts = unique_candidates(current, [], self.settings.memory.get(node_id, []))
+        return [Candidate(prompt=prompt, origin="current" if prompt == current else "memory") for prompt in prompts]
+
     async def _update_scored(self, node_id: str) -> NodeUpdate:
+        await self.forward_done()
         node = self._lm(node_id)
         targets = [self.batch[i].target for i in self.kept]
-        own = [self._outputs(row)[node_id] for row in range(len(self.kept))]
+        own = [self._own_output(node_id, example) for example in self.kept]
         shown = [
             Shown(
                 input=reads(node, self._texts(node_id, row)),
@@ -329,23 +396,41 @@ class TrainingStep:
             )
             for row in self.shown_rows
         ]
-        candidates = await self._candidates(node_id, shown)
         method = scoring_method(self.models, node, self.training.output_scoring)
+
+        async def propose_then_rank() -> tuple[list[Candidate], tuple[list[float], list[list[Likelihood]]]]:
+            candidates = await self._candidates(node_id, shown)
+            return candidates, await self._scored_terms(node_id, candidates, targets, method)
+
+        (candidates, (elbos, at_forward)), _ = await gather([
+            propose_then_rank(),
+            self._scored_terms(node_id, self._known_candidates(node_id), targets, method, early=True),
+        ])
+        penalties = self._trust_penalties(node, at_forward)
+        return self._choose(node_id, "scored", method, candidates, elbos, penalties)
+
+    async def _scored_terms(
+        self, node_id: str, candidates: list[Candidate], targets: list[str], method: str, *, early: bool = False
+    ) -> tuple[list[float], list[list[Likelihood]]]:
+        """Each candidate's ELBO, and the likelihoods at the forward hidden states (for the
+        trust region). Asking twice is free: every term is memoised for the step.
+
+        `early`: the known candidates, scored while proposals are being written, but only once
+        the hidden parents' sharpening is done: sent before it, they would take the free
+        slots the sharpening (on the critical path) needs."""
         parents = self.roles.hidden_parents(node_id)
-        rows = self.ranking_rows
+        if early:
+            for parent in parents:
+                await self.weights(parent)
         if not parents:
             table = await gather(
                 gather(self._likelihood(node_id, self._render(node_id, c.prompt, row), targets[row], "score", method) for c in candidates)
-                for row in rows
+                for row in self.ranking_rows
             )
-            elbos = elbo.mean_over_examples([[cell.value for cell in per_row] for per_row in table])
-            at_forward = table
-        else:
-            per_parent = await gather(self._scored_elbo(node_id, parent, candidates, targets, method) for parent in parents)
-            elbos = [sum(values) / len(values) for values in zip(*(result[0] for result in per_parent))]
-            at_forward = per_parent[0][1]
-        penalties = self._trust_penalties(node, at_forward)
-        return self._choose(node_id, "scored", method, candidates, elbos, penalties)
+            return elbo.mean_over_examples([[cell.value for cell in per_row] for per_row in table]), table
+        per_parent = await gather(self._scored_elbo(node_id, parent, candidates, targets, method) for parent in parents)
+        elbos = [sum(values) / len(values) for values in zip(*(result[0] for result in per_parent))]
+        return elbos, per_parent[0][1]
 
     async def _scored_elbo(
         self, node_id: str, parent: str, candidates: list[Candidate], targets: list[str], method: str
@@ -355,13 +440,12 @@ class TrainingStep:
         rows = self.ranking_rows
 
         async def cell(row: int, j: int, candidate: Candidate) -> Likelihood:
+            if candidate.origin == "current":
+                await self.weights(parent)  # the parent's sharpening asks for these terms, urgently
             rendered = self._render(node_id, candidate.prompt, row, {parent: samples[row][j]})
             return await self._likelihood(node_id, rendered, targets[row], "score", method)
 
-        scores = await gather(
-            gather(gather(cell(row, j, c) for c in candidates) for j in range(len(samples[row])))
-            for row in rows
-        )
+        scores = await _grid(cell, rows, samples, candidates)
         weights = await self.weights(parent)
         values = [[[c.value for c in per_j] for per_j in per_row] for per_row in scores]
         elbos = elbo.weighted_elbo(values, [weights[row] for row in rows])
@@ -375,6 +459,19 @@ class TrainingStep:
         return [self.training.trust_factor * kl for kl in elbo.trust_penalties(distributions)]
 
     async def _update_hidden(self, node_id: str) -> NodeUpdate:
+        async def propose_then_rank() -> tuple[list[Candidate], tuple[list[list[list[float]]], list[float]]]:
+            candidates = await self._hidden_candidates(node_id)
+            return candidates, await self._hidden_terms(node_id, candidates)
+
+        (candidates, (scores, elbos)), _ = await gather([
+            propose_then_rank(),
+            self._hidden_terms(node_id, self._known_candidates(node_id), early=True),
+        ])
+        penalties = self._logp_penalties(scores, self.ranking_rows, len(candidates))
+        return self._choose(node_id, "hidden", "logprobs", candidates, elbos, penalties)
+
+    async def _hidden_candidates(self, node_id: str) -> list[Candidate]:
+        """Proposals shown the best hidden states h* as the targets to aim for."""
         node = self._lm(node_id)
         best = await self.best_hidden(node_id)
         shown = [
@@ -386,22 +483,28 @@ class TrainingStep:
             )
             for row in self.shown_rows
         ]
-        candidates, samples, weights = await gather(
-            [self._candidates(node_id, shown), self.samples(node_id), self.weights(node_id)]
-        )
+        return await self._candidates(node_id, shown)
+
+    async def _hidden_terms(
+        self, node_id: str, candidates: list[Candidate], *, early: bool = False
+    ) -> tuple[list[list[list[float]]], list[float]]:
+        """log p(h~_ij | x_i, candidate) for every posterior sample, and each candidate's ELBO
+        (those log-probabilities weighted by the sharpening weights). `early`: as in
+        `_scored_terms`, wait for this node's sharpening first."""
+        if early:
+            await self.weights(node_id)
+        samples = await self.samples(node_id)
         rows = self.ranking_rows
 
         async def cell(row: int, j: int, candidate: Candidate) -> float:
+            if candidate.origin == "current":
+                await self.weights(node_id)  # the sharpening's prior asks for these terms, urgently
             rendered = self._render(node_id, candidate.prompt, row)
             return (await self._likelihood(node_id, rendered, samples[row][j], "score")).value
 
-        scores = await gather(
-            gather(gather(cell(row, j, c) for c in candidates) for j in range(len(samples[row])))
-            for row in rows
-        )
-        elbos = elbo.weighted_elbo(scores, [weights[row] for row in rows])
-        penalties = self._logp_penalties(scores, rows, len(candidates))
-        return self._choose(node_id, "hidden", "logprobs", candidates, elbos, penalties)
+        scores = await _grid(cell, rows, samples, candidates)
+        weights = await self.weights(node_id)
+        return scores, elbo.weighted_elbo(scores, [weights[row] for row in rows])
 
     def _logp_penalties(self, scores: list[list[list[float]]], rows: list[int], count: int) -> list[float]:
         """Penalise candidates that still find the forward (wrong) hidden states likely:
@@ -433,6 +536,24 @@ class TrainingStep:
 
     def _backward_temperature(self, model_name: str) -> float:
         return self.network.spec.models[model_name].sampling.temperature
+
+
+async def _grid(
+    cell: Callable[[int, int, Candidate], Awaitable[T]],
+    rows: list[int],
+    samples: list[list[str]],
+    candidates: list[Candidate],
+) -> list[list[list[T]]]:
+    """`cell(row, j, candidate)` for every ranking row, posterior sample j and candidate,
+    indexed [row][j][candidate]. One flat set of tasks rather than a task group per row and
+    sample: the grid is most of a step's calls, and task groups cost CPU on the event loop."""
+    shape = [(row, len(samples[row])) for row in rows]
+    flat = await gather(cell(row, j, candidate) for row, count in shape for j in range(count) for candidate in candidates)
+    grid, start, width = [], 0, len(candidates)
+    for _, count in shape:
+        grid.append([flat[start + j * width:start + (j + 1) * width] for j in range(count)])
+        start += count * width
+    return grid
 
 
 async def _nothing() -> list:

@@ -1,7 +1,7 @@
 """The async engine: runs a compiled network over a batch, and fires whole phases of calls."""
 
 from dlngraph.engine.events import Event, EventBus
-from dlngraph.engine.forward import run_forward
+from dlngraph.engine.forward import ForwardRun, run_forward
 from dlngraph.engine.results import ForwardResult, NodeExecutionError, NodeFailure, NodeOutput
 from dlngraph.engine.waves import gather
 
@@ -9,6 +9,7 @@ __all__ = [
     "Event",
     "EventBus",
     "ForwardResult",
+    "ForwardRun",
     "NodeExecutionError",
     "NodeFailure",
     "NodeOutput",

@@ -49,40 +49,52 @@ async def run_forward(
     seed: int | None = None,
     keep_going: bool = False,
     phase: str = "forward",
+    priority: int = 0,
 ) -> ForwardResult:
     """Run `network` over `inputs`.
 
     `prompts` overrides node prompts for this call only (the trainer scores candidates this way
     without mutating the network). With `keep_going`, a failed cell marks its dependants as
     skipped and the run goes on; otherwise the first failure cancels the run and is raised as a
-    `NodeExecutionError` naming the node and the example.
+    `NodeExecutionError` naming the node and the example. `phase` and `priority` go into the
+    calls' tags (accounting, and who goes first when the model's slots are all taken).
     """
-    run = _ForwardRun(network, models, inputs, prompts or {}, samples, temperature, seed, keep_going, phase)
+    run = ForwardRun(
+        network, models, inputs, prompts=prompts, samples=samples, temperature=temperature,
+        seed=seed, keep_going=keep_going, phase=phase, priority=priority,
+    )
     return await run.execute()
 
 
-class _ForwardRun:
+class ForwardRun:
+    """A forward pass that others may read while it runs: `execute()` runs it, and
+    `node_done(node)` waits for one node's cells only, so a training step can start on a hidden
+    node's outputs while the layers above it are still running."""
+
     def __init__(
         self,
         network: CompiledNetwork,
         models: Models,
         inputs: Sequence[str],
-        prompts: Mapping[str, str],
-        samples: int,
-        temperature: float | None,
-        seed: int | None,
-        keep_going: bool,
-        phase: str,
+        *,
+        prompts: Mapping[str, str] | None = None,
+        samples: int = 1,
+        temperature: float | None = None,
+        seed: int | None = None,
+        keep_going: bool = False,
+        phase: str = "forward",
+        priority: int = 0,
     ) -> None:
         self.network = network
         self.models = models
         self.inputs = list(inputs)
-        self.prompts = {**network.prompts(), **prompts}
+        self.prompts = {**network.prompts(), **(prompts or {})}
         self.samples = samples
         self.temperature = temperature
         self.seed = seed
         self.keep_going = keep_going
         self.phase = phase
+        self.priority = priority
         self.nodes = [node for node in network.topological_order if node in network.required_by_output]
         self.cells = {
             (node, example, sample): _Cell()
@@ -90,7 +102,17 @@ class _ForwardRun:
             for example in range(len(self.inputs))
             for sample in range(samples)
         }
+        self._unfinished = {node: len(self.inputs) * samples for node in self.nodes}
+        self._node_done = {node: anyio.Event() for node in self.nodes}
         self.failures: list[NodeFailure] = []
+
+    async def node_done(self, node_id: str) -> None:
+        """Wait until every cell of `node_id` has an output or has failed."""
+        await self._node_done[node_id].wait()
+
+    def output(self, node_id: str, example: int, sample: int = 0) -> NodeOutput | None:
+        """The cell's output; None while it runs, or if it failed or was skipped."""
+        return self.cells[node_id, example, sample].output
 
     async def execute(self) -> ForwardResult:
         try:
@@ -129,6 +151,9 @@ class _ForwardRun:
             self.failures.append(NodeFailure(node=node_id, example=example, sample=sample, error=str(error)))
         finally:
             cell.done.set()
+            self._unfinished[node_id] -= 1
+            if not self._unfinished[node_id]:
+                self._node_done[node_id].set()
 
     async def _parent_outputs(self, node_id: str, example: int, sample: int) -> dict[str, NodeOutput] | None:
         """Wait for every parent of this cell; None when one of them failed."""
@@ -160,6 +185,7 @@ class _ForwardRun:
                 sample=sample,
                 seed=self.seed,
                 phase=self.phase,
+                priority=self.priority,
             )
         ordered = [parents[source] if source != INPUT else NodeOutput(text=self.inputs[example]) for source in node.inputs]
         if isinstance(node, VoteNode):

@@ -98,10 +98,11 @@ async def evaluate_lm(
     sample: int,
     seed: int | None,
     phase: str,
+    priority: int = 0,
 ) -> NodeOutput:
     model = models[node.model]
     rendered = render_lm(network, node, prompt, text_of)
-    tag = Tag(node=node.id, phase=phase)
+    tag = Tag(node=node.id, phase=phase, priority=priority)
     if node.classes and can_score_classes(model):
         verbalizers = parse_classes(node.classes)
         distribution = await model.class_distribution(

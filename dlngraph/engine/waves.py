@@ -1,8 +1,8 @@
 """Firing a whole phase of calls at once.
 
 The trainer issues hundreds of independent scoring and proposal calls per step. `gather` starts
-them all in one task group and returns their results in order; the LLM layer's limits decide
-how many actually run at a time. Independent phases are run together the same way:
+them all in one task group (a slice per turn of the event loop) and returns their results in
+order; the LLM layer's limits decide how many actually run at a time. Independent phases are run together the same way:
 `await gather([phase_a(), phase_b()])`.
 """
 
@@ -13,8 +13,15 @@ from collections.abc import Awaitable, Iterable
 from typing import NoReturn, TypeVar
 
 import anyio
+import anyio.lowlevel
 
 T = TypeVar("T")
+
+START_SLICE = 32
+"""Calls started per turn of the event loop. Each call does some work before its first wait
+(rendering a prompt, queueing for the model), so starting a thousand at once would stall the
+loop for a tenth of a second, holding up the replies of calls already out, the critical path
+among them. Starting them a slice per turn interleaves that work with the replies."""
 
 
 def gather(calls: Iterable[Awaitable[T]]) -> Awaitable[list[T]]:
@@ -35,6 +42,8 @@ async def _gather_all(pending: list[Awaitable[T]]) -> list[T]:
     try:
         async with anyio.create_task_group() as group:
             for index, call in enumerate(pending):
+                if index and index % START_SLICE == 0:
+                    await anyio.lowlevel.checkpoint()  # let replies in between slices
                 group.start_soon(run, index, call)
     except BaseExceptionGroup as errors:
         raise_first(errors)

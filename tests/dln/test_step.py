@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import math
+import time
 
 import msgspec
 import pytest
 
+from dlngraph.dln.priorities import BULK, URGENT
 from dlngraph.dln.step import StepSettings, TrainingStep
-from dlngraph.llm.testserver import Script, ScriptedServer
+from dlngraph.llm.testserver import Latency, Script, ScriptedServer
 from dlngraph.spec.training import TrainingSpec
-from tests.scripted import DLN1, Example, close_models, network_from_text, scripted_models, shipped_network
-
-
-
+from tests.scripted import (
+    DLN1,
+    Example,
+    close_models,
+    network_from_text,
+    scripted_models,
+    shipped_network,
+)
 
 BATCH = [Example(input="Q1 walk", target="Yes"), Example(input="Q2 walk", target="No")]
 
@@ -207,3 +213,26 @@ async def test_a_three_layer_chain_trains_every_node() -> None:
         assert all(math.isfinite(candidate.score) for candidate in update.candidates)
     assert result.prompts["third"] == "THIRD v3"
     assert set(result.hidden) == {"first", "second"}
+
+
+async def test_posterior_sampling_starts_before_the_forward_pass_ends_and_only_scores_are_bulk() -> None:
+    """The hidden node's posterior needs its own outputs, not the output node's: no barrier
+    after the forward pass. Every call but the ranking's scores unlocks further work, so only
+    those are sent at the lower priority."""
+    network = dln2_network()
+    events: list[tuple[str, str, str, float]] = []
+    async with ScriptedServer(script=dln2_script(), latency=Latency(mean_s=0.05)) as server:
+        models = scripted_models(network, server)
+        started = time.perf_counter()
+        for stats in {id(model.stats): model.stats for model in models.values()}.values():
+            stats.subscribe(lambda event, _, tag: events.append((event, tag.node, tag.phase, time.perf_counter() - started)))
+        try:
+            await TrainingStep(network, models, BATCH2, settings(backward_model="backward")).run()
+        finally:
+            await close_models(models)
+    first_posterior = min(t for event, node, phase, t in events if event == "start" and phase == "posterior")
+    last_output_forward = max(t for event, node, phase, t in events if event == "end" and (node, phase) == ("answer", "forward"))
+    assert first_posterior < last_output_forward
+    tags = {tag for model in models.values() for _, tag, _ in model.stats.groups()}
+    assert {tag.phase for tag in tags} >= {"forward", "posterior", "sharpening", "proposal", "score"}
+    assert all(tag.priority == (BULK if tag.phase == "score" else URGENT) for tag in tags)

@@ -108,7 +108,7 @@ def test_budget_stops_the_run_cleanly_at_a_checkpoint(tmp_path: Path, server_url
 def test_dry_run_prints_calls_per_phase_without_calling_anything() -> None:
     result = dlngraph("train", str(DLN2), "--dry-run", "--set", "batch_size=10")
     assert re.search(r"forward\s+20\b", result.stdout)
-    assert "dependency depth of one step: 6" in result.stdout
+    assert "dependency depth of one step: 5" in result.stdout
 
 
 def test_bad_overrides_and_arguments_are_clear_errors(tmp_path: Path) -> None:

@@ -1,0 +1,18 @@
+"""Which calls of a training step go first when a model's slots are all taken.
+
+Candidate scores are the bulk of a step (over 90% of its calls for the paper's settings) and
+nothing waits on them but the final ranking. Every other call (the forward pass, posterior
+samples, sharpening terms, prompt proposals) unlocks further work. Serving those first keeps
+the critical path from queueing behind the bulk: list scheduling by critical path, at the cost
+of two levels of priority in the LLM layer's slots.
+"""
+
+from __future__ import annotations
+
+URGENT = 1
+BULK = 0
+
+
+def priority_of(phase: str) -> int:
+    """`score` (the ranking of candidates) is bulk work; every other phase unlocks some."""
+    return BULK if phase == "score" else URGENT

@@ -1,0 +1,38 @@
+"""What one iteration will cost before it runs: calls per phase and rounds of latency."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlngraph.dln.plan import calls_per_iteration, dependency_depth
+from dlngraph.spec.training import TrainingSpec
+from tests.scripted import shipped_network
+
+PAPER = TrainingSpec(batch_size=10, num_p_samples=10, num_h_samples=5, use_memory=2)
+
+
+@pytest.mark.parametrize(
+    ("spec", "rounds"),
+    [
+        ("dln1", 3),  # forward, proposals, scores
+        ("dln2", 5),  # reason forward, posterior (beside answer forward), sharpening, proposals, scores
+        ("deep4", 11),  # each hidden level waits for the h* of the level above: 2 rounds a level
+        ("wide_ensemble", 3),
+    ],
+)
+def test_dependency_depth_follows_the_steps_own_waits(spec: str, rounds: int) -> None:
+    assert dependency_depth(shipped_network(spec)) == rounds
+
+
+def test_rewriting_only_wrong_examples_waits_for_the_whole_forward_pass() -> None:
+    network = shipped_network("dln2")
+    assert dependency_depth(network, TrainingSpec(rewrite_loss_only=True)) == 6
+
+
+def test_calls_of_the_paper_dln2_step() -> None:
+    calls = calls_per_iteration(shipped_network("dln2"), PAPER)
+    assert calls["forward"] == 20
+    assert calls["posterior"] == 50
+    assert calls["sharpening"] == 120  # 60 consumer likelihoods + 60 priors
+    assert calls["proposal"] == 18
+    assert calls["score"] == 2 * 10 * 6 * 12  # per node: examples x samples x candidates
