@@ -20,9 +20,12 @@ from dlngraph.spec.models import Limits
 SERVER_MODEL = "scripted"
 
 
-def bench_backend(base_url: str, concurrency: int) -> OpenAIBackend:
+def bench_backend(base_url: str, concurrency: int, prompts_per_request: int = 1) -> OpenAIBackend:
     """The HTTP backend every run shares; close it with `await backend.aclose()`."""
-    return OpenAIBackend(base_url=base_url, model=SERVER_MODEL, max_connections=concurrency)
+    return OpenAIBackend(
+        base_url=base_url, model=SERVER_MODEL, max_connections=concurrency,
+        prompts_per_request=prompts_per_request,
+    )
 
 
 def bench_models(network: CompiledNetwork, backend: OpenAIBackend, concurrency: int) -> dict[str, LanguageModel]:

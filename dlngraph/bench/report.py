@@ -14,6 +14,8 @@ def format_report(report: BenchReport) -> list[str]:
         f"dlngraph bench{' --quick' if report.quick else ''}: scripted server {server.describe()};"
         f" {machine.cores} cores, load average {machine.load_1min:.1f} at start"
     )
+    if report.prompts_per_request > 1:
+        title += f"; up to {report.prompts_per_request} prompts per request"
     lines = [
         title,
         "",

@@ -42,12 +42,16 @@ class BenchPlan(msgspec.Struct, frozen=True, kw_only=True):
     saturation_requests: int = SATURATION_REQUESTS
     client: bool = True
     local: bool = True
+    prompts_per_request: int = 1
+    """Calls per `/completions` request (`ModelSpec.prompts_per_request`), under both schedules."""
 
 
-def default_plan(*, quick: bool, local: bool = True, client: bool = True, repeats: int = 3) -> BenchPlan:
+def default_plan(
+    *, quick: bool, local: bool = True, client: bool = True, repeats: int = 3, prompts_per_request: int = 1
+) -> BenchPlan:
     return BenchPlan(
         quick=quick, server=QUICK_SERVER if quick else FULL_SERVER, cases=bench_cases(quick),
-        repeats=repeats, client=client, local=local,
+        repeats=repeats, client=client, local=local, prompts_per_request=prompts_per_request,
     )
 
 
@@ -65,6 +69,7 @@ class Machine(msgspec.Struct, frozen=True, kw_only=True):
 class BenchReport(msgspec.Struct, kw_only=True):
     quick: bool
     server: ServerSettings
+    prompts_per_request: int
     machine: Machine
     measurements: list[Measurement]
     saturation: Saturation
@@ -86,7 +91,8 @@ def run_bench(plan: BenchPlan, progress: Progress = print) -> BenchReport:
     with server_process(plan.server) as process:
         measurements, saturation = asyncio.run(measure_cases(process.base_url, plan, progress))
     return BenchReport(
-        quick=plan.quick, server=plan.server, machine=machine, measurements=measurements,
+        quick=plan.quick, server=plan.server, prompts_per_request=plan.prompts_per_request,
+        machine=machine, measurements=measurements,
         saturation=saturation, extras=measure_extras(plan, progress),
     )
 
@@ -94,7 +100,7 @@ def run_bench(plan: BenchPlan, progress: Progress = print) -> BenchReport:
 async def measure_cases(base_url: str, plan: BenchPlan, progress: Progress) -> tuple[list[Measurement], Saturation]:
     """Every case, then the saturation run, over one warmed-up connection pool."""
     server = plan.server
-    backend = bench_backend(base_url, server.concurrency)
+    backend = bench_backend(base_url, server.concurrency, plan.prompts_per_request)
     try:
         await warm_up(backend, server.concurrency)
         await warm_up_case(plan.cases[0], backend, server)

@@ -28,10 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-client", dest="client", action="store_false",
                         help="skip the client stack's requests/s (client_rps=0)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each case under dlngraph (median kept)")
+    parser.add_argument("--prompts-per-request", type=int, default=1, metavar="N",
+                        help="send up to N calls per /completions request, under both schedules (default 1)")
 
 
 def run(args: argparse.Namespace) -> int:
-    plan = default_plan(quick=args.quick, local=args.local, client=args.client, repeats=max(1, args.repeats))
+    if args.prompts_per_request < 1:
+        print(f"dlngraph bench: --prompts-per-request must be at least 1, got {args.prompts_per_request}", file=sys.stderr)
+        return 2
+    plan = default_plan(
+        quick=args.quick, local=args.local, client=args.client, repeats=max(1, args.repeats),
+        prompts_per_request=args.prompts_per_request,
+    )
     report = run_bench(plan, progress=_progress)
     print("\n".join(format_report(report)))
     print(summary_line(report))

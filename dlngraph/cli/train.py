@@ -86,7 +86,7 @@ def _dry_run(args: argparse.Namespace) -> int:
         print(f"{phase:<12} {count:>16}{note}")
     step_calls = sum(count for phase, count in calls.items() if phase != "validation")
     print(f"{'step total':<12} {step_calls:>16}")
-    print(f"dependency depth of one step: {dependency_depth(network)} rounds of latency")
+    print(f"dependency depth of one step: {dependency_depth(network, spec.training)} rounds of latency")
     print(f"whole run: about {step_calls * training.iterations} step calls"
           f" + {calls['validation'] * _validations(training)} validation calls (upper bounds; the cache and"
           f" deduplication save some)")
