@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from dlngraph.llm.client import LanguageModel, ScoringMethod
+from dlngraph.llm.client import NO_TAG, LanguageModel
 from dlngraph.llm.types import (
     Capabilities,
     ClassDistribution,
@@ -41,9 +41,6 @@ from dlngraph.llm.types import (
 
 PAPER_MINI_BATCH = 20
 """`batch_size=20` of the reference code's asynchronous generation."""
-NO_TAG = Tag()
-
-
 @dataclass
 class GroupRecord:
     """What one mini-batch was: its tag and how many requests it admitted."""
@@ -158,10 +155,6 @@ class MiniBatchGate:
     @property
     def context_window(self) -> int | None:
         return self.model.context_window
-
-    @property
-    def scoring_method(self) -> ScoringMethod:
-        return self.model.scoring_method
 
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)

@@ -68,7 +68,7 @@ def limit_s(depth: int, requests: int, server: ServerSettings) -> float:
 
 def case_depth(case: Case, network: CompiledNetwork) -> int:
     """A step's `dependency_depth`; a forward pass's critical path."""
-    return dependency_depth(network) if case.kind == "step" else network.critical_path_length
+    return dependency_depth(network, network.spec.training) if case.kind == "step" else network.critical_path_length
 
 
 async def measure(case: Case, backend: OpenAIBackend, server: ServerSettings, *, repeats: int = 3) -> Measurement:

@@ -18,7 +18,7 @@ from dlngraph.cli import CommandError
 from dlngraph.cli.progress import Progress
 from dlngraph.cli.train import print_summary
 from dlngraph.engine import EventBus
-from dlngraph.runs import RunSummary, TrainOptions, evaluate_spec, train_spec
+from dlngraph.runs import RunSummary, TrainOptions, evaluate_splits, train_spec
 
 NAME = "demo"
 HELP = "train DLN-1 and DLN-2 on a generated task with the embedded model and compare them with 0-shot"
@@ -73,8 +73,7 @@ async def _zero_shot(spec_path: Path, base_url: str | None) -> DemoRow:
     """The initial instruction alone, on dev and test (the paper's 0-shot row)."""
     started = time.perf_counter()
     print(f"[0-shot] evaluating the initial instruction of {spec_path.name} on dev and test ...", flush=True)
-    dev = await evaluate_spec(spec_path, split="dev", baselines="only", shots=0, base_url=base_url)
-    test = await evaluate_spec(spec_path, split="test", baselines="only", shots=0, base_url=base_url)
+    dev, test = await evaluate_splits(spec_path, splits=("dev", "test"), baselines="only", shots=0, base_url=base_url)
     (zero_dev,), (zero_test,) = dev.rows, test.rows
     return DemoRow(
         system="0-shot", dev=zero_dev.accuracy, test=zero_test.accuracy,

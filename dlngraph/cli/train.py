@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if (args.spec is None) == (args.resume is None):
         raise CommandError("give a SPEC to start a run, or --resume RUN_DIR to continue one (not both)")
+    if args.resume is not None and args.overrides:
+        raise CommandError("--set changes a new run; a resumed run keeps the spec it started with (its spec.yaml)")
     if args.dry_run:
         return _dry_run(args)
     options = TrainOptions(

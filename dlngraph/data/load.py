@@ -42,13 +42,13 @@ def load_dataset(data: DataSpec, *, base_dir: Path, seed: int) -> Dataset:
         case GeneratedData():
             return _generated(data, seed)
         case PresetData():
-            return load_preset(data.name, _resolve(data.data_dir, base_dir), instruction=data.instruction)
+            return load_preset(data.name, resolve_data_path(data.data_dir, base_dir), instruction=data.instruction)
         case FileData():
             return _files(data, base_dir, seed)
     raise TypeError(f"unknown data source: {type(data).__name__}")
 
 
-def _resolve(path: str, base_dir: Path) -> Path:
+def resolve_data_path(path: str, base_dir: Path) -> Path:
     """`path` as written in the spec, read relative to the spec's folder unless absolute."""
     return base_dir / Path(path).expanduser()
 
@@ -70,7 +70,7 @@ def _files(data: FileData, base_dir: Path, seed: int) -> Dataset:
     """The user's files: read every one (reporting all bad rows at once), then split and cap."""
     _check_options(data)
     fields = FieldMap(input_field=data.input_field, target_field=data.target_field, label_map=data.label_map)
-    paths = {split: _resolve(path, base_dir) for split, path in _file_splits(data).items()}
+    paths = {split: resolve_data_path(path, base_dir) for split, path in file_splits(data).items()}
     read = _read_files(data.format, paths, fields)
     rng = random.Random(seed)
     train = read["train"][0]
@@ -107,7 +107,8 @@ def _spec_issue(where: str, message: str) -> DataIssue:
     return DataIssue(file="", line=0, where=where, message=message)
 
 
-def _file_splits(data: FileData) -> dict[str, str]:
+def file_splits(data: FileData) -> dict[str, str]:
+    """The split files a `FileData` names, by split."""
     splits = {"train": data.train, "dev": data.dev, "test": data.test}
     return {split: path for split, path in splits.items() if path is not None}
 

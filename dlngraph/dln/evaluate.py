@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from dlngraph.dln.postprocess import losses
+from dlngraph.dln.postprocess import accuracy
 from dlngraph.dln.step import LabeledExample
 from dlngraph.engine import run_forward
 from dlngraph.graph import CompiledNetwork
@@ -35,11 +35,10 @@ async def evaluate(
         prompts=prompts, keep_going=True, phase=split,
     )
     predictions = result.predictions()
-    values = losses(predictions, [example.target for example in examples], loss)  # type: ignore[arg-type]
     return Evaluation(
         split=split,
-        accuracy=1.0 - sum(values) / len(values) if values else 0.0,
-        count=len(values),
+        accuracy=accuracy(predictions, [example.target for example in examples], loss),  # type: ignore[arg-type]
+        count=len(predictions),
         failed=len(result.failed_examples),
         predictions=predictions,
     )

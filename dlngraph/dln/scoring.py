@@ -15,16 +15,15 @@ import msgspec
 from dlngraph.dln.postprocess import example_loss
 from dlngraph.dln.priorities import priority_of
 from dlngraph.engine.classes import label_of
-from dlngraph.spec.classes import parse_classes
 from dlngraph.engine.node_ops import Models, can_score_classes, generate_request
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.types import ClassDistributionRequest, ScoreRequest, Tag
+from dlngraph.spec.classes import parse_classes
 from dlngraph.spec.nodes import LMNode
 
 ScoringMethod = Literal["logprobs", "accuracy"]
 TARGET_SEPARATOR = "\n"
 """Put between a free-text node's rendered prompt and the target it is scored on."""
-LOG_FLOOR = math.log(1e-12)
 
 
 class Likelihood(msgspec.Struct, kw_only=True):
@@ -61,14 +60,16 @@ async def likelihood(
         answer = (await model.generate(request, tag=tag)).text
         return Likelihood(value=1.0 - example_loss(answer, target, loss))  # type: ignore[arg-type]
     if node.classes:
-        verbalizers = parse_classes(node.classes)
-        label = label_of(target, verbalizers)
-        if label is None:
-            raise ValueError(f"target {target!r} is none of node '{node.id}' classes {node.classes}")
-        request = ClassDistributionRequest(prompt=rendered, classes=verbalizers)
+        request = ClassDistributionRequest(prompt=rendered, classes=parse_classes(node.classes))
         distribution = await model.class_distribution(request, tag=tag)
-        probability = distribution.probs.get(label, 0.0)
-        value = math.log(probability) if probability > 0 else LOG_FLOOR
-        return Likelihood(value=max(value, LOG_FLOOR), distribution=distribution.probs)
+        return class_likelihood(node, distribution.probs, target)
     score = await model.score(ScoreRequest(context=rendered, target=TARGET_SEPARATOR + target), tag=tag)
     return Likelihood(value=score.logprob_mean)
+
+
+def class_likelihood(node: LMNode, probs: dict[str, float], target: str) -> Likelihood:
+    """log p(target's class) under a class distribution of `node`, floored at 1e-12."""
+    label = label_of(target, parse_classes(node.classes))
+    if label is None:
+        raise ValueError(f"target {target!r} is none of node '{node.id}' classes {node.classes}")
+    return Likelihood(value=math.log(max(probs.get(label, 0.0), 1e-12)), distribution=probs)

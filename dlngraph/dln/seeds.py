@@ -4,13 +4,8 @@ salted `hash`, so a run replays exactly (and, with the cache, at no cost)."""
 from __future__ import annotations
 
 import hashlib
-import random
 
 
 def derive_seed(*parts: object) -> int:
     digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") & 0x7FFFFFFF
-
-
-def derive_rng(*parts: object) -> random.Random:
-    return random.Random(derive_seed(*parts))

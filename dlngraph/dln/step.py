@@ -35,10 +35,17 @@ from dlngraph.dln.proposals import (
     unique_candidates,
 )
 from dlngraph.dln.roles import Roles, TrainingError
-from dlngraph.dln.scoring import Likelihood, likelihood, scoring_method
+from dlngraph.dln.scoring import (
+    Likelihood,
+    ScoringMethod,
+    class_likelihood,
+    likelihood,
+    scoring_method,
+)
 from dlngraph.dln.seeds import derive_seed
-from dlngraph.dln.texts import reads, render, texts_for
-from dlngraph.engine import EventBus, ForwardResult, ForwardRun, NodeOutput, gather
+from dlngraph.dln.texts import reads, texts_for
+from dlngraph.engine import EventBus, ForwardRun, NodeOutput, gather
+from dlngraph.engine.node_ops import render_lm
 from dlngraph.graph import CompiledNetwork
 from dlngraph.spec.nodes import LMNode
 from dlngraph.spec.templates import get_template
@@ -126,7 +133,8 @@ class TrainingStep:
         self.seed = derive_seed(self.training.seed, "step", settings.iteration)
         self.rng = random.Random(self.seed)
         self.once = Once()
-        self.forward: ForwardResult | None = None
+        self._forward_distributions: dict[tuple[str, str], dict[str, float]] = {}
+        """Class distributions the forward pass already has, by (node, rendered prompt)."""
         self.kept: list[int] = []
         """Examples the whole forward pass succeeded on; "rows" below index this list."""
         self.failed: list[int] = []
@@ -160,12 +168,20 @@ class TrainingStep:
         starts as soon as that node's own outputs exist (`_sample`), while the layers above it
         are still running. What needs the whole batch awaits `forward_done()`."""
         self.events.publish("phase", phase="forward", iteration=self.settings.iteration)
-        self.forward = await self.forward_run.execute()
-        self.failed = sorted(set(self.forward.failed_examples))
-        self.kept = [i for i in range(len(self.batch)) if i not in self.failed]
+        forward = await self.forward_run.execute()
+        self.failed = forward.failed_examples
+        failed = set(self.failed)
+        self.kept = [i for i in range(len(self.batch)) if i not in failed]
         if not self.kept:
             raise TrainingError("every example of the batch failed in the forward pass; see the errors above")
-        self.losses = [example_loss(self.forward.predictions()[i], self.batch[i].target, self.training.loss) for i in self.kept]
+        predictions = forward.predictions()
+        self.losses = [example_loss(predictions[i], self.batch[i].target, self.training.loss) for i in self.kept]
+        self._forward_distributions = {
+            (node, output.rendered): output.probs
+            for node, cells in forward.outputs.items()
+            for per_example in cells
+            if (output := per_example[0]) is not None and output.probs is not None
+        }
         self.shown_rows, self.ranking_rows = self._split_rows()
         self._forward_done.set()
         self.events.publish("phase", phase="backward", iteration=self.settings.iteration)
@@ -215,7 +231,7 @@ class TrainingStep:
         return self._example_texts(node_id, self.kept[row], overrides)
 
     def _render(self, node_id: str, prompt: str, row: int, overrides: Mapping[str, str] | None = None) -> str:
-        return render(self.network, self._lm(node_id), prompt, self._texts(node_id, row, overrides))
+        return render_lm(self.network, self._lm(node_id), prompt, self._texts(node_id, row, overrides))
 
     def _current(self, node_id: str, row: int) -> str:
         return self._own_output(node_id, self.kept[row]).text
@@ -307,7 +323,8 @@ class TrainingStep:
             total = 0.0
             for consumer, targets in zip(consumers, consumer_targets, strict=True):  # usually one
                 rendered = self._render(consumer, self.prompts[consumer], row, {node_id: samples[row][j]})
-                total += (await self._likelihood(consumer, rendered, targets[row], phase="sharpening")).value
+                method = self._method(consumer)
+                total += (await self._likelihood(consumer, rendered, targets[row], "sharpening", method)).value
             return total
 
         async def prior(row: int, j: int) -> float:
@@ -396,7 +413,7 @@ class TrainingStep:
             )
             for row in self.shown_rows
         ]
-        method = scoring_method(self.models, node, self.training.output_scoring)
+        method = self._method(node_id)
 
         async def propose_then_rank() -> tuple[list[Candidate], tuple[list[float], list[list[Likelihood]]]]:
             candidates = await self._candidates(node_id, shown)
@@ -497,8 +514,6 @@ class TrainingStep:
         rows = self.ranking_rows
 
         async def cell(row: int, j: int, candidate: Candidate) -> float:
-            if candidate.origin == "current":
-                await self.weights(node_id)  # the sharpening's prior asks for these terms, urgently
             rendered = self._render(node_id, candidate.prompt, row)
             return (await self._likelihood(node_id, rendered, samples[row][j], "score")).value
 
@@ -525,11 +540,24 @@ class TrainingStep:
     # ------------------------------------------------------------------ helpers
     async def _likelihood(self, node_id: str, rendered: str, target: str, phase: str, method: str = "logprobs") -> Likelihood:
         """Each distinct term is requested once per step: the current prompt's scores on the
-        posterior samples are the sharpening terms, asked for again by the ranking."""
+        posterior samples are the sharpening terms, asked for again by the ranking; and a
+        class distribution the forward pass already has (the current prompts on the forward
+        hidden states) is not asked for again."""
+        node = self._lm(node_id)
+        known = self._forward_distributions.get((node_id, rendered)) if method == "logprobs" else None
+        if known is not None:
+            return class_likelihood(node, known, target)
         key = ("likelihood", node_id, rendered, target, method)
         return await self.once.get(key, lambda: likelihood(
-            self.network, self.models, self._lm(node_id), rendered, target,
+            self.network, self.models, node, rendered, target,
             method=method, phase=phase, loss=self.training.loss))  # type: ignore[arg-type]
+
+    def _method(self, node_id: str) -> ScoringMethod:
+        """How a node's likelihood terms are scored, the same for sharpening and ranking (so
+        that they share terms): a scored node as `output_scoring` asks, if its model can."""
+        if node_id not in self.roles.scored:
+            return "logprobs"
+        return scoring_method(self.models, self._lm(node_id), self.training.output_scoring)
 
     def _echo(self, node_id: str) -> bool:
         return self.models[self._lm(node_id).model].capabilities.echo_scoring

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import networkx as nx
 
-from dlngraph.engine.node_ops import join_texts, lm_variables
+from dlngraph.engine.node_ops import join_texts
 from dlngraph.engine.results import NodeOutput
 from dlngraph.graph import CompiledNetwork
 from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode
@@ -51,10 +51,6 @@ def texts_for(
         source: source_text(network, source, example_input, outputs, overrides)
         for source in [*node.inputs, *node.residual]
     }
-
-
-def render(network: CompiledNetwork, node: LMNode, prompt: str, texts: Mapping[str, str]) -> str:
-    return network.template(node.id).render(**lm_variables(node, prompt, texts))
 
 
 def reads(node: LMNode, texts: Mapping[str, str]) -> str:

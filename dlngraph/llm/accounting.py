@@ -124,7 +124,6 @@ class InFlight(msgspec.Struct, frozen=True, kw_only=True):
 class StatsSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     groups: list[GroupStats]
     requests_in_flight: InFlight
-    requests_in_flight_by_model: dict[str, InFlight]
 
     def total(self, field: str) -> int:
         """Sum of one counter over every group, e.g. `snapshot.total("calls")`."""
@@ -153,10 +152,7 @@ class CallStats:
     def __init__(self) -> None:
         self._groups: dict[tuple[str, Tag], Counters] = {}
         self._in_flight = _Gauge()
-        self._in_flight_by_model: dict[str, _Gauge] = {}
         self._listeners: list[Listener] = []
-        self.calls_started = 0
-        self.calls_finished = 0
 
     def counters(self, model: str, tag: Tag) -> Counters:
         key = (model, tag)
@@ -169,26 +165,19 @@ class CallStats:
         """Count a new call and return its group's counters for the rest of the call."""
         counters = self.counters(model, tag)
         counters.calls += 1
-        self.calls_started += 1
         if self._listeners:
             self._notify("start", model, tag)
         return counters
 
     def call_finished(self, model: str, tag: Tag) -> None:
-        self.calls_finished += 1
         if self._listeners:
             self._notify("end", model, tag)
 
-    def request_started(self, model: str) -> None:
+    def request_started(self) -> None:
         self._in_flight.up()
-        gauge = self._in_flight_by_model.get(model)
-        if gauge is None:
-            gauge = self._in_flight_by_model[model] = _Gauge()
-        gauge.up()
 
-    def request_finished(self, model: str) -> None:
+    def request_finished(self) -> None:
         self._in_flight.current -= 1
-        self._in_flight_by_model[model].current -= 1
 
     @property
     def requests_in_flight(self) -> int:
@@ -221,7 +210,6 @@ class CallStats:
         return StatsSnapshot(
             groups=groups,
             requests_in_flight=self._in_flight.freeze(),
-            requests_in_flight_by_model={model: gauge.freeze() for model, gauge in self._in_flight_by_model.items()},
         )
 
 

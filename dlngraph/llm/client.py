@@ -2,9 +2,10 @@
 
 Every call goes through the same pipeline, in this order:
 
-1. context window: a prompt that cannot fit raises `ContextWindowExceeded` before anything else;
-2. cache: a stored result comes back at once (`cached=True`);
-3. in-flight deduplication: a caller asking for a request already in flight waits for that one;
+1. cache: a stored result comes back at once (`cached=True`);
+2. in-flight deduplication: a caller asking for a request already in flight waits for that one;
+3. context window: a prompt that cannot fit raises `ContextWindowExceeded` before it is sent
+   (counted only here, by the caller that sends: tokenising is not free with a local model);
 4. budget: the request is charged, or `BudgetExceeded` is raised before sending;
 5. limits: a concurrency slot (the tag's priority decides who goes first when all are taken),
    then per attempt the requests/min and tokens/min buckets;
@@ -12,7 +13,7 @@ Every call goes through the same pipeline, in this order:
 7. backend: the wire work;
 8. the result is stored in the cache, and every step is counted in `CallStats`.
 
-Steps 4 to 8 run in the task of the first caller that asks for a request (its *owner*); callers
+Steps 3 to 8 run in the task of the first caller that asks for a request (its *owner*); callers
 asking for the same request meanwhile wait for the owner's result. No task is created per
 request: that cost more than the rest of the pipeline together (a task, a shield and three
 extra event-loop hops per call; see `benchmarks/bench_client.py`). Cancellation stays clean:
@@ -144,7 +145,6 @@ class LanguageModel:
         counters = self.stats.call_started(self.name, tag)
         started = time.perf_counter()
         try:
-            tokens = self._check_context_window(kind, request)
             key = None
             if self.cache.enabled:
                 key = self.cache.key(self.identity, kind, request)
@@ -152,7 +152,7 @@ class LanguageModel:
                 if hit is not None:
                     counters.cache_hits += 1
                     return hit
-            call = _Call(send, request, key, counters, tokens, tag.priority)
+            call = _Call(send, request, key, counters, tag.priority)
             if request in self._in_flight:
                 counters.deduplicated += 1
                 result: R = await self._join(call)
@@ -205,7 +205,9 @@ class LanguageModel:
         return result
 
     async def _send(self, call: _Call) -> Any:
-        """Steps 4 to 8 of the pipeline, once per distinct request in flight."""
+        """Steps 4 to 8 of the pipeline (after the context window), once per distinct request
+        in flight: cache hits and callers joining a request never count tokens."""
+        call.tokens = self._check_context_window(call.request)
         charge = self.budget.charge(self.name, call.tokens) if self.budget is not None else None
         used_tokens = 0
         slots = self.limiter.slot()
@@ -229,19 +231,19 @@ class LanguageModel:
         if self.limiter.limits_rate:
             await self.limiter.admit(call.tokens)
         call.counters.requests += 1
-        self.stats.request_started(self.name)
+        self.stats.request_started()
         try:
             return await call.send(call.request)
         finally:
-            self.stats.request_finished(self.name)
+            self.stats.request_finished()
 
-    def _check_context_window(self, kind: str, request: Request) -> int:
+    def _check_context_window(self, request: Request) -> int:
         """Raise `ContextWindowExceeded` if the request cannot fit; return its token estimate
         (prompt + completion tokens) when limits or the budget need it, else 0."""
         window = self.context_window
         if window is None and not self._counts_tokens:
             return 0
-        prompt_tokens, completion_tokens, samples = self._token_shape(kind, request)
+        prompt_tokens, completion_tokens, samples = self._token_shape(request)
         if window is not None and prompt_tokens + completion_tokens > window:
             raise ContextWindowExceeded(
                 f"model {self.name!r}: the prompt takes {prompt_tokens} tokens and the completion up to"
@@ -251,13 +253,13 @@ class LanguageModel:
             )
         return prompt_tokens + completion_tokens * samples
 
-    def _token_shape(self, kind: str, request: Request) -> tuple[int, int, int]:
+    def _token_shape(self, request: Request) -> tuple[int, int, int]:
         """(prompt tokens, completion tokens per sample, samples) of a request."""
         count = self.backend.count_tokens
         if isinstance(request, GenerateRequest):
             return count(request.prompt), request.max_tokens, request.n
         if isinstance(request, ScoreRequest):
-            return count(request.context) + count(request.target), 0, 1
+            return count(request.context + request.target), 0, 1  # the text the backend sends
         return count(request.prompt), 1, 1
 
 
@@ -272,7 +274,6 @@ class _Call:
         request: Request,
         key: bytes | None,
         counters: Counters,
-        tokens: int,
         priority: int,
     ) -> None:
         self.send = send
@@ -280,7 +281,7 @@ class _Call:
         self.key = key
         """The cache key (None with the cache off)."""
         self.counters = counters
-        self.tokens = tokens
+        self.tokens = 0
         """The token estimate that limits and the budget charge (0 when nothing counts tokens)."""
         self.priority = priority
 

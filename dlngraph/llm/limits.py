@@ -165,9 +165,6 @@ class ModelLimiter:
     """
 
     def __init__(self, limits: Limits, *, clock: Clock = time.monotonic, sleep: Sleep = anyio.sleep) -> None:
-        if limits.max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {limits.max_concurrency}")
-        self.max_concurrency = limits.max_concurrency
         self._slots = Slots(limits.max_concurrency)
         self.requests = _bucket(limits.requests_per_minute, clock, sleep)
         self.tokens = _bucket(limits.tokens_per_minute, clock, sleep)

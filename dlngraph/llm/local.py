@@ -43,6 +43,7 @@ from dlngraph.spec.models import ModelSpec
 
 DEFAULT_CONTEXT_WINDOW = 2048
 DEFAULT_BLOCK_SIZE = 32
+RECENT_TOKENISATIONS = 4096
 """Tokens per llama.cpp batch, and the unit of KV-cache reuse (a request re-evaluates fewer than
 this many cached tokens; see `dlngraph.llm.local_engine.LlamaEngine._evaluate`). On 2 cores a
 256-token prompt evaluates as fast in blocks of 32 as in one batch; 16 costs ~8%, 8 ~30%."""
@@ -79,6 +80,13 @@ class LocalBackend:
         self._worker: ModelWorker = acquire(settings)
         self._prefix_grouping = prefix_grouping
         self._closed = False
+        self._recent_tokens = functools.lru_cache(maxsize=RECENT_TOKENISATIONS)(self._tokenize_now)
+        """The client counts a prompt's tokens just before the backend tokenises it to send it:
+        the second time comes from here."""
+        self._class_tokens = functools.lru_cache(maxsize=64)(
+            lambda classes: first_token_classes(classes, self._tokenize_bare)
+        )
+        """A node's classes never change: their first tokens are worked out once."""
 
     @classmethod
     def from_spec(cls, model_spec: ModelSpec, *, prefix_grouping: bool = True) -> LocalBackend:
@@ -108,10 +116,6 @@ class LocalBackend:
     @property
     def context_window(self) -> int:
         return self._worker.settings.n_ctx
-
-    @property
-    def prefix_grouping(self) -> bool:
-        return self._prefix_grouping
 
     def count_tokens(self, text: str) -> int:
         """Exact: the tokens `text` takes as a prompt, beginning-of-sequence token included.
@@ -177,7 +181,7 @@ class LocalBackend:
         started = time.perf_counter()
         await self.warm_up()
         prompt = self._tokenize(request.prompt)
-        class_of_token = first_token_classes(request.classes, self._tokenize_bare)
+        class_of_token = self._class_tokens(request.classes)
         token_ids = list(class_of_token)
         logprobs = await self._worker.run(
             prompt,
@@ -207,6 +211,9 @@ class LocalBackend:
 
     def _tokenize(self, text: str) -> list[int]:
         self._check_open()
+        return self._recent_tokens(text)
+
+    def _tokenize_now(self, text: str) -> list[int]:
         return self._worker.engine().tokenize(text)
 
     def _tokenize_bare(self, text: str) -> list[int]:

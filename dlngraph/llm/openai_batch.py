@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 
 from dlngraph.llm.errors import PermanentError
+from dlngraph.llm.openai_parse import usage_of
 
 Body = dict[str, Any]
 Post = Callable[[Body], Awaitable[tuple[Body, float]]]
@@ -57,7 +58,6 @@ class PromptBatcher:
         if max_prompts < 1:
             raise ValueError(f"max_prompts must be at least 1, got {max_prompts}")
         self.max_prompts = max_prompts
-        self.requests_sent = 0
         self.prompts_sent = 0
         self._post = post
         self._open: dict[bytes, _Batch] = {}
@@ -105,7 +105,6 @@ class PromptBatcher:
         if len(prompts) == 1:
             await self._send_alone(batch.payload, prompts[0], futures[0])
             return
-        self.requests_sent += 1
         self.prompts_sent += len(prompts)
         try:
             data, latency_s = await self._post({**batch.payload, "prompt": prompts})
@@ -126,7 +125,6 @@ class PromptBatcher:
     async def _send_alone(self, payload: Body, prompt: str, future: asyncio.Future[tuple[Body, float]]) -> None:
         if future.done():
             return
-        self.requests_sent += 1
         self.prompts_sent += 1
         try:
             outcome = await self._post({**payload, "prompt": prompt})
@@ -155,19 +153,12 @@ def split_response(data: Body, prompts: list[str], n: int, *, echo: bool) -> lis
         sum(max(len(str(choice.get("text", ""))) - (len(prompt) if echo else 0), 0) for choice in mine)
         for prompt, mine in zip(prompts, per_prompt, strict=True)
     ]
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    prompt_tokens = apportion(_int(usage.get("prompt_tokens")), [len(prompt) for prompt in prompts])
-    completion_tokens = apportion(_int(usage.get("completion_tokens")), generated)
+    usage = usage_of(data)
+    prompt_tokens = apportion(usage.prompt_tokens, [len(prompt) for prompt in prompts])
+    completion_tokens = apportion(usage.completion_tokens, generated)
+    envelope = {name: value for name, value in data.items() if name not in ("choices", "usage")}
     return [
-        {
-            **{name: value for name, value in data.items() if name not in ("choices", "usage")},
-            "choices": mine,
-            "usage": {
-                "prompt_tokens": prompt_share,
-                "completion_tokens": completion_share,
-                "total_tokens": prompt_share + completion_share,
-            },
-        }
+        {**envelope, "choices": mine, "usage": {"prompt_tokens": prompt_share, "completion_tokens": completion_share}}
         for mine, prompt_share, completion_share in zip(per_prompt, prompt_tokens, completion_tokens, strict=True)
     ]
 
@@ -186,10 +177,6 @@ def apportion(total: int, weights: list[int]) -> list[int]:
     for index in by_remainder[: total - sum(shares)]:
         shares[index] += 1
     return shares
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and value > 0 else 0
 
 
 def _fail(futures: list[asyncio.Future[tuple[Body, float]]], error: Exception) -> None:

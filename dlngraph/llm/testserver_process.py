@@ -73,7 +73,11 @@ class ServerProcess:
         self.stop()
 
     async def __aenter__(self) -> Self:
-        return await asyncio.wait_for(asyncio.to_thread(self.start), START_TIMEOUT_S)
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.start), START_TIMEOUT_S)
+        except TimeoutError:
+            self.stop()  # the process started but never said it listens: do not leave it running
+            raise
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.stop()

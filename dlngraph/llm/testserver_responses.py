@@ -18,7 +18,7 @@ from dlngraph.llm.testserver_model import (
     token_spans,
     top_alternatives,
 )
-from dlngraph.llm.testserver_script import Script, ScoredTarget
+from dlngraph.llm.testserver_script import ScoredTarget, Script
 
 COMPLETIONS_DEFAULT_MAX_TOKENS = 16
 """The legacy completions endpoint's default; chat completions default to no limit."""
@@ -83,42 +83,29 @@ def completions_body(script: Script, body: dict[str, Any], model: str) -> dict[s
     prompts = completion_prompts(body)
     for prompt in prompts:
         raise_scripted_failure(script, prompt)
-    if len(prompts) == 1:
-        answer = one_completion(script, body, prompts[0])
-        return envelope("text_completion", body, model, answer["choices"], answer["usage"])
-    choices: list[dict[str, Any]] = []
-    prompt_tokens = completion_tokens = 0
-    for position, prompt in enumerate(prompts):
-        answer = one_completion(script, body, prompt)
-        n = len(answer["choices"])
-        choices += [{**choice, "index": position * n + choice["index"]} for choice in answer["choices"]]
-        prompt_tokens += answer["usage"]["prompt_tokens"]
-        completion_tokens += answer["usage"]["completion_tokens"]
-    return envelope("text_completion", body, model, choices, usage_body(prompt_tokens, completion_tokens))
-
-
-def one_completion(script: Script, body: dict[str, Any], prompt: str) -> dict[str, Any]:
     sampling = read_sampling(body, default_max_tokens=COMPLETIONS_DEFAULT_MAX_TOKENS)
     echo = body.get("echo") is True
     top_k = read_optional_int(body, "logprobs", 0, MAX_TOP_LOGPROBS)
-    scored = script.scored_target_for(prompt) if echo and top_k is not None else None
-    choices = []
-    completion_tokens = 0
-    for index in range(sampling.n):
-        sample = draw_sample(script, prompt, sampling, index, leading_space=True)
-        completion_tokens += len(sample.spans)
-        logprobs = None
-        if top_k is not None:
-            logprobs = completion_logprobs(prompt, sample, top_k, echo=echo, scored=scored)
-        choices.append(
-            {
-                "text": prompt + sample.text if echo else sample.text,
-                "index": index,
-                "logprobs": logprobs,
-                "finish_reason": sample.finish_reason,
-            }
-        )
-    return {"choices": choices, "usage": usage_body(count_tokens(prompt), completion_tokens)}
+    choices: list[dict[str, Any]] = []
+    prompt_tokens = completion_tokens = 0
+    for position, prompt in enumerate(prompts):
+        scored = script.scored_target_for(prompt) if echo and top_k is not None else None
+        prompt_tokens += count_tokens(prompt)
+        for index in range(sampling.n):
+            sample = draw_sample(script, prompt, sampling, index, leading_space=True)
+            completion_tokens += len(sample.spans)
+            logprobs = None
+            if top_k is not None:
+                logprobs = completion_logprobs(prompt, sample, top_k, echo=echo, scored=scored)
+            choices.append(
+                {
+                    "text": prompt + sample.text if echo else sample.text,
+                    "index": position * sampling.n + index,
+                    "logprobs": logprobs,
+                    "finish_reason": sample.finish_reason,
+                }
+            )
+    return envelope("text_completion", body, model, choices, usage_body(prompt_tokens, completion_tokens))
 
 
 def chat_body(script: Script, body: dict[str, Any], model: str) -> dict[str, Any]:

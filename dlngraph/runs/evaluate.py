@@ -8,6 +8,7 @@ the spec's output node, so every trained result is read against them as in the p
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -58,31 +59,60 @@ async def evaluate_spec(
     `shots` > 0) k-shot baselines too; `baselines="only"` skips the spec's own prompts.
     A run directory's `cache.sqlite` next to the spec is used when no cache is given, so
     evaluating a run's `final.yaml` replays it."""
+    (report,) = await evaluate_splits(
+        spec_path, splits=(split,), baselines=baselines, shots=shots, base_url=base_url,
+        cache_path=cache_path, limit=limit,
+    )
+    return report
+
+
+async def evaluate_splits(
+    spec_path: Path,
+    *,
+    splits: Sequence[Split],
+    baselines: bool | Literal["only"] = False,
+    shots: int = 5,
+    base_url: str | None = None,
+    cache_path: Path | None = None,
+    limit: int | None = None,
+) -> list[EvalReport]:
+    """`evaluate_spec` on several splits, with one dataset and one model pool (a local model
+    is loaded once); each report counts the calls and tokens of its own split."""
     spec = load_spec(spec_path).spec
     dataset = dataset_of(spec, spec_path)
-    examples = getattr(dataset, split)[:limit]
-    if cache_path is None and (spec_path.parent / "cache.sqlite").exists():
-        cache_path = spec_path.parent / "cache.sqlite"
-    cache = Cache(cache_path) if cache_path is not None else Cache.off()
-    pool = ModelPool.from_specs(spec.models, cache=cache, base_url=base_url, seed=spec.training.seed)
     systems = [] if baselines == "only" else [("spec", compile_network(spec))]
     if baselines:
         systems.append(("0-shot", baseline_network(spec, dataset, 0)))
         if shots > 0:
             systems.append((f"{shots}-shot", baseline_network(spec, dataset, shots)))
+    if cache_path is None and (spec_path.parent / "cache.sqlite").exists():
+        cache_path = spec_path.parent / "cache.sqlite"
+    cache = Cache(cache_path) if cache_path is not None else Cache.off()
+    pool = ModelPool.from_specs(spec.models, cache=cache, base_url=base_url, seed=spec.training.seed)
+    reports = []
     try:
-        rows = []
-        for name, network in systems:
-            result = await evaluate(network, pool, examples, split=split, loss=spec.training.loss)
-            rows.append(EvalRow(system=name, accuracy=result.accuracy, count=result.count, failed=result.failed))
+        for split in splits:
+            examples = getattr(dataset, split)[:limit]
+            before = _costs(pool)
+            rows = []
+            for name, network in systems:
+                result = await evaluate(network, pool, examples, split=split, loss=spec.training.loss)
+                rows.append(EvalRow(system=name, accuracy=result.accuracy, count=result.count, failed=result.failed))
+            calls, prompt_tokens, completion_tokens = (after - start for after, start in zip(_costs(pool), before, strict=True))
+            reports.append(EvalReport(
+                spec=str(spec_path), split=split, rows=rows, calls=calls,
+                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            ))
     finally:
         await pool.aclose()
         await cache.aclose()
-    totals = pool.usage().get("total", {})
-    return EvalReport(
-        spec=str(spec_path), split=split, rows=rows, calls=int(totals.get("requests", 0)),
-        prompt_tokens=int(totals.get("prompt_tokens", 0)), completion_tokens=int(totals.get("completion_tokens", 0)),
-    )
+    return reports
+
+
+def _costs(pool: ModelPool) -> tuple[int, int, int]:
+    """Requests sent and tokens used so far."""
+    totals = pool.usage()["total"]
+    return int(totals["requests"]), int(totals["prompt_tokens"]), int(totals["completion_tokens"])
 
 
 def baseline_network(spec: NetworkSpec, dataset: Dataset, shots: int) -> CompiledNetwork:

@@ -9,6 +9,7 @@ import yaml
 
 from dlngraph.spec.network import NetworkSpec
 from dlngraph.spec.training import TrainingSpec
+from dlngraph.spec.validate import validate_spec
 
 
 class OverrideError(ValueError):
@@ -28,7 +29,11 @@ def apply_overrides(spec: NetworkSpec, assignments: Sequence[str]) -> NetworkSpe
         training = msgspec.convert(fields, TrainingSpec)
     except msgspec.ValidationError as error:
         raise OverrideError(f"--set: {error} (in training)") from None
-    return msgspec.structs.replace(spec, training=training)
+    changed = msgspec.structs.replace(spec, training=training)
+    errors = [issue for issue in validate_spec(changed) if issue.severity == "error"]
+    if errors:  # the spec's own checks: ranges (batch_size >= 1), references (backward_model)
+        raise OverrideError("; ".join(f"--set: {issue.path}: {issue.message}" for issue in errors))
+    return changed
 
 
 def _parse(assignment: str) -> tuple[str, object]:

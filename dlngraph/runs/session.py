@@ -7,6 +7,7 @@ from pathlib import Path
 import msgspec
 
 from dlngraph.data import Dataset, load_dataset
+from dlngraph.data.load import file_splits, resolve_data_path
 from dlngraph.spec.data import FileData, PresetData
 from dlngraph.spec.network import NetworkSpec
 
@@ -20,12 +21,10 @@ def with_absolute_data_paths(spec: NetworkSpec, base_dir: Path) -> NetworkSpec:
     a run directory (spec.yaml, final.yaml) load from anywhere."""
     data = spec.data
     if isinstance(data, PresetData):
-        data = msgspec.structs.replace(data, data_dir=str((base_dir / data.data_dir).resolve()))
+        data = msgspec.structs.replace(data, data_dir=str(resolve_data_path(data.data_dir, base_dir).resolve()))
     elif isinstance(data, FileData):
         data = msgspec.structs.replace(data, **{
-            split: str((base_dir / path).resolve())
-            for split in ("train", "dev", "test")
-            if (path := getattr(data, split)) is not None
+            split: str(resolve_data_path(path, base_dir).resolve()) for split, path in file_splits(data).items()
         })
     return msgspec.structs.replace(spec, data=data)
 

@@ -9,8 +9,8 @@ cache replays every call already made, so a resumed run ends where an uninterrup
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
@@ -101,7 +101,8 @@ async def _train(
     started = time.perf_counter()
     dataset = dataset_of(spec, run.spec_path)
     network = compile_network(spec)
-    budget = Budget(options.max_calls, options.max_tokens) if options.max_calls or options.max_tokens else None
+    limited = options.max_calls is not None or options.max_tokens is not None
+    budget = Budget(options.max_calls, options.max_tokens) if limited else None
     cache = Cache(run.cache_path, options.cache) if options.cache != "off" else Cache.off()
     pool = ModelPool.from_specs(spec.models, cache=cache, budget=budget, base_url=options.base_url, seed=spec.training.seed)
     if watch is not None:

@@ -42,8 +42,9 @@ def convert(value: Any, target: Any, path: DocPath, findings: list[Finding]) -> 
     return _convert_leaf(value, target, path, findings)
 
 
-def describe(value: Any) -> str:
-    """A short description of a found value for "found ..." messages."""
+def describe(value: Any, *, mapping: str = "a mapping") -> str:
+    """A short description of a found value for "found ..." messages; `mapping` names a dict
+    in the document's own terms ("an object" in JSON)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -58,7 +59,7 @@ def describe(value: Any) -> str:
     if isinstance(value, list):
         return f"a list of {len(value)} items"
     if isinstance(value, dict):
-        return "a mapping"
+        return mapping
     return type(value).__name__
 
 

@@ -71,7 +71,7 @@ class Template:
     def __post_init__(self) -> None:
         try:
             parsed = _ENVIRONMENT.parse(self.source)
-            compiled = _ENVIRONMENT.from_string(self.source)
+            compiled = _ENVIRONMENT.from_string(parsed)  # compiles the tree parsed above
         except jinja2.TemplateSyntaxError as error:
             raise TemplateError(
                 f"template '{self.ref}' line {error.lineno}: invalid jinja syntax: {error.message}",

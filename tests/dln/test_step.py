@@ -236,3 +236,21 @@ async def test_posterior_sampling_starts_before_the_forward_pass_ends_and_only_s
     tags = {tag for model in models.values() for _, tag, _ in model.stats.groups()}
     assert {tag.phase for tag in tags} >= {"forward", "posterior", "sharpening", "proposal", "score"}
     assert all(tag.priority == (BULK if tag.phase == "score" else URGENT) for tag in tags)
+
+
+async def test_a_class_distribution_the_forward_pass_has_is_not_asked_for_again() -> None:
+    """The current prompt's score on the forward hidden state is the forward call itself."""
+    script = Script().answer(r"(?s)instruction:\nCURRENT.*New instruction:", "BEST")
+    classes_favour(script, "BEST")
+    network = dln1_network()
+    async with ScriptedServer(script=script) as server:
+        models = scripted_models(network, server)
+        try:
+            step = TrainingStep(network, models, BATCH, settings())
+            result = await step.run()
+        finally:
+            await close_models(models)
+        prompts = [body.get("prompt") for body in server.stats.bodies]
+    forward_prompts = [step.forward_run.output("answer", i).rendered for i in range(len(BATCH))]
+    assert all(prompts.count(prompt) == 1 for prompt in forward_prompts)
+    assert result.prompts["answer"] == "BEST"

@@ -120,3 +120,9 @@ def test_bad_overrides_and_arguments_are_clear_errors(tmp_path: Path) -> None:
     assert result.returncode == 1 and "--resume" in result.stderr
     result = dlngraph("train", "--resume", str(tmp_path), check=False)
     assert result.returncode == 1 and "not a run directory" in result.stderr
+    result = dlngraph("train", str(DLN2), "--set", "batch_size=0", "--dry-run", check=False)
+    assert result.returncode == 1 and "training.batch_size: expected a value >= 1, found 0" in result.stderr
+    result = dlngraph("train", str(DLN2), "--set", "backward_model=nope", "--dry-run", check=False)
+    assert result.returncode == 1 and "backward_model" in result.stderr and "nope" in result.stderr
+    result = dlngraph("train", "--resume", str(tmp_path), "--set", "iterations=9", check=False)
+    assert result.returncode == 1 and "a resumed run keeps the spec it started with" in result.stderr

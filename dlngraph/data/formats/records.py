@@ -14,6 +14,7 @@ import msgspec
 
 from dlngraph.data.errors import IssueLog
 from dlngraph.data.types import Example
+from dlngraph.spec.convert import describe as describe_value
 
 
 class FieldMap(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,20 +49,8 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def describe(value: Any) -> str:
-    """A short description of a found value, for "expected ..., found ..." messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return f"string {value if len(value) <= 40 else value[:37] + '...'!r}"
-    if isinstance(value, int | float):
-        return f"number {value}"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    """A short description of a found value, in JSON's terms, for "expected ..., found ..." messages."""
+    return describe_value(value, mapping="an object")
 
 
 def to_examples(records: Iterable[Record], fields: FieldMap, log: IssueLog) -> list[Example]:
