@@ -24,34 +24,25 @@ class PosteriorQuery(msgspec.Struct, kw_only=True):
     next_prompt: str
 
 
-async def sample_posteriors(
+async def sample_posterior(
     *,
     model: ModelHandle,
     template: Template,
-    queries: list[PosteriorQuery],
+    query: PosteriorQuery,
     num_samples: int,
     temperature: float,
     max_tokens: int,
     seed: int,
     node: str,
-) -> list[list[str]]:
-    """`num_samples` rewrites per query, all requested at once; empty rewrites are dropped
-    (the current hidden state is always kept by the caller, so no example ends up empty)."""
+) -> list[str]:
+    """`num_samples` rewrites of one hidden state, all requested at once (sample j with seed
+    `seed + j`); empty rewrites are dropped (the caller always keeps the current hidden
+    state, so no example ends up without one)."""
     tag = Tag(node=node, phase="posterior", priority=URGENT)
+    prompt = template.render(**msgspec.structs.asdict(query))
     requests = [
-        GenerateRequest(
-            prompt=template.render(**msgspec.structs.asdict(query)),
-            max_tokens=max_tokens,
-            temperature=temperature,
-            seed=seed + i * num_samples + j,
-            sample_index=j,
-        )
-        for i, query in enumerate(queries)
+        GenerateRequest(prompt=prompt, max_tokens=max_tokens, temperature=temperature, seed=seed + j, sample_index=j)
         for j in range(num_samples)
     ]
     generations = await gather(model.generate(request, tag=tag) for request in requests)
-    texts = [generation.text.strip() for generation in generations]
-    return [
-        [text for text in texts[i * num_samples:(i + 1) * num_samples] if text]
-        for i in range(len(queries))
-    ]
+    return [text for generation in generations if (text := generation.text.strip())]

@@ -25,7 +25,7 @@ import msgspec
 
 from dlngraph.dln import elbo
 from dlngraph.dln.memo import Once
-from dlngraph.dln.posterior import PosteriorQuery, sample_posteriors
+from dlngraph.dln.posterior import PosteriorQuery, sample_posterior
 from dlngraph.dln.postprocess import example_loss
 from dlngraph.dln.priorities import URGENT
 from dlngraph.dln.proposals import (
@@ -139,6 +139,7 @@ class TrainingStep:
         """Examples the whole forward pass succeeded on; "rows" below index this list."""
         self.failed: list[int] = []
         self._forward_done = anyio.Event()
+        self._sharpening_sent: dict[str, anyio.Event] = {}
 
     # ------------------------------------------------------------------ the step
     async def run(self) -> StepResult:
@@ -147,9 +148,10 @@ class TrainingStep:
             self.network, self.models, [example.input for example in self.batch],
             seed=self.seed, keep_going=True, phase="forward", priority=URGENT,
         )
-        updates, _ = await gather([
+        updates, _, _ = await gather([
             gather(self._update(node) for node in self.network.trainable),
             self._finish_forward(),
+            gather(self.weights(node) for node in self.roles.hidden),
         ])
         hidden = await gather(self._hidden_summary(node) for node in self.roles.hidden)
         return StepResult(
@@ -263,54 +265,65 @@ class TrainingStep:
     async def _sample(self, node_id: str) -> list[list[str]]:
         """Per row: the current hidden state first, then the distinct posterior samples.
 
-        Sampling starts as soon as this node's own outputs (and its consumer's targets) exist,
-        while the layers above it may still be running; examples that then fail further up are
-        dropped with the rest of their row. Rewriting only the examples the network got wrong
-        needs the whole forward pass first."""
+        Each example is sampled as soon as its own hidden state (and its consumer's target)
+        exists, while the other examples and the layers above may still be running; examples
+        that then fail further up are dropped with the rest of their row. Rewriting only the
+        examples the network got wrong needs the whole forward pass first."""
         if self.training.rewrite_loss_only or self.training.num_h_samples == 0:
             await self.forward_done()
             examples = [self.kept[row] for row, loss in enumerate(self.losses) if loss > 0 and self.training.num_h_samples]
         else:
-            await self.forward_run.node_done(node_id)
-            examples = [i for i in range(len(self.batch)) if self.forward_run.output(node_id, i) is not None]
-        sampled: dict[int, list[str]] = {}
-        if examples:
-            sampled = await self._posterior_samples(node_id, examples)
+            examples = list(range(len(self.batch)))
+        sampled = dict(zip(examples, await gather(self._posterior_samples(node_id, i) for i in examples), strict=True))
         await self.forward_done()
         current = [self._current(node_id, row) for row in range(len(self.kept))]
         return [list(dict.fromkeys([current[row], *sampled.get(self.kept[row], [])])) for row in range(len(self.kept))]
 
-    async def _posterior_samples(self, node_id: str, examples: list[int]) -> dict[int, list[str]]:
-        """h~ ~ q(h | x, target, prompts) for each example that has a target to aim at."""
+    async def _posterior_samples(self, node_id: str, example: int) -> list[str]:
+        """h~ ~ q(h | x, target, prompts) for one example, once its hidden state h exists;
+        none when the example failed or its consumer has no target for it."""
+        if await self.forward_run.finished_output(node_id, example) is None:
+            return []
         consumer = self.roles.consumers(node_id)[0]
         consumer_targets = await self._targets_by_example(consumer)
-        examples = [i for i in examples if i in consumer_targets]
+        if example not in consumer_targets:
+            return []
         node = self._lm(node_id)
         model_name = self.training.backward_model or node.model
-        queries = [
-            PosteriorQuery(
-                input=reads(node, self._example_texts(node_id, i)),
-                h=self._own_output(node_id, i).text,
-                target=consumer_targets[i],
-                prompt=self.prompts[node_id],
-                next_prompt=self.prompts[consumer],
-            )
-            for i in examples
-        ]
-        sampled = await sample_posteriors(
+        query = PosteriorQuery(
+            input=reads(node, self._example_texts(node_id, example)),
+            h=self._own_output(node_id, example).text,
+            target=consumer_targets[example],
+            prompt=self.prompts[node_id],
+            next_prompt=self.prompts[consumer],
+        )
+        num_samples = self.training.num_h_samples
+        return await sample_posterior(
             model=self.models[model_name],
             template=get_template(node.posterior_template),
-            queries=queries,
-            num_samples=self.training.num_h_samples,
+            query=query,
+            num_samples=num_samples,
             temperature=self._backward_temperature(model_name),
             max_tokens=self.training.posterior_max_tokens,
-            seed=derive_seed(self.seed, node_id, "posterior"),
+            seed=derive_seed(self.seed, node_id, "posterior") + example * num_samples,
             node=node_id,
         )
-        return dict(zip(examples, sampled, strict=True))
 
     async def weights(self, node_id: str) -> list[list[float]]:
+        """The sharpening weights of a hidden node; `run` starts computing them for every
+        hidden node as soon as its samples exist, whoever asks for them first."""
         return await self.once.get(("weights", node_id), lambda: self._sharpen(node_id))
+
+    async def sharpening_sent(self, node_id: str) -> None:
+        """Wait until every sharpening term of `node_id` has been asked for (not answered).
+        The terms are urgent and on the critical path; bulk scores asked for after this
+        point queue behind them rather than take the slots they need."""
+        await self._sent_event(node_id).wait()
+
+    def _sent_event(self, node_id: str) -> anyio.Event:
+        if node_id not in self._sharpening_sent:
+            self._sharpening_sent[node_id] = anyio.Event()
+        return self._sharpening_sent[node_id]
 
     async def _sharpen(self, node_id: str) -> list[list[float]]:
         """w_ij = softmax_j((sum_c log p(target_c | h~_ij) + log p(h~_ij | x)) / T)."""
@@ -332,12 +345,12 @@ class TrainingStep:
             return (await self._likelihood(node_id, rendered, samples[row][j], phase="sharpening")).value
 
         use_prior = self.training.include_prior and self._echo(node_id)
-        likelihoods, priors = await gather([
-            gather(consumer_likelihood(row, j) for row, j in cells),
-            gather(prior(row, j) for row, j in cells) if use_prior else _nothing(),
-        ])
-        likelihood_matrix = _reshape(likelihoods, samples)
-        prior_matrix = _reshape(priors, samples) if use_prior else None
+        terms = [consumer_likelihood(row, j) for row, j in cells]
+        if use_prior:
+            terms += [prior(row, j) for row, j in cells]
+        values = await gather(terms, started=self._sent_event(node_id))
+        likelihood_matrix = _reshape(values[:len(cells)], samples)
+        prior_matrix = _reshape(values[len(cells):], samples) if use_prior else None
         return elbo.sharpening_weights(likelihood_matrix, prior_matrix, self.training.posterior_temp)
 
     async def best_hidden(self, node_id: str) -> list[str]:
@@ -421,24 +434,19 @@ class TrainingStep:
 
         (candidates, (elbos, at_forward)), _ = await gather([
             propose_then_rank(),
-            self._scored_terms(node_id, self._known_candidates(node_id), targets, method, early=True),
+            self._scored_terms(node_id, self._known_candidates(node_id), targets, method),
         ])
         penalties = self._trust_penalties(node, at_forward)
         return self._choose(node_id, "scored", method, candidates, elbos, penalties)
 
     async def _scored_terms(
-        self, node_id: str, candidates: list[Candidate], targets: list[str], method: str, *, early: bool = False
+        self, node_id: str, candidates: list[Candidate], targets: list[str], method: str
     ) -> tuple[list[float], list[list[Likelihood]]]:
         """Each candidate's ELBO, and the likelihoods at the forward hidden states (for the
-        trust region). Asking twice is free: every term is memoised for the step.
-
-        `early`: the known candidates, scored while proposals are being written, but only once
-        the hidden parents' sharpening is done: sent before it, they would take the free
-        slots the sharpening (on the critical path) needs."""
+        trust region). Asking twice is free: every term is memoised for the step, so the
+        known candidates are scored while the proposals are being written, and asked for
+        again with them."""
         parents = self.roles.hidden_parents(node_id)
-        if early:
-            for parent in parents:
-                await self.weights(parent)
         if not parents:
             table = await gather(
                 gather(self._likelihood(node_id, self._render(node_id, c.prompt, row), targets[row], "score", method) for c in candidates)
@@ -452,13 +460,15 @@ class TrainingStep:
     async def _scored_elbo(
         self, node_id: str, parent: str, candidates: list[Candidate], targets: list[str], method: str
     ) -> tuple[list[float], list[list[Likelihood]]]:
-        """ELBO term of each candidate: mean_i sum_j w_ij log p(y_i | r(h~_ij, x_i), candidate)."""
+        """ELBO term of each candidate: mean_i sum_j w_ij log p(y_i | r(h~_ij, x_i), candidate).
+
+        Asked for once the parent's sharpening has been sent: its terms (the current
+        candidate's, shared) are on the critical path, and these queue behind them."""
         samples = await self.samples(parent)
+        await self.sharpening_sent(parent)
         rows = self.ranking_rows
 
         async def cell(row: int, j: int, candidate: Candidate) -> Likelihood:
-            if candidate.origin == "current":
-                await self.weights(parent)  # the parent's sharpening asks for these terms, urgently
             rendered = self._render(node_id, candidate.prompt, row, {parent: samples[row][j]})
             return await self._likelihood(node_id, rendered, targets[row], "score", method)
 
@@ -482,7 +492,7 @@ class TrainingStep:
 
         (candidates, (scores, elbos)), _ = await gather([
             propose_then_rank(),
-            self._hidden_terms(node_id, self._known_candidates(node_id), early=True),
+            self._hidden_terms(node_id, self._known_candidates(node_id)),
         ])
         penalties = self._logp_penalties(scores, self.ranking_rows, len(candidates))
         return self._choose(node_id, "hidden", "logprobs", candidates, elbos, penalties)
@@ -503,14 +513,13 @@ class TrainingStep:
         return await self._candidates(node_id, shown)
 
     async def _hidden_terms(
-        self, node_id: str, candidates: list[Candidate], *, early: bool = False
+        self, node_id: str, candidates: list[Candidate]
     ) -> tuple[list[list[list[float]]], list[float]]:
         """log p(h~_ij | x_i, candidate) for every posterior sample, and each candidate's ELBO
-        (those log-probabilities weighted by the sharpening weights). `early`: as in
-        `_scored_terms`, wait for this node's sharpening first."""
-        if early:
-            await self.weights(node_id)
+        (those log-probabilities weighted by the sharpening weights). Asked for once this
+        node's sharpening has been sent, as in `_scored_elbo`."""
         samples = await self.samples(node_id)
+        await self.sharpening_sent(node_id)
         rows = self.ranking_rows
 
         async def cell(row: int, j: int, candidate: Candidate) -> float:
@@ -582,10 +591,6 @@ async def _grid(
         grid.append([flat[start + j * width:start + (j + 1) * width] for j in range(count)])
         start += count * width
     return grid
-
-
-async def _nothing() -> list:
-    return []
 
 
 def _reshape(flat: list[float], like: list[list[str]]) -> list[list[float]]:

@@ -67,9 +67,9 @@ async def run_forward(
 
 
 class ForwardRun:
-    """A forward pass that others may read while it runs: `execute()` runs it, and
-    `node_done(node)` waits for one node's cells only, so a training step can start on a hidden
-    node's outputs while the layers above it are still running."""
+    """A forward pass that others may read while it runs: `execute()` runs it, while
+    `finished_output(node, example)` waits for one cell and `node_done(node)` for one node's
+    cells, so a training step can start on each hidden output while the rest still runs."""
 
     def __init__(
         self,
@@ -113,6 +113,12 @@ class ForwardRun:
     def output(self, node_id: str, example: int, sample: int = 0) -> NodeOutput | None:
         """The cell's output; None while it runs, or if it failed or was skipped."""
         return self.cells[node_id, example, sample].output
+
+    async def finished_output(self, node_id: str, example: int, sample: int = 0) -> NodeOutput | None:
+        """Wait for one cell; its output, or None if it failed or was skipped."""
+        cell = self.cells[node_id, example, sample]
+        await cell.done.wait()
+        return cell.output
 
     async def execute(self) -> ForwardResult:
         try:

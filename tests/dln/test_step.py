@@ -238,6 +238,32 @@ async def test_posterior_sampling_starts_before_the_forward_pass_ends_and_only_s
     assert all(tag.priority == (BULK if tag.phase == "score" else URGENT) for tag in tags)
 
 
+async def test_each_example_is_sampled_on_its_own_and_scores_queue_behind_the_sharpening() -> None:
+    """An example's posterior starts once its own hidden state exists, not the batch's. Every
+    sharpening term is asked for before any candidate score (so scores cannot take the slots
+    the sharpening needs), yet the known candidates' scores do not wait for its replies."""
+    network = dln2_network()
+    events: list[tuple[str, str, str, float]] = []
+    step_settings = settings(backward_model="backward")
+    step_settings.memory = {"reason": ["REMEMBERED REASON"], "answer": ["REMEMBERED ANSWER"]}
+    async with ScriptedServer(script=dln2_script(), latency=Latency(mean_s=0.05, jitter=0.9, seed=3)) as server:
+        models = scripted_models(network, server)
+        started = time.perf_counter()
+        for stats in {id(model.stats): model.stats for model in models.values()}.values():
+            stats.subscribe(lambda event, _, tag: events.append((event, tag.node, tag.phase, time.perf_counter() - started)))
+        try:
+            await TrainingStep(network, models, BATCH2, step_settings).run()
+        finally:
+            await close_models(models)
+
+    def times(event: str, phase: str, node: str | None = None) -> list[float]:
+        return [t for e, n, p, t in events if (e, p) == (event, phase) and node in (None, n)]
+
+    assert min(times("start", "posterior")) < max(times("end", "forward", "reason"))
+    assert max(times("start", "sharpening")) <= min(times("start", "score"))
+    assert min(times("start", "score")) < max(times("end", "sharpening"))
+
+
 async def test_a_class_distribution_the_forward_pass_has_is_not_asked_for_again() -> None:
     """The current prompt's score on the forward hidden state is the forward call itself."""
     script = Script().answer(r"(?s)instruction:\nCURRENT.*New instruction:", "BEST")

@@ -39,3 +39,40 @@ async def test_results_come_back_in_call_order() -> None:
         return value
 
     assert await gather([after(0.03, "a"), after(0.0, "b"), after(0.01, "c")]) == ["a", "b", "c"]
+
+
+async def test_an_anyio_cancel_scope_cancels_every_call_before_gather_returns() -> None:
+    cleaned: list[int] = []
+
+    async def slow(index: int) -> None:
+        try:
+            await anyio.sleep(5)
+        finally:
+            cleaned.append(index)
+
+    with anyio.move_on_after(0.05) as scope:
+        await gather(slow(i) for i in range(100))
+    assert scope.cancelled_caught
+    assert sorted(cleaned) == list(range(100))
+
+
+async def test_started_is_set_once_every_call_has_started_and_not_before() -> None:
+    """Calls started after `started` is set reach the event loop behind all of them."""
+    order: list[str] = []
+    started = anyio.Event()
+
+    async def first(index: int) -> None:
+        order.append(f"first {index}")
+        await anyio.sleep(0.01)
+
+    async def after_started() -> None:
+        await started.wait()
+        await gather(second() for _ in range(3))
+
+    async def second() -> None:
+        order.append("second")
+
+    await gather([gather((first(i) for i in range(100)), started=started), after_started()])
+    assert started.is_set()
+    assert order[:100] == [f"first {i}" for i in range(100)]
+    assert order[100:] == ["second"] * 3
