@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from dlngraph import __version__
 from dlngraph.cli import Command, CommandError, bench, compare, demo, evaluate, report, show, train, validate
+from dlngraph.cli.gc_tuning import tune_garbage_collector
 from dlngraph.spec import SpecError
 
 COMMANDS: list[Command] = [validate, show, train, evaluate, report, compare, demo, bench]
@@ -40,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:  # --help, --version, or a usage error (already printed)
         return exit_request.code if isinstance(exit_request.code, int) else 0
+    tune_garbage_collector()
     try:
         command: Command = args.command
         return command.run(args)
