@@ -50,31 +50,40 @@ def dependency_depth(network: CompiledNetwork, training: TrainingSpec | None = N
       (labels at once; a hidden consumer's h* once that consumer is sharpened), and is
       sharpened in the round after (the sharpening also needs the whole forward pass): h*;
     - a hidden node's proposals follow its h*, and their scores follow the proposals;
-    - a scored node's proposals follow the whole forward pass, and its scores follow them and
-      the sharpening of its hidden parents.
+    - a scored node's proposals follow the whole forward pass; its candidates' scores follow
+      them and its hidden parents' posterior samples (the scores are asked for once the
+      parents' sharpening is sent, not answered), and its ranking needs that sharpening.
     """
     roles = Roles(network)
     forward = _forward_rounds(network)
     whole_forward = network.critical_path_length
     loss_only = training is not None and training.rewrite_loss_only
+    sampled: dict[str, int] = {}
     best: dict[str, int] = {}
 
     def targets_ready(node: str) -> int:
         return best_hidden(node) if node in roles.hidden else 0
 
+    def samples_ready(node: str) -> int:
+        """The round a hidden node's posterior samples (and the whole forward pass) are in."""
+        if node not in sampled:
+            start = whole_forward if loss_only else max(forward[node], targets_ready(roles.consumers(node)[0]))
+            sampled[node] = max(start + 1, whole_forward)
+        return sampled[node]
+
     def best_hidden(node: str) -> int:
+        """h* follows the sharpening, which also needs every consumer's targets."""
         if node not in best:
             consumers = roles.consumers(node)
-            start = whole_forward if loss_only else max(forward[node], targets_ready(consumers[0]))
-            sampled = max(start + 1, whole_forward)
-            best[node] = max([sampled, *(targets_ready(consumer) for consumer in consumers)]) + 1
+            best[node] = max([samples_ready(node), *(targets_ready(consumer) for consumer in consumers)]) + 1
         return best[node]
 
     def updated(node: str) -> int:
         if node in roles.hidden:
             return best_hidden(node) + 2
-        parents = [best_hidden(parent) for parent in roles.hidden_parents(node)]
-        return max([whole_forward + 1, *parents]) + 1
+        parents = roles.hidden_parents(node)
+        scored = max([whole_forward + 1, *(samples_ready(parent) for parent in parents)]) + 1
+        return max([scored, *(best_hidden(parent) for parent in parents)])
 
     return max((updated(node) for node in network.trainable), default=whole_forward)
 
