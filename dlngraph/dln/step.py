@@ -1,10 +1,15 @@
 """One training step of a Deep Language Network of any depth and width.
 
 The step is written as a set of memoised quantities (see `memo.Once`) rather than as phases:
-each node's posterior samples, sharpening weights and best hidden state are computed the first
-time something awaits them. Every trainable node's update is started at once, so
+each node's posterior samples and sharpening terms (per example), its sharpening weights and
+best hidden state are computed the first time something awaits them. Every trainable node's
+update is started at once, and so is every example's sharpening, so
+- an example's posterior sampling starts as soon as its own hidden state exists, and its
+  sharpening as soon as its samples do, while the rest of the forward pass still runs;
 - an output node's prompt proposals start right after the forward pass, concurrently with the
   hidden nodes' posterior sampling;
+- candidate scores are asked for once the sharpening they build on has been sent (not
+  answered), so they queue behind it;
 - a hidden node's proposals start as soon as its best hidden state h* is known, while its
   consumer's candidates are still being scored;
 - deeper hidden nodes wait only for the targets they really need (their consumer's h*).
@@ -139,7 +144,7 @@ class TrainingStep:
         """Examples the whole forward pass succeeded on; "rows" below index this list."""
         self.failed: list[int] = []
         self._forward_done = anyio.Event()
-        self._sharpening_sent: dict[str, anyio.Event] = {}
+        self._sharpening_sent: dict[tuple[str, int], anyio.Event] = {}
 
     # ------------------------------------------------------------------ the step
     async def run(self) -> StepResult:
@@ -148,10 +153,11 @@ class TrainingStep:
             self.network, self.models, [example.input for example in self.batch],
             seed=self.seed, keep_going=True, phase="forward", priority=URGENT,
         )
-        updates, _, _ = await gather([
+        examples = range(len(self.batch))
+        updates, *_ = await gather([
             gather(self._update(node) for node in self.network.trainable),
             self._finish_forward(),
-            gather(self.weights(node) for node in self.roles.hidden),
+            gather(self._sharpening_terms(node, example) for node in self.roles.hidden for example in examples),
         ])
         hidden = await gather(self._hidden_summary(node) for node in self.roles.hidden)
         return StepResult(
@@ -178,12 +184,9 @@ class TrainingStep:
             raise TrainingError("every example of the batch failed in the forward pass; see the errors above")
         predictions = forward.predictions()
         self.losses = [example_loss(predictions[i], self.batch[i].target, self.training.loss) for i in self.kept]
-        self._forward_distributions = {
-            (node, output.rendered): output.probs
-            for node, cells in forward.outputs.items()
-            for per_example in cells
-            if (output := per_example[0]) is not None and output.probs is not None
-        }
+        for node, cells in forward.outputs.items():
+            for per_example in cells:
+                self._remember_forward(node, per_example[0])
         self.shown_rows, self.ranking_rows = self._split_rows()
         self._forward_done.set()
         self.events.publish("phase", phase="backward", iteration=self.settings.iteration)
@@ -233,10 +236,23 @@ class TrainingStep:
         return self._example_texts(node_id, self.kept[row], overrides)
 
     def _render(self, node_id: str, prompt: str, row: int, overrides: Mapping[str, str] | None = None) -> str:
-        return render_lm(self.network, self._lm(node_id), prompt, self._texts(node_id, row, overrides))
+        return self._render_example(node_id, prompt, self.kept[row], overrides)
 
     def _current(self, node_id: str, row: int) -> str:
         return self._own_output(node_id, self.kept[row]).text
+
+    def _render_example(self, node_id: str, prompt: str, example: int, overrides: Mapping[str, str] | None = None) -> str:
+        return render_lm(self.network, self._lm(node_id), prompt, self._example_texts(node_id, example, overrides))
+
+    async def _forward_cell(self, node_id: str, example: int) -> NodeOutput | None:
+        """Wait for one forward cell; its class distribution is then reused (see `_likelihood`)."""
+        output = await self.forward_run.finished_output(node_id, example)
+        self._remember_forward(node_id, output)
+        return output
+
+    def _remember_forward(self, node_id: str, output: NodeOutput | None) -> None:
+        if output is not None and output.probs is not None:
+            self._forward_distributions[node_id, output.rendered] = output.probs
 
     def _own_output(self, node_id: str, example: int) -> NodeOutput:
         output = self.forward_run.output(node_id, example)
@@ -260,30 +276,32 @@ class TrainingStep:
         return dict(zip(self.kept, best, strict=True))
 
     async def samples(self, node_id: str) -> list[list[str]]:
-        return await self.once.get(("samples", node_id), lambda: self._sample(node_id))
-
-    async def _sample(self, node_id: str) -> list[list[str]]:
-        """Per row: the current hidden state first, then the distinct posterior samples.
-
-        Each example is sampled as soon as its own hidden state (and its consumer's target)
-        exists, while the other examples and the layers above may still be running; examples
-        that then fail further up are dropped with the rest of their row. Rewriting only the
-        examples the network got wrong needs the whole forward pass first."""
-        if self.training.rewrite_loss_only or self.training.num_h_samples == 0:
-            await self.forward_done()
-            examples = [self.kept[row] for row, loss in enumerate(self.losses) if loss > 0 and self.training.num_h_samples]
-        else:
-            examples = list(range(len(self.batch)))
-        sampled = dict(zip(examples, await gather(self._posterior_samples(node_id, i) for i in examples), strict=True))
+        """Per row: the current hidden state first, then the distinct posterior samples."""
         await self.forward_done()
-        current = [self._current(node_id, row) for row in range(len(self.kept))]
-        return [list(dict.fromkeys([current[row], *sampled.get(self.kept[row], [])])) for row in range(len(self.kept))]
+        return [_kept(await self.example_samples(node_id, example)) for example in self.kept]
+
+    async def example_samples(self, node_id: str, example: int) -> list[str] | None:
+        """One example's hidden states: the current one first, then the distinct posterior
+        samples; None if the example failed before this node's output."""
+        return await self.once.get(("samples", node_id, example), lambda: self._sample(node_id, example))
+
+    async def _sample(self, node_id: str, example: int) -> list[str] | None:
+        """An example is sampled as soon as its own hidden state (and its consumer's target)
+        exists, while the other examples and the layers above may still be running. Rewriting
+        only the examples the network got wrong needs the whole forward pass first."""
+        current = await self.forward_run.finished_output(node_id, example)
+        if current is None:
+            return None
+        wanted = self.training.num_h_samples > 0
+        if self.training.rewrite_loss_only and wanted:
+            await self.forward_done()
+            wanted = example in self.kept and self.losses[self.kept.index(example)] > 0
+        sampled = await self._posterior_samples(node_id, example) if wanted else []
+        return list(dict.fromkeys([current.text, *sampled]))
 
     async def _posterior_samples(self, node_id: str, example: int) -> list[str]:
-        """h~ ~ q(h | x, target, prompts) for one example, once its hidden state h exists;
-        none when the example failed or its consumer has no target for it."""
-        if await self.forward_run.finished_output(node_id, example) is None:
-            return []
+        """h~ ~ q(h | x, target, prompts) for one example; none when its consumer has no
+        target for it."""
         consumer = self.roles.consumers(node_id)[0]
         consumer_targets = await self._targets_by_example(consumer)
         if example not in consumer_targets:
@@ -314,44 +332,69 @@ class TrainingStep:
         hidden node as soon as its samples exist, whoever asks for them first."""
         return await self.once.get(("weights", node_id), lambda: self._sharpen(node_id))
 
-    async def sharpening_sent(self, node_id: str) -> None:
-        """Wait until every sharpening term of `node_id` has been asked for (not answered).
-        The terms are urgent and on the critical path; bulk scores asked for after this
-        point queue behind them rather than take the slots they need."""
-        await self._sent_event(node_id).wait()
+    async def sharpening_sent(self, node_id: str, example: int | None = None) -> None:
+        """Wait until every sharpening term of `node_id` (on one example, or on every kept
+        one) has been asked for, not answered. The terms are urgent and on the critical path;
+        bulk scores asked for after this point queue behind them rather than take the slots
+        they need."""
+        if example is not None:
+            await self._sent_event(node_id, example).wait()
+            return
+        await self.forward_done()
+        for kept in self.kept:
+            await self._sent_event(node_id, kept).wait()
 
-    def _sent_event(self, node_id: str) -> anyio.Event:
-        if node_id not in self._sharpening_sent:
-            self._sharpening_sent[node_id] = anyio.Event()
-        return self._sharpening_sent[node_id]
+    def _sent_event(self, node_id: str, example: int) -> anyio.Event:
+        if (node_id, example) not in self._sharpening_sent:
+            self._sharpening_sent[node_id, example] = anyio.Event()
+        return self._sharpening_sent[node_id, example]
 
     async def _sharpen(self, node_id: str) -> list[list[float]]:
         """w_ij = softmax_j((sum_c log p(target_c | h~_ij) + log p(h~_ij | x)) / T)."""
-        samples = await self.samples(node_id)
-        cells = [(row, j) for row, per_row in enumerate(samples) for j in range(len(per_row))]
-        consumers = self.roles.consumers(node_id)
-        consumer_targets = [await self.targets(consumer) for consumer in consumers]  # ready by now
+        await self.forward_done()
+        terms = [await self._sharpening_terms(node_id, example) for example in self.kept]
+        likelihoods = [_kept(likelihood) for likelihood, _ in terms]
+        priors = [prior for _, prior in terms] if self.training.include_prior and self._echo(node_id) else None
+        return elbo.sharpening_weights(likelihoods, priors, self.training.posterior_temp)
 
-        async def consumer_likelihood(row: int, j: int) -> float:
-            total = 0.0
-            for consumer, targets in zip(consumers, consumer_targets, strict=True):  # usually one
-                rendered = self._render(consumer, self.prompts[consumer], row, {node_id: samples[row][j]})
-                method = self._method(consumer)
-                total += (await self._likelihood(consumer, rendered, targets[row], "sharpening", method)).value
-            return total
+    async def _sharpening_terms(self, node_id: str, example: int) -> tuple[list[float] | None, list[float]]:
+        """One example's sharpening terms per hidden state j: sum_c log p(target_c | h~_j) and
+        log p(h~_j | x). Asked for as soon as the example's samples and its consumers'
+        forward outputs exist, before the rest of the batch; (None, []) for an example that
+        failed."""
+        return await self.once.get(("sharpening", node_id, example), lambda: self._ask_sharpening(node_id, example))
 
-        async def prior(row: int, j: int) -> float:
-            rendered = self._render(node_id, self.prompts[node_id], row)
-            return (await self._likelihood(node_id, rendered, samples[row][j], phase="sharpening")).value
+    async def _ask_sharpening(self, node_id: str, example: int) -> tuple[list[float] | None, list[float]]:
+        sent = self._sent_event(node_id, example)
+        try:
+            samples = await self.example_samples(node_id, example)
+            consumers = self.roles.consumers(node_id)
+            forward = [await self._forward_cell(consumer, example) for consumer in consumers]
+            if samples is None or None in forward:
+                return None, []
+            targets = [(await self._targets_by_example(consumer)).get(example) for consumer in consumers]
+            if None in targets:
+                return None, []
 
-        use_prior = self.training.include_prior and self._echo(node_id)
-        terms = [consumer_likelihood(row, j) for row, j in cells]
-        if use_prior:
-            terms += [prior(row, j) for row, j in cells]
-        values = await gather(terms, started=self._sent_event(node_id))
-        likelihood_matrix = _reshape(values[:len(cells)], samples)
-        prior_matrix = _reshape(values[len(cells):], samples) if use_prior else None
-        return elbo.sharpening_weights(likelihood_matrix, prior_matrix, self.training.posterior_temp)
+            async def consumer_likelihood(j: int) -> float:
+                total = 0.0
+                for consumer, target in zip(consumers, targets, strict=True):  # usually one
+                    rendered = self._render_example(consumer, self.prompts[consumer], example, {node_id: samples[j]})
+                    total += (await self._likelihood(consumer, rendered, target, "sharpening", self._method(consumer))).value
+                return total
+
+            async def prior(j: int) -> float:
+                rendered = self._render_example(node_id, self.prompts[node_id], example)
+                return (await self._likelihood(node_id, rendered, samples[j], phase="sharpening")).value
+
+            use_prior = self.training.include_prior and self._echo(node_id)
+            calls = [consumer_likelihood(j) for j in range(len(samples))]
+            if use_prior:
+                calls += [prior(j) for j in range(len(samples))]
+            values = await gather(calls, started=sent)
+            return values[:len(samples)], values[len(samples):]
+        finally:
+            sent.set()  # also when nothing was asked: no one waits in vain
 
     async def best_hidden(self, node_id: str) -> list[str]:
         samples = await self.samples(node_id)
@@ -593,9 +636,8 @@ async def _grid(
     return grid
 
 
-def _reshape(flat: list[float], like: list[list[str]]) -> list[list[float]]:
-    rows, start = [], 0
-    for per_row in like:
-        rows.append(flat[start:start + len(per_row)])
-        start += len(per_row)
-    return rows
+def _kept(value: T | None) -> T:
+    """A per-example value of a kept example: it exists, since the whole forward pass
+    succeeded on that example."""
+    assert value is not None, "a kept example lacks a value computed for every example that succeeded"
+    return value

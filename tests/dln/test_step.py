@@ -238,10 +238,8 @@ async def test_posterior_sampling_starts_before_the_forward_pass_ends_and_only_s
     assert all(tag.priority == (BULK if tag.phase == "score" else URGENT) for tag in tags)
 
 
-async def test_each_example_is_sampled_on_its_own_and_scores_queue_behind_the_sharpening() -> None:
-    """An example's posterior starts once its own hidden state exists, not the batch's. Every
-    sharpening term is asked for before any candidate score (so scores cannot take the slots
-    the sharpening needs), yet the known candidates' scores do not wait for its replies."""
+async def timed_phases(batch: list[Example]) -> list[tuple[str, str, str, float]]:
+    """(event, node, phase, seconds) of every call of a DLN-2 step with remembered prompts."""
     network = dln2_network()
     events: list[tuple[str, str, str, float]] = []
     step_settings = settings(backward_model="backward")
@@ -252,16 +250,30 @@ async def test_each_example_is_sampled_on_its_own_and_scores_queue_behind_the_sh
         for stats in {id(model.stats): model.stats for model in models.values()}.values():
             stats.subscribe(lambda event, _, tag: events.append((event, tag.node, tag.phase, time.perf_counter() - started)))
         try:
-            await TrainingStep(network, models, BATCH2, step_settings).run()
+            await TrainingStep(network, models, batch, step_settings).run()
         finally:
             await close_models(models)
+    return events
 
-    def times(event: str, phase: str, node: str | None = None) -> list[float]:
-        return [t for e, n, p, t in events if (e, p) == (event, phase) and node in (None, n)]
 
-    assert min(times("start", "posterior")) < max(times("end", "forward", "reason"))
-    assert max(times("start", "sharpening")) <= min(times("start", "score"))
-    assert min(times("start", "score")) < max(times("end", "sharpening"))
+def times(events: list[tuple[str, str, str, float]], event: str, phase: str, node: str | None = None) -> list[float]:
+    return [t for e, n, p, t in events if (e, p) == (event, phase) and node in (None, n)]
+
+
+async def test_each_example_is_sampled_and_sharpened_on_its_own() -> None:
+    """An example's posterior starts once its own hidden state exists, and its sharpening
+    once its own samples do: neither waits for the whole batch."""
+    events = await timed_phases(BATCH2)
+    assert min(times(events, "start", "posterior")) < max(times(events, "end", "forward", "reason"))
+    assert min(times(events, "start", "sharpening")) < max(times(events, "end", "posterior"))
+
+
+async def test_scores_queue_behind_the_sharpening_without_waiting_for_its_replies() -> None:
+    """Every sharpening term is asked for before any candidate score (so scores cannot take
+    the slots the sharpening needs), yet the scores do not wait for the sharpening's replies."""
+    events = await timed_phases(BATCH2[:1])
+    assert max(times(events, "start", "sharpening")) <= min(times(events, "start", "score"))
+    assert min(times(events, "start", "score")) < max(times(events, "end", "sharpening"))
 
 
 async def test_a_class_distribution_the_forward_pass_has_is_not_asked_for_again() -> None:
