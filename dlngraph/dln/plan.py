@@ -48,7 +48,8 @@ def dependency_depth(network: CompiledNetwork, training: TrainingSpec | None = N
       longest path to it from the input;
     - a hidden node samples its posterior once its own output and its consumer's targets exist
       (labels at once; a hidden consumer's h* once that consumer is sharpened), and is
-      sharpened in the round after (the sharpening also needs the whole forward pass): h*;
+      sharpened in the round after (the sharpening also needs its consumers' forward outputs,
+      counted here as the whole forward pass, which they are in every shipped spec): h*;
     - a hidden node's proposals follow its h*, and their scores follow the proposals;
     - a scored node's proposals follow the whole forward pass; its candidates' scores follow
       them and its hidden parents' posterior samples (the scores are asked for once the
