@@ -24,6 +24,7 @@ from dlngraph.data.formats import (
 from dlngraph.data.presets import load_preset
 from dlngraph.data.tasks import generate_dataset, get_task
 from dlngraph.data.types import Dataset, Example
+from dlngraph.spec.checks.ranges import check_struct_ranges
 from dlngraph.spec.data import DataSpec, FileData, GeneratedData, PresetData
 
 Read = tuple[list[Example], str | None]
@@ -90,13 +91,10 @@ def _files(data: FileData, base_dir: Path, seed: int) -> Dataset:
 
 def _check_options(data: FileData) -> None:
     """Options the spec's types allow but that cannot work, named by their place in the spec."""
-    issues = []
-    if not 0 <= data.dev_fraction < 1:
-        issues.append(_spec_issue("data.dev_fraction", f"expected a number from 0 up to (not including) 1, found {data.dev_fraction}"))
-    for name in ("max_train", "max_dev", "max_test"):
-        limit = getattr(data, name)
-        if limit is not None and limit < 1:
-            issues.append(_spec_issue(f"data.{name}", f"expected at least 1, found {limit}"))
+    issues = [
+        _spec_issue(".".join(map(str, finding.path)), finding.message)
+        for finding in check_struct_ranges(data, ("data",))
+    ]
     if data.label_map is not None and not data.label_map:
         issues.append(_spec_issue("data.label_map", "the label map is empty; leave it out to keep targets as they are"))
     if issues:

@@ -20,7 +20,7 @@ from dlngraph.dln.roles import Roles
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.llm.cache import Cache
 from dlngraph.llm.pool import ModelPool
-from dlngraph.runs.session import dataset_of
+from dlngraph.runs.session import dataset_of, open_models
 from dlngraph.spec import load_spec
 from dlngraph.spec.network import NetworkSpec
 from dlngraph.spec.nodes import LMNode
@@ -88,9 +88,8 @@ async def evaluate_splits(
     if cache_path is None and (spec_path.parent / "cache.sqlite").exists():
         cache_path = spec_path.parent / "cache.sqlite"
     cache = Cache(cache_path) if cache_path is not None else Cache.off()
-    pool = ModelPool.from_specs(spec.models, cache=cache, base_url=base_url, seed=spec.training.seed)
     reports = []
-    try:
+    async with open_models(spec, cache, base_url=base_url) as pool:
         for split in splits:
             examples = getattr(dataset, split)[:limit]
             before = _costs(pool)
@@ -103,9 +102,6 @@ async def evaluate_splits(
                 spec=str(spec_path), split=split, rows=rows, calls=calls,
                 prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             ))
-    finally:
-        await pool.aclose()
-        await cache.aclose()
     return reports
 
 

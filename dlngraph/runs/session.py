@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
 
 from dlngraph.data import Dataset, load_dataset
 from dlngraph.data.load import file_splits, resolve_data_path
+from dlngraph.llm.budget import Budget
+from dlngraph.llm.cache import Cache
+from dlngraph.llm.pool import ModelPool
 from dlngraph.spec.data import FileData, PresetData
 from dlngraph.spec.network import NetworkSpec
 
@@ -33,3 +38,19 @@ def dataset_of(spec: NetworkSpec, spec_path: Path) -> Dataset:
     if spec.data is None:
         raise RunSetupError(f"{spec_path}: the spec has no `data` section; add one to train or evaluate it")
     return load_dataset(spec.data, base_dir=spec_path.parent, seed=spec.training.seed)
+
+
+@asynccontextmanager
+async def open_models(
+    spec: NetworkSpec, cache: Cache, *, base_url: str | None = None, budget: Budget | None = None
+) -> AsyncIterator[ModelPool]:
+    """The spec's models over `cache`. Both are closed on the way out, the cache also when
+    the models cannot be built (a bad base URL, a missing model file)."""
+    try:
+        pool = ModelPool.from_specs(spec.models, cache=cache, budget=budget, base_url=base_url, seed=spec.training.seed)
+        try:
+            yield pool
+        finally:
+            await pool.aclose()
+    finally:
+        await cache.aclose()

@@ -22,9 +22,8 @@ from dlngraph.engine import EventBus
 from dlngraph.graph import compile_network
 from dlngraph.llm.budget import Budget
 from dlngraph.llm.cache import Cache
-from dlngraph.llm.pool import ModelPool
 from dlngraph.runs.overrides import apply_overrides
-from dlngraph.runs.session import dataset_of, with_absolute_data_paths
+from dlngraph.runs.session import dataset_of, open_models, with_absolute_data_paths
 from dlngraph.spec import dump_spec, load_spec
 from dlngraph.spec.network import NetworkSpec
 
@@ -104,18 +103,14 @@ async def _train(
     limited = options.max_calls is not None or options.max_tokens is not None
     budget = Budget(options.max_calls, options.max_tokens) if limited else None
     cache = Cache(run.cache_path, options.cache) if options.cache != "off" else Cache.off()
-    pool = ModelPool.from_specs(spec.models, cache=cache, budget=budget, base_url=options.base_url, seed=spec.training.seed)
-    if watch is not None:
-        watch(pool.usage)
-    try:
+    async with open_models(spec, cache, base_url=options.base_url, budget=budget) as pool:
+        if watch is not None:
+            watch(pool.usage)
         trainer = Trainer(
             network, pool, train=dataset.train, dev=dataset.dev, test=dataset.test,
             labels=dataset.labels, run=run, events=events, usage=pool.usage,
         )
         outcome = await trainer.fit(state)
-    finally:
-        await pool.aclose()
-        await cache.aclose()
     final = network.with_prompts(outcome.state.best_prompts).spec
     run.write_final_spec(dump_spec(final))
     summary = _summary(spec, run, outcome, pool.usage(), time.perf_counter() - started)

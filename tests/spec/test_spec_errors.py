@@ -622,6 +622,24 @@ def test_numeric_ranges(tmp_path: Path) -> None:
     ]
 
 
+def test_a_dev_fraction_of_one_is_refused_by_the_spec_as_by_the_loader(tmp_path: Path) -> None:
+    """All of the train file as dev would leave nothing to train on: `validate` says so
+    before a run finds out."""
+    found = issues(
+        tmp_path,
+        """
+        name: t
+        models: {fast: {backend: local}}
+        nodes: [{kind: lm, id: a, model: fast, prompt: x}]
+        output: a
+        data: {source: files, format: jsonl, train: t.jsonl, dev_fraction: 1.0}
+        """,
+    )
+    assert [(issue.path, issue.message) for issue in found] == [
+        ("data.dev_fraction", "expected a value >= 0 and < 1, found 1.0"),
+    ]
+
+
 def test_several_errors_are_reported_together(tmp_path: Path) -> None:
     found = issues(
         tmp_path,

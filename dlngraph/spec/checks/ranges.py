@@ -26,14 +26,19 @@ class Range:
     high: float = math.inf
     low_open: bool = False
     """True when `low` itself is not allowed (a value must be > low)."""
+    high_open: bool = False
+    """True when `high` itself is not allowed (a value must be < high)."""
 
     def allows(self, value: float) -> bool:
         above = value > self.low if self.low_open else value >= self.low
-        return above and value <= self.high
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
 
     def describe(self) -> str:
         low = f"> {_number(self.low)}" if self.low_open else f">= {_number(self.low)}"
-        return low if self.high == math.inf else f"{low} and <= {_number(self.high)}"
+        if self.high == math.inf:
+            return low
+        return f"{low} and {'<' if self.high_open else '<='} {_number(self.high)}"
 
 
 AT_LEAST_ONE = Range(1)
@@ -68,7 +73,7 @@ RULES: dict[type[msgspec.Struct], dict[str, Range]] = {
     },
     SplitSizes: {"train": NON_NEGATIVE, "dev": NON_NEGATIVE, "test": NON_NEGATIVE},
     FileData: {
-        "dev_fraction": Range(0, 1),
+        "dev_fraction": Range(0, 1, high_open=True),  # 1 would leave nothing to train on
         "max_train": AT_LEAST_ONE,
         "max_dev": AT_LEAST_ONE,
         "max_test": AT_LEAST_ONE,
@@ -77,8 +82,14 @@ RULES: dict[type[msgspec.Struct], dict[str, Range]] = {
 
 
 def check_ranges(spec: NetworkSpec) -> list[Finding]:
+    return check_struct_ranges(spec)
+
+
+def check_struct_ranges(value: msgspec.Struct, path: tuple[str | int, ...] = ()) -> list[Finding]:
+    """The rules applied to any part of a spec (the data loader checks a `data:` section this
+    way when it is given one that no spec check has seen)."""
     findings: list[Finding] = []
-    _walk(spec, (), findings)
+    _walk(value, path, findings)
     return findings
 
 
