@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 
 from dlngraph.cli import CommandError
-from dlngraph.cli.progress import Progress
+from dlngraph.cli.progress import Progress, three_decimals
 from dlngraph.cli.train import print_summary
 from dlngraph.engine import EventBus
 from dlngraph.runs import RunSummary, TrainOptions, evaluate_splits, train_spec
@@ -93,11 +93,8 @@ def _trained_row(system: str, summary: RunSummary) -> DemoRow:
 def print_table(rows: list[DemoRow]) -> None:
     print(f"{'system':<8} {'dev acc':>8} {'test acc':>9} {'calls':>7} {'tokens':>9} {'wall time':>10}")
     for row in rows:
-        print(f"{row.system:<8} {_fmt(row.dev):>8} {_fmt(row.test):>9} {row.calls:>7} {row.tokens:>9}"
+        print(f"{row.system:<8} {three_decimals(row.dev):>8} {three_decimals(row.test):>9} {row.calls:>7} {row.tokens:>9}"
               f" {row.wall_time_s:>9.0f}s")
     total = sum(row.wall_time_s for row in rows)
     print(f"total wall time {total:.0f}s")
 
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"

@@ -84,7 +84,7 @@ class Progress:
                     f"{dev}{best} calls={totals.get('requests', 0)} tokens={_tokens(totals)}"
                     f" cache_hits={totals.get('cache_hits', 0)} elapsed={self._elapsed():.0f}s")
         if event.kind == "done":
-            return f"[{self.title}] done: {data['stopped']}, best dev={_fmt(data.get('best_dev_accuracy'))} test={_fmt(data.get('test_accuracy'))}"
+            return f"[{self.title}] done: {data['stopped']}, best dev={three_decimals(data.get('best_dev_accuracy'))} test={three_decimals(data.get('test_accuracy'))}"
         if event.kind == "budget":
             return f"[{self.title}] budget reached: {data['message']}"
         return None
@@ -102,7 +102,7 @@ class Progress:
                       f" {totals.get('cache_hits', 0)} cache hits")
         table.add_row("tokens", f"{_tokens(totals)}")
         table.add_row("by phase", by_phase or "-")
-        table.add_row("dev accuracy", f"last {_fmt(state['dev'])}, best {_fmt(state['best'])}; batch loss {_fmt(state['loss'])}")
+        table.add_row("dev accuracy", f"last {three_decimals(state['dev'])}, best {three_decimals(state['best'])}; batch loss {three_decimals(state['loss'])}")
         table.add_row("time", f"{self._elapsed():.0f}s elapsed, ETA {self._eta()}")
         return table
 
@@ -128,5 +128,6 @@ def _tokens(totals: dict[str, Any]) -> int:
     return int(totals.get("prompt_tokens", 0)) + int(totals.get("completion_tokens", 0))
 
 
-def _fmt(value: float | None) -> str:
+def three_decimals(value: float | None) -> str:
+    """How the command line prints accuracies: 0.833, or - when there is none."""
     return "-" if value is None else f"{value:.3f}"

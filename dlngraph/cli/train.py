@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from dlngraph.cli import CommandError
-from dlngraph.cli.progress import Progress
+from dlngraph.cli.progress import Progress, three_decimals
 from dlngraph.dln.plan import calls_per_iteration, dependency_depth
 from dlngraph.engine import EventBus
 from dlngraph.graph import compile_network
@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
 def print_summary(summary: RunSummary) -> None:
     print(f"run:        {summary.run_dir}  ({summary.stopped} after {summary.iterations_run} iterations)")
-    print(f"dev:        {_fmt(summary.initial_dev_accuracy)} at start -> {_fmt(summary.best_dev_accuracy)} best"
+    print(f"dev:        {three_decimals(summary.initial_dev_accuracy)} at start -> {three_decimals(summary.best_dev_accuracy)} best"
           f" (iteration {summary.best_iteration})")
-    print(f"test:       {_fmt(summary.test_accuracy)}")
+    print(f"test:       {three_decimals(summary.test_accuracy)}")
     print(f"cost:       {summary.calls} calls, {summary.cache_hits} cache hits,"
           f" {summary.prompt_tokens + summary.completion_tokens} tokens, {summary.wall_time_s:.1f}s")
     print(f"final spec: {Path(summary.run_dir) / 'final.yaml'}")
@@ -110,7 +110,4 @@ def _budget(entries: list[str]) -> dict[str, int]:
         budget[f"max_{kind}"] = int(amount)
     return budget
 
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
 

@@ -28,14 +28,14 @@ from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, VoteNode
 
 
 class _Cell:
-    """One (node, example, sample) result that dependants wait on."""
+    """One (node, example, sample) result that dependants wait on: once `done`, its output,
+    or None if it failed or was skipped."""
 
-    __slots__ = ("done", "output", "failed")
+    __slots__ = ("done", "output")
 
     def __init__(self) -> None:
         self.done = anyio.Event()
         self.output: NodeOutput | None = None
-        self.failed = False
 
 
 async def run_forward(
@@ -144,14 +144,12 @@ class ForwardRun:
         try:
             parents = await self._parent_outputs(node_id, example, sample)
             if parents is None:
-                cell.failed = True
                 self.failures.append(
                     NodeFailure(node=node_id, example=example, sample=sample, error="a parent failed", skipped=True)
                 )
                 return
             cell.output = await self._evaluate(node_id, example, sample, parents)
         except Exception as error:  # noqa: BLE001 - every node failure is reported the same way
-            cell.failed = True
             if not self.keep_going:
                 raise NodeExecutionError(node_id, example, sample, error) from error
             self.failures.append(NodeFailure(node=node_id, example=example, sample=sample, error=str(error)))
@@ -167,7 +165,7 @@ class ForwardRun:
         for source in self._sources(node_id):
             parent = self.cells[source, example, sample]
             await parent.done.wait()
-            if parent.failed or parent.output is None:
+            if parent.output is None:
                 return None
             outputs[source] = parent.output
         return outputs
