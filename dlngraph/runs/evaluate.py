@@ -17,6 +17,7 @@ import msgspec
 from dlngraph.data import Dataset, few_shot
 from dlngraph.dln.evaluate import evaluate
 from dlngraph.dln.roles import Roles
+from dlngraph.dln.rundir import RunDirectory
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.llm.cache import Cache
 from dlngraph.llm.pool import ModelPool
@@ -85,8 +86,9 @@ async def evaluate_splits(
         systems.append(("0-shot", baseline_network(spec, dataset, 0)))
         if shots > 0:
             systems.append((f"{shots}-shot", baseline_network(spec, dataset, shots)))
-    if cache_path is None and (spec_path.parent / "cache.sqlite").exists():
-        cache_path = spec_path.parent / "cache.sqlite"
+    beside = RunDirectory(spec_path.parent).cache_path  # a run's final.yaml sits in its run directory
+    if cache_path is None and beside.exists():
+        cache_path = beside
     cache = Cache(cache_path) if cache_path is not None else Cache.off()
     reports = []
     async with open_models(spec, cache, base_url=base_url) as pool:
