@@ -10,7 +10,8 @@ import re
 
 DocPath = tuple[str | int, ...]
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+"""A name written bare in a document path (`nodes.reason`); node ids must be such names."""
 _MSGSPEC_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[(.*?)\]")
 
 
@@ -20,7 +21,7 @@ def format_path(path: DocPath) -> str:
     for step in path:
         if isinstance(step, int):
             text += f"[{step}]"
-        elif _IDENTIFIER.match(step):
+        elif IDENTIFIER.match(step):
             text += f".{step}" if text else step
         else:
             text += f"[{step!r}]"

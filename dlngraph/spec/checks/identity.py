@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from dlngraph.spec.errors import Finding
 from dlngraph.spec.network import NetworkSpec
 from dlngraph.spec.nodes import INPUT
-
-NODE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+from dlngraph.spec.paths import IDENTIFIER as NODE_ID
 
 
 def check_identity(spec: NetworkSpec) -> list[Finding]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dlngraph.spec.errors import Finding
 from dlngraph.spec.network import NetworkSpec
 from dlngraph.spec.nodes import ConcatNode, LMNode
+from dlngraph.spec.paths import DocPath
 from dlngraph.spec.templates import (
     CONCAT_VARIABLES,
     FORWARD_VARIABLES,
@@ -15,8 +16,6 @@ from dlngraph.spec.templates import (
     forward_template,
     get_template,
 )
-
-DocPath = tuple[str | int, ...]
 
 
 def check_template_use(spec: NetworkSpec) -> list[Finding]:
