@@ -177,6 +177,15 @@ class ModelPool(Mapping[str, LanguageModel]):
     def closed(self) -> bool:
         return self._closed
 
+    async def warm_up(self) -> None:
+        """Load what loads slowly (an embedded model) now, off the event loop. Otherwise the
+        first call would, and the first token count (the context-window check, made on the
+        event loop) would load it there, stalling every call in flight for a second."""
+        for backend in self._backends:
+            warm_up = getattr(backend, "warm_up", None)
+            if warm_up is not None:
+                await warm_up()
+
     async def aclose(self) -> None:
         """Close every backend exactly once (later calls do nothing). Every backend is closed
         even if one fails to; the first failure is then raised."""

@@ -44,11 +44,13 @@ def dataset_of(spec: NetworkSpec, spec_path: Path) -> Dataset:
 async def open_models(
     spec: NetworkSpec, cache: Cache, *, base_url: str | None = None, budget: Budget | None = None
 ) -> AsyncIterator[ModelPool]:
-    """The spec's models over `cache`. Both are closed on the way out, the cache also when
-    the models cannot be built (a bad base URL, a missing model file)."""
+    """The spec's models over `cache`, an embedded model already loaded. Both are closed on
+    the way out, the cache also when the models cannot be built (a bad base URL, a missing
+    model file)."""
     try:
         pool = ModelPool.from_specs(spec.models, cache=cache, budget=budget, base_url=base_url, seed=spec.training.seed)
         try:
+            await pool.warm_up()
             yield pool
         finally:
             await pool.aclose()

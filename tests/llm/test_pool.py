@@ -173,6 +173,7 @@ class FakeLocalBackend:
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         self.closed = 0
+        self.warmed = 0
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> FakeLocalBackend:
@@ -185,6 +186,9 @@ class FakeLocalBackend:
     async def aclose(self) -> None:
         self.closed += 1
 
+    async def warm_up(self) -> None:
+        self.warmed += 1
+
 
 async def test_local_models_come_from_the_local_module(monkeypatch):
     FakeLocalBackend.built = []
@@ -195,6 +199,15 @@ async def test_local_models_come_from_the_local_module(monkeypatch):
         assert pool["a"].limiter is pool["b"].limiter is pool["c"].limiter  # one model file, one set of limits
     assert len(FakeLocalBackend.built) == 2
     assert all(backend.closed == 1 for backend in pool.backends)
+
+
+async def test_warm_up_loads_each_embedded_model_once_and_leaves_servers_alone(scripted_server, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dlngraph.llm.local", types.SimpleNamespace(LocalBackend=FakeLocalBackend))
+    specs = {"a": local_spec(), "b": local_spec(sampling=Sampling(temperature=0.9)), "server": openai_spec(scripted_server.base_url)}
+    async with ModelPool.from_specs(specs) as pool:
+        await pool.warm_up()
+        assert pool["a"].backend.warmed == 1
+        assert scripted_server.stats.requests == 0
 
 
 def test_http_models_never_import_the_embedded_model():

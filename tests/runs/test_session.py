@@ -18,7 +18,7 @@ async def test_models_and_cache_are_closed_when_the_work_fails(tmp_path: Path) -
     with pytest.raises(RuntimeError, match="the work failed"):
         async with open_models(spec, cache, base_url="http://127.0.0.1:9/v1") as pool:
             raise RuntimeError("the work failed")
-    assert pool._closed
+    assert pool.closed
     assert cache._db is None
 
 
