@@ -157,7 +157,7 @@ class TrainingStep:
         updates, *_ = await gather([
             gather(self._update(node) for node in self.network.trainable),
             self._finish_forward(),
-            gather(self._sharpening_terms(node, example) for node in self.roles.hidden for example in examples),
+            gather(self._start_sharpening(node, example) for node in self.roles.hidden for example in examples),
         ])
         hidden = await gather(self._hidden_summary(node) for node in self.roles.hidden)
         return StepResult(
@@ -356,6 +356,15 @@ class TrainingStep:
         likelihoods = [_kept(likelihood) for likelihood, _ in terms]
         priors = [prior for _, prior in terms] if self.training.include_prior and self._echo(node_id) else None
         return elbo.sharpening_weights(likelihoods, priors, self.training.posterior_temp)
+
+    async def _start_sharpening(self, node_id: str, example: int) -> None:
+        """Ask one example's sharpening terms as early as they can be. A failure stays in the
+        memo: `_sharpen` raises it if the example is kept, and an example that fails further
+        up the forward pass (so is not kept) does not fail the step."""
+        try:
+            await self._sharpening_terms(node_id, example)
+        except Exception:  # noqa: BLE001, S110 - see the docstring
+            pass
 
     async def _sharpening_terms(self, node_id: str, example: int) -> tuple[list[float] | None, list[float]]:
         """One example's sharpening terms per hidden state j: sum_c log p(target_c | h~_j) and

@@ -292,3 +292,29 @@ async def test_a_class_distribution_the_forward_pass_has_is_not_asked_for_again(
     forward_prompts = [step.forward_run.output("answer", i).rendered for i in range(len(BATCH))]
     assert all(prompts.count(prompt) == 1 for prompt in forward_prompts)
     assert result.prompts["answer"] == "BEST"
+
+
+ENSEMBLE = """
+name: ensemble
+models:
+  m: {backend: openai, base_url: "http://127.0.0.1:9/v1"}
+nodes:
+  - {kind: lm, id: notes, model: m, prompt: "NOTES"}
+  - {kind: lm, id: a, model: m, template: classify, prompt: "MEMBER A", inputs: [notes], classes: ["Yes|yes", "No|no"]}
+  - {kind: lm, id: b, model: m, template: classify, prompt: "MEMBER B", classes: ["Yes|yes", "No|no"]}
+  - {kind: vote, id: v, inputs: [a, b]}
+output: v
+"""
+
+
+async def test_an_example_dropped_after_its_early_sharpening_failed_does_not_fail_the_step() -> None:
+    """Q2 fails in member b, so the step drops it; its sharpening (on member a, which did
+    answer) was already asked for, and failed. Only the kept example counts."""
+    script = Script().answer(r"(?s)Q1.*New notes:", "NOTES FOR Q1").answer(r"(?s)Q2.*New notes:", "NOTES FOR Q2")
+    script.fail(r"(?s)MEMBER B.*Q2")
+    script.fail(r"(?s)MEMBER A.*NOTES FOR Q2")
+    network = network_from_text(ENSEMBLE)
+    step, result = await run_step(network, script, settings(backward_model=None, num_h_samples=2), BATCH)
+    assert result.failed_examples == [1]
+    assert step.kept == [0]
+    assert set(result.updates) == {"notes", "a", "b"}
