@@ -28,21 +28,26 @@ class Once:
         self._errors: dict[Hashable, BaseException] = {}
 
     async def get(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
-        if key in self._values:
-            return self._values[key]
-        if key in self._errors:
-            raise self._errors[key]
-        if key in self._computing:
+        while True:
+            if key in self._values:
+                return self._values[key]
+            if key in self._errors:
+                raise self._errors[key]
+            if key not in self._computing:
+                return await self._compute(key, compute)
             done = self._computing[key]
             if done is None:
                 done = self._computing[key] = anyio.Event()
-            await done.wait()
-            if key in self._errors:
-                raise self._errors[key]
-            return self._values[key]
+            await done.wait()  # then a value, an error, or (the computer was cancelled) nothing
+
+    async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        """Compute as the first asker. A cancellation is not the value's fault: it is not
+        kept, and the next asker computes again."""
         self._computing[key] = None
         try:
             self._values[key] = value = await compute()
+        except anyio.get_cancelled_exc_class():
+            raise
         except BaseException as error:
             self._errors[key] = error
             raise

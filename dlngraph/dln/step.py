@@ -385,23 +385,24 @@ class TrainingStep:
             if None in targets:
                 return None, []
 
-            async def consumer_likelihood(j: int) -> float:
-                total = 0.0
-                for consumer, target in zip(consumers, targets, strict=True):  # usually one
-                    rendered = self._render_example(consumer, self.prompts[consumer], example, {node_id: samples[j]})
-                    total += (await self._likelihood(consumer, rendered, target, "sharpening", self._method(consumer))).value
-                return total
+            async def consumer_likelihood(consumer: str, target: str, j: int) -> float:
+                rendered = self._render_example(consumer, self.prompts[consumer], example, {node_id: samples[j]})
+                return (await self._likelihood(consumer, rendered, target, "sharpening", self._method(consumer))).value
 
             async def prior(j: int) -> float:
                 rendered = self._render_example(node_id, self.prompts[node_id], example)
                 return (await self._likelihood(node_id, rendered, samples[j], phase="sharpening")).value
 
+            # Every term in one gather, so that `sent` means all of them (several consumers too).
+            pairs = list(zip(consumers, targets, strict=True))
+            calls = [consumer_likelihood(consumer, target, j) for j in range(len(samples)) for consumer, target in pairs]
             use_prior = self.training.include_prior and self._echo(node_id)
-            calls = [consumer_likelihood(j) for j in range(len(samples))]
             if use_prior:
                 calls += [prior(j) for j in range(len(samples))]
             values = await gather(calls, started=sent)
-            return values[:len(samples)], values[len(samples):]
+            width = len(pairs)
+            likelihoods = [sum(values[j * width:(j + 1) * width]) for j in range(len(samples))]
+            return likelihoods, values[len(samples) * width:]
         finally:
             sent.set()  # also when nothing was asked: no one waits in vain
 

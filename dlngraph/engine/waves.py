@@ -7,14 +7,17 @@ run together the same way: `await gather([phase_a(), phase_b()])`.
 
 The task group is asyncio's own, not anyio's: a training step starts about two thousand tasks
 here, and an anyio task costs 55-65 us of CPU against 11-13 us for a native one (measured in
-benchmarks/RESULTS.md, session 4). The semantics are the same: the first failure cancels the
-siblings, and a cancelled caller (inside an anyio cancel scope too) cancels every child first.
+benchmarks/RESULTS.md, session 4). The semantics that matter here are the same: the first
+failure cancels the siblings, and a cancelled caller (inside an anyio cancel scope too)
+cancels every child first. (One difference: a child that raises CancelledError by itself
+leaves None in its slot while its siblings go on.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 from collections.abc import Awaitable, Iterable
 from typing import NoReturn, TypeVar
 
@@ -49,6 +52,8 @@ async def _gather_all(pending: list[Awaitable[T]], started: anyio.Event | None) 
     async def run(index: int, call: Awaitable[T]) -> None:
         results[index] = await call
 
+    task = asyncio.current_task()
+    cancelling = task.cancelling() if task is not None else 0
     try:
         async with asyncio.TaskGroup() as group:
             for index, call in enumerate(pending):
@@ -58,12 +63,25 @@ async def _gather_all(pending: list[Awaitable[T]], started: anyio.Event | None) 
             if started is not None:
                 started.set()
     except BaseExceptionGroup as errors:
+        if task is not None and sys.version_info < (3, 13):
+            _undo_group_cancel(task, cancelling)
         raise_first(errors)
     finally:
+        if started is not None:
+            started.set()  # also when starting failed: no one waits in vain
         for call in pending:  # calls cancelled before they started must not warn "never awaited"
             if inspect.iscoroutine(call) and inspect.getcoroutinestate(call) == inspect.CORO_CREATED:
                 call.close()
     return results
+
+
+def _undo_group_cancel(task: asyncio.Task, cancelling: int) -> None:
+    """Before Python 3.13, a task group whose child fails while the parent waits at its end
+    cancels the parent and never takes it back: the caller would then carry a pending
+    cancellation (a later Ctrl-C surfaces as CancelledError instead of KeyboardInterrupt).
+    An anyio cancel scope that really cancelled us re-delivers its cancellation anyway."""
+    while task.cancelling() > cancelling:
+        task.uncancel()
 
 
 def raise_first(errors: BaseExceptionGroup) -> NoReturn:

@@ -318,3 +318,17 @@ async def test_an_example_dropped_after_its_early_sharpening_failed_does_not_fai
     assert result.failed_examples == [1]
     assert step.kept == [0]
     assert set(result.updates) == {"notes", "a", "b"}
+
+
+async def test_a_hidden_node_read_by_two_consumers_asks_both_their_terms_as_sharpening() -> None:
+    """Both consumers' terms are sharpening (urgent), asked before any score can claim them."""
+    network = network_from_text(ENSEMBLE.replace('prompt: "MEMBER B", classes', 'prompt: "MEMBER B", inputs: [notes], classes'))
+    script = Script().answer(r"(?s)Q1.*New notes:", "NOTES FOR Q1").answer(r"(?s)Q2.*New notes:", "NOTES FOR Q2")
+    async with ScriptedServer(script=script) as server:
+        models = scripted_models(network, server)
+        try:
+            await TrainingStep(network, models, BATCH, settings(backward_model=None, num_h_samples=2)).run()
+        finally:
+            await close_models(models)
+    phases = {(tag.node, tag.phase) for model in models.values() for _, tag, _ in model.stats.groups()}
+    assert {("a", "sharpening"), ("b", "sharpening")} <= phases

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import pytest
 
@@ -76,3 +78,26 @@ async def test_started_is_set_once_every_call_has_started_and_not_before() -> No
     assert started.is_set()
     assert order[:100] == [f"first {i}" for i in range(100)]
     assert order[100:] == ["second"] * 3
+
+
+async def test_a_failure_leaves_the_caller_free_of_pending_cancellations() -> None:
+    """Before Python 3.13 asyncio's task group could leave its caller half-cancelled; a later
+    Ctrl-C would then surface as CancelledError rather than KeyboardInterrupt."""
+    async def late_failure() -> None:
+        await anyio.sleep(0.01)  # fails while gather waits at the end of its task group
+        raise ValueError("late")
+
+    with pytest.raises(ValueError, match="late"):
+        await gather([late_failure(), anyio.sleep(1)])
+    assert asyncio.current_task().cancelling() == 0
+
+
+async def test_started_is_set_even_when_starting_fails() -> None:
+    started = anyio.Event()
+
+    async def broken() -> None:
+        raise ValueError("at once")
+
+    with pytest.raises(ValueError, match="at once"):
+        await gather([broken(), *(anyio.sleep(1) for _ in range(100))], started=started)
+    assert started.is_set()
