@@ -15,14 +15,13 @@ from dlngraph.bench.gate import PAPER_MINI_BATCH
 from dlngraph.engine import ForwardResult, NodeOutput, gather
 from dlngraph.engine.node_ops import (
     Models,
-    evaluate_concat,
+    evaluate_combiner,
     evaluate_lm,
-    evaluate_vote,
+    parent_ids,
     source_texts,
-    vote_verbalizers,
 )
 from dlngraph.graph import CompiledNetwork
-from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, VoteNode
+from dlngraph.spec.nodes import LMNode
 
 Cell = tuple[str, int]
 """(node id, example index)."""
@@ -39,15 +38,14 @@ async def run_layer_synchronous(
     """Run `network` over `inputs` layer by layer; the first failure is raised."""
     outputs: dict[Cell, NodeOutput] = {}
     for layer in network.layers:
-        calls = [(node, example) for node in layer if _is_lm(network, node) for example in range(len(inputs))]
-        for start in range(0, len(calls), batch_size):
-            chunk = calls[start:start + batch_size]
+        for chunk in mini_batches(network, layer, len(inputs), batch_size):
             results = await gather(_call(network, models, inputs, outputs, cell, phase) for cell in chunk)
             outputs.update(zip(chunk, results, strict=True))
         for node in layer:
             if not _is_lm(network, node):
                 for example in range(len(inputs)):
-                    outputs[node, example] = _combine(network, node, inputs[example], outputs, example)
+                    parents = _parents(network, node, outputs, example)
+                    outputs[node, example] = evaluate_combiner(network, network.node(node), inputs[example], parents)
     nodes = [node for layer in network.layers for node in layer]
     return ForwardResult(
         output_node=network.output,
@@ -55,14 +53,21 @@ async def run_layer_synchronous(
     )
 
 
+def mini_batches(
+    network: CompiledNetwork, layer: Sequence[str], examples: int, batch_size: int = PAPER_MINI_BATCH
+) -> list[list[Cell]]:
+    """The lm calls of one layer over `examples` examples, in the mini-batches sent one after
+    the other."""
+    calls = [(node, example) for node in layer if _is_lm(network, node) for example in range(examples)]
+    return [calls[start:start + batch_size] for start in range(0, len(calls), batch_size)]
+
+
 def _is_lm(network: CompiledNetwork, node_id: str) -> bool:
     return isinstance(network.node(node_id), LMNode)
 
 
 def _parents(network: CompiledNetwork, node_id: str, outputs: dict[Cell, NodeOutput], example: int) -> dict[str, NodeOutput]:
-    node = network.node(node_id)
-    sources = [*node.inputs, *getattr(node, "residual", [])]
-    return {source: outputs[source, example] for source in dict.fromkeys(sources) if source != INPUT}
+    return {source: outputs[source, example] for source in parent_ids(network.node(node_id))}
 
 
 async def _call(
@@ -81,14 +86,3 @@ async def _call(
     return await evaluate_lm(
         network, models, node, node.prompt, text_of, temperature=None, sample=0, seed=None, phase=phase
     )
-
-
-def _combine(network: CompiledNetwork, node_id: str, text: str, outputs: dict[Cell, NodeOutput], example: int) -> NodeOutput:
-    """A vote or concat node: no model call, just its parents' outputs rearranged."""
-    node = network.node(node_id)
-    ordered = [outputs[source, example] if source != INPUT else NodeOutput(text=text) for source in node.inputs]
-    if isinstance(node, VoteNode):
-        return evaluate_vote(node, ordered, vote_verbalizers(network, node))
-    if isinstance(node, ConcatNode):
-        return evaluate_concat(network, node, [output.text for output in ordered])
-    raise TypeError(f"unknown node kind: {type(node).__name__}")

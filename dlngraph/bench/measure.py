@@ -20,8 +20,8 @@ from typing import Any
 import msgspec
 
 from dlngraph.bench.cases import Case, synthetic_examples
-from dlngraph.bench.gate import PAPER_MINI_BATCH, gate_models
-from dlngraph.bench.layer_sync import run_layer_synchronous
+from dlngraph.bench.gate import gate_models
+from dlngraph.bench.layer_sync import mini_batches, run_layer_synchronous
 from dlngraph.bench.models import bench_models, requests_sent
 from dlngraph.bench.server import ServerSettings
 from dlngraph.dln.plan import dependency_depth
@@ -130,9 +130,7 @@ async def _timed(run: Callable[[], Awaitable[Any]]) -> float:
 
 def forward_groups(network: CompiledNetwork, examples: int) -> int:
     """Mini-batches the layer-synchronous forward pass sends."""
-    lm_nodes = set(network.lm_nodes)
-    calls = (sum(1 for node in layer if node in lm_nodes) * examples for layer in network.layers)
-    return sum(-(-count // PAPER_MINI_BATCH) for count in calls)
+    return sum(len(mini_batches(network, layer, examples)) for layer in network.layers)
 
 
 class Saturation(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,6 +16,7 @@ import sys
 
 from dlngraph.bench.report import format_report, summary_line
 from dlngraph.bench.run import default_plan, run_bench
+from dlngraph.cli import CommandError
 
 NAME = "bench"
 HELP = "time dlngraph's scheduler against the paper's layer-synchronous one on a scripted server"
@@ -33,11 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.prompts_per_request < 1:
-        print(f"dlngraph bench: --prompts-per-request must be at least 1, got {args.prompts_per_request}", file=sys.stderr)
-        return 2
+    for option, value in (("--prompts-per-request", args.prompts_per_request), ("--repeats", args.repeats)):
+        if value < 1:
+            raise CommandError(f"{option} must be at least 1, got {value}", exit_code=2)
     plan = default_plan(
-        quick=args.quick, local=args.local, client=args.client, repeats=max(1, args.repeats),
+        quick=args.quick, local=args.local, client=args.client, repeats=args.repeats,
         prompts_per_request=args.prompts_per_request,
     )
     report = run_bench(plan, progress=_progress)

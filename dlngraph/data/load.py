@@ -26,6 +26,7 @@ from dlngraph.data.tasks import generate_dataset, get_task
 from dlngraph.data.types import Dataset, Example
 from dlngraph.spec.checks.ranges import check_struct_ranges
 from dlngraph.spec.data import DataSpec, FileData, GeneratedData, PresetData
+from dlngraph.spec.paths import format_path
 
 Read = tuple[list[Example], str | None]
 """A file's examples and the instruction it offers (a BIG-bench `task_prefix`), if any."""
@@ -92,7 +93,7 @@ def _files(data: FileData, base_dir: Path, seed: int) -> Dataset:
 def _check_options(data: FileData) -> None:
     """Options the spec's types allow but that cannot work, named by their place in the spec."""
     issues = [
-        _spec_issue(".".join(map(str, finding.path)), finding.message)
+        _spec_issue(format_path(finding.path), finding.message)
         for finding in check_struct_ranges(data, ("data",))
     ]
     if data.label_map is not None and not data.label_map:

@@ -12,6 +12,7 @@ from functools import cached_property
 
 import networkx as nx
 
+from dlngraph.engine.node_ops import parent_ids
 from dlngraph.graph import CompiledNetwork
 from dlngraph.spec.nodes import ConcatNode, LMNode, VoteNode
 
@@ -74,7 +75,7 @@ class Roles:
         """Nearest hidden lm nodes (with posteriors) that `node_id` reads, through concat nodes."""
         node = self.network.node(node_id)
         found: list[str] = []
-        for source in [*node.inputs, *getattr(node, "residual", [])]:
+        for source in parent_ids(node):
             if source in self.hidden:
                 found.append(source)
             elif source in self.network.graph and isinstance(self._maybe(source), ConcatNode):

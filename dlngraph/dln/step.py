@@ -260,16 +260,9 @@ class TrainingStep:
         return output
 
     # ------------------------------------------------------------------ targets and posteriors
-    async def targets(self, node_id: str) -> list[str]:
-        """What `node_id` should produce on each kept example: the label for scored nodes,
-        the best posterior sample h* for hidden ones."""
-        await self.forward_done()
-        if node_id in self.roles.scored:
-            return [self.batch[i].target for i in self.kept]
-        return await self.best_hidden(node_id)
-
     async def _targets_by_example(self, node_id: str) -> dict[int, str]:
-        """`targets`, by example rather than by row; labels are known before the forward pass."""
+        """What `node_id` should produce on each example: the label for scored nodes (known
+        before the forward pass), the best posterior sample h* for hidden ones (kept examples)."""
         if node_id in self.roles.scored:
             return {i: example.target for i, example in enumerate(self.batch)}
         best = await self.best_hidden(node_id)
@@ -389,9 +382,10 @@ class TrainingStep:
                 rendered = self._render_example(consumer, self.prompts[consumer], example, {node_id: samples[j]})
                 return (await self._likelihood(consumer, rendered, target, "sharpening", self._method(consumer))).value
 
+            own_prompt = self._render_example(node_id, self.prompts[node_id], example)
+
             async def prior(j: int) -> float:
-                rendered = self._render_example(node_id, self.prompts[node_id], example)
-                return (await self._likelihood(node_id, rendered, samples[j], phase="sharpening")).value
+                return (await self._likelihood(node_id, own_prompt, samples[j], phase="sharpening")).value
 
             # Every term in one gather, so that `sent` means all of them (several consumers too).
             pairs = list(zip(consumers, targets, strict=True))
@@ -574,10 +568,10 @@ class TrainingStep:
         samples = await self.samples(node_id)
         await self.sharpening_sent(node_id)
         rows = self.ranking_rows
+        rendered = {(row, c.prompt): self._render(node_id, c.prompt, row) for row in rows for c in candidates}
 
         async def cell(row: int, j: int, candidate: Candidate) -> float:
-            rendered = self._render(node_id, candidate.prompt, row)
-            return (await self._likelihood(node_id, rendered, samples[row][j], "score")).value
+            return (await self._likelihood(node_id, rendered[row, candidate.prompt], samples[row][j], "score")).value
 
         scores = await _grid(cell, rows, samples, candidates)
         weights = await self.weights(node_id)

@@ -15,16 +15,20 @@ import anyio
 
 from dlngraph.engine.node_ops import (
     Models,
-    evaluate_concat,
+    evaluate_combiner,
     evaluate_lm,
-    evaluate_vote,
+    parent_ids,
     source_texts,
-    vote_verbalizers,
 )
-from dlngraph.engine.results import ForwardResult, NodeExecutionError, NodeFailure, NodeOutput
+from dlngraph.engine.results import (
+    ForwardResult,
+    NodeExecutionError,
+    NodeFailure,
+    NodeOutput,
+)
 from dlngraph.engine.waves import raise_first
 from dlngraph.graph import CompiledNetwork
-from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, VoteNode
+from dlngraph.spec.nodes import LMNode
 
 
 class _Cell:
@@ -68,8 +72,8 @@ async def run_forward(
 
 class ForwardRun:
     """A forward pass that others may read while it runs: `execute()` runs it, while
-    `finished_output(node, example)` waits for one cell and `node_done(node)` for one node's
-    cells, so a training step can start on each hidden output while the rest still runs."""
+    `finished_output(node, example)` waits for one cell, so a training step can start on each
+    hidden output while the rest still runs."""
 
     def __init__(
         self,
@@ -102,13 +106,7 @@ class ForwardRun:
             for example in range(len(self.inputs))
             for sample in range(samples)
         }
-        self._unfinished = {node: len(self.inputs) * samples for node in self.nodes}
-        self._node_done = {node: anyio.Event() for node in self.nodes}
         self.failures: list[NodeFailure] = []
-
-    async def node_done(self, node_id: str) -> None:
-        """Wait until every cell of `node_id` has an output or has failed."""
-        await self._node_done[node_id].wait()
 
     def output(self, node_id: str, example: int, sample: int = 0) -> NodeOutput | None:
         """The cell's output; None while it runs, or if it failed or was skipped."""
@@ -155,25 +153,17 @@ class ForwardRun:
             self.failures.append(NodeFailure(node=node_id, example=example, sample=sample, error=str(error)))
         finally:
             cell.done.set()
-            self._unfinished[node_id] -= 1
-            if not self._unfinished[node_id]:
-                self._node_done[node_id].set()
 
     async def _parent_outputs(self, node_id: str, example: int, sample: int) -> dict[str, NodeOutput] | None:
         """Wait for every parent of this cell; None when one of them failed."""
         outputs: dict[str, NodeOutput] = {}
-        for source in self._sources(node_id):
+        for source in parent_ids(self.network.node(node_id)):
             parent = self.cells[source, example, sample]
             await parent.done.wait()
             if parent.output is None:
                 return None
             outputs[source] = parent.output
         return outputs
-
-    def _sources(self, node_id: str) -> list[str]:
-        node = self.network.node(node_id)
-        sources = list(node.inputs) + list(getattr(node, "residual", []))
-        return [source for source in dict.fromkeys(sources) if source != INPUT]
 
     async def _evaluate(self, node_id: str, example: int, sample: int, parents: dict[str, NodeOutput]) -> NodeOutput:
         node = self.network.node(node_id)
@@ -191,9 +181,4 @@ class ForwardRun:
                 phase=self.phase,
                 priority=self.priority,
             )
-        ordered = [parents[source] if source != INPUT else NodeOutput(text=self.inputs[example]) for source in node.inputs]
-        if isinstance(node, VoteNode):
-            return evaluate_vote(node, ordered, vote_verbalizers(self.network, node))
-        if isinstance(node, ConcatNode):
-            return evaluate_concat(self.network, node, [output.text for output in ordered])
-        raise TypeError(f"unknown node kind: {type(node).__name__}")
+        return evaluate_combiner(self.network, node, self.inputs[example], parents)

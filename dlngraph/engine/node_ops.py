@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from dlngraph.engine.classes import Verbalizers, match_class
-from dlngraph.spec.classes import parse_classes
 from dlngraph.engine.results import NodeOutput
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.types import (
@@ -24,7 +23,9 @@ from dlngraph.llm.types import (
     Generation,
     Tag,
 )
-from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, VoteNode
+from dlngraph.spec.classes import parse_classes
+from dlngraph.spec.dependencies import residual_sources
+from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, Node, VoteNode
 
 
 class ModelHandle(Protocol):
@@ -137,6 +138,24 @@ def _mean_distribution(parents: Sequence[NodeOutput], order: list[str]) -> dict[
             totals[name] += probs.get(name, 0.0)
     count = max(len(parents), 1)
     return {name: total / count for name, total in totals.items()}
+
+
+def parent_ids(node: Node) -> list[str]:
+    """The nodes whose outputs `node` reads (inputs, then residual sources), each once, `input`
+    left out."""
+    return [source for source in dict.fromkeys([*node.inputs, *residual_sources(node)]) if source != INPUT]
+
+
+def evaluate_combiner(
+    network: CompiledNetwork, node: Node, example_input: str, parents: Mapping[str, NodeOutput]
+) -> NodeOutput:
+    """A vote or concat node for one example: its inputs' outputs rearranged, no model call."""
+    ordered = [parents[source] if source != INPUT else NodeOutput(text=example_input) for source in node.inputs]
+    if isinstance(node, VoteNode):
+        return evaluate_vote(node, ordered, vote_verbalizers(network, node))
+    if isinstance(node, ConcatNode):
+        return evaluate_concat(network, node, [output.text for output in ordered])
+    raise TypeError(f"unknown node kind: {type(node).__name__}")
 
 
 def evaluate_concat(network: CompiledNetwork, node: ConcatNode, texts: Sequence[str]) -> NodeOutput:
