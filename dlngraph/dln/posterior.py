@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import msgspec
 
-from dlngraph.dln.priorities import URGENT
+from dlngraph.dln.priorities import step_tag
 from dlngraph.engine.node_ops import ModelHandle
 from dlngraph.engine.waves import gather
-from dlngraph.llm.types import GenerateRequest, Tag
+from dlngraph.llm.types import GenerateRequest
 from dlngraph.spec.templates import Template
 
 
@@ -38,7 +38,7 @@ async def sample_posterior(
     """`num_samples` rewrites of one hidden state, all requested at once (sample j with seed
     `seed + j`); empty rewrites are dropped (the caller always keeps the current hidden
     state, so no example ends up without one)."""
-    tag = Tag(node=node, phase="posterior", priority=URGENT)
+    tag = step_tag(node, "posterior")
     prompt = template.render(**msgspec.structs.asdict(query))
     requests = [
         GenerateRequest(prompt=prompt, max_tokens=max_tokens, temperature=temperature, seed=seed + j, sample_index=j)

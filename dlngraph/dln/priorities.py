@@ -9,6 +9,8 @@ of two levels of priority in the LLM layer's slots.
 
 from __future__ import annotations
 
+from dlngraph.llm.types import Tag
+
 URGENT = 1
 BULK = 0
 
@@ -16,3 +18,8 @@ BULK = 0
 def priority_of(phase: str) -> int:
     """`score` (the ranking of candidates) is bulk work; every other phase unlocks some."""
     return BULK if phase == "score" else URGENT
+
+
+def step_tag(node: str, phase: str) -> Tag:
+    """The tag of a training step's call: accounting by node and phase, priority by phase."""
+    return Tag(node=node, phase=phase, priority=priority_of(phase))

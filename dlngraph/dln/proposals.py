@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from dlngraph.dln.priorities import URGENT
+from dlngraph.dln.priorities import step_tag
 from dlngraph.engine.node_ops import ModelHandle
 from dlngraph.engine.waves import gather
 from dlngraph.llm.errors import ContextWindowExceeded
-from dlngraph.llm.types import GenerateRequest, Tag
+from dlngraph.llm.types import GenerateRequest
 from dlngraph.spec.templates import Template
 
 
@@ -132,7 +132,7 @@ async def propose_prompts(
         )
         for k in range(settings.count)
     ]
-    tag = Tag(node=node, phase="proposal", priority=URGENT)
+    tag = step_tag(node, "proposal")
     generations = await gather(model.generate(request, tag=tag) for request in requests)
     return [clean_proposal(generation.text) for generation in generations]
 

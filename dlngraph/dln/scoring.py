@@ -13,11 +13,11 @@ from typing import Literal
 import msgspec
 
 from dlngraph.dln.postprocess import example_loss
-from dlngraph.dln.priorities import priority_of
+from dlngraph.dln.priorities import step_tag
 from dlngraph.engine.classes import label_of
 from dlngraph.engine.node_ops import Models, can_score_classes, generate_request
 from dlngraph.graph import CompiledNetwork
-from dlngraph.llm.types import ClassDistributionRequest, ScoreRequest, Tag
+from dlngraph.llm.types import ClassDistributionRequest, ScoreRequest
 from dlngraph.spec.classes import parse_classes
 from dlngraph.spec.nodes import LMNode
 
@@ -54,7 +54,7 @@ async def likelihood(
     loss: str = "exact_match",
 ) -> Likelihood:
     model = models[node.model]
-    tag = Tag(node=node.id, phase=phase, priority=priority_of(phase))
+    tag = step_tag(node.id, phase)
     if method == "accuracy":
         request = generate_request(network, node, rendered, temperature=0.0, sample=0, seed=None)
         answer = (await model.generate(request, tag=tag)).text

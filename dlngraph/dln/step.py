@@ -32,7 +32,7 @@ from dlngraph.dln import elbo
 from dlngraph.dln.memo import Once
 from dlngraph.dln.posterior import PosteriorQuery, sample_posterior
 from dlngraph.dln.postprocess import example_loss
-from dlngraph.dln.priorities import URGENT
+from dlngraph.dln.priorities import priority_of
 from dlngraph.dln.proposals import (
     ProposalSettings,
     Shown,
@@ -138,8 +138,6 @@ class TrainingStep:
         self.seed = derive_seed(self.training.seed, "step", settings.iteration)
         self.rng = random.Random(self.seed)
         self.once = Once()
-        self._forward_distributions: dict[tuple[str, str], dict[str, float]] = {}
-        """Class distributions the forward pass already has, by (node, rendered prompt)."""
         self.kept: list[int] = []
         """Examples the whole forward pass succeeded on; "rows" below index this list."""
         self.failed: list[int] = []
@@ -151,7 +149,7 @@ class TrainingStep:
         self._check_scoring()
         self.forward_run = ForwardRun(
             self.network, self.models, [example.input for example in self.batch],
-            seed=self.seed, keep_going=True, phase="forward", priority=URGENT,
+            seed=self.seed, keep_going=True, phase="forward", priority=priority_of("forward"),
         )
         examples = range(len(self.batch))
         updates, *_ = await gather([
@@ -184,9 +182,6 @@ class TrainingStep:
             raise TrainingError("every example of the batch failed in the forward pass; see the errors above")
         predictions = forward.predictions()
         self.losses = [example_loss(predictions[i], self.batch[i].target, self.training.loss) for i in self.kept]
-        for node, cells in forward.outputs.items():
-            for per_example in cells:
-                self._remember_forward(node, per_example[0])
         self.shown_rows, self.ranking_rows = self._split_rows()
         self._forward_done.set()
         self.events.publish("phase", phase="backward", iteration=self.settings.iteration)
@@ -224,13 +219,8 @@ class TrainingStep:
         assert isinstance(node, LMNode)
         return node
 
-    def _outputs(self, example: int) -> dict[str, NodeOutput]:
-        """The forward outputs of one example, of every node that has produced one so far."""
-        run = self.forward_run
-        return {node: output for node in run.nodes if (output := run.output(node, example)) is not None}
-
     def _example_texts(self, node_id: str, example: int, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-        return texts_for(self.network, self._lm(node_id), self.batch[example].input, self._outputs(example), overrides)
+        return texts_for(self.network, self._lm(node_id), self.batch[example].input, self.forward_run.outputs_of(example), overrides)
 
     def _texts(self, node_id: str, row: int, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
         return self._example_texts(node_id, self.kept[row], overrides)
@@ -243,16 +233,6 @@ class TrainingStep:
 
     def _render_example(self, node_id: str, prompt: str, example: int, overrides: Mapping[str, str] | None = None) -> str:
         return render_lm(self.network, self._lm(node_id), prompt, self._example_texts(node_id, example, overrides))
-
-    async def _forward_cell(self, node_id: str, example: int) -> NodeOutput | None:
-        """Wait for one forward cell; its class distribution is then reused (see `_likelihood`)."""
-        output = await self.forward_run.finished_output(node_id, example)
-        self._remember_forward(node_id, output)
-        return output
-
-    def _remember_forward(self, node_id: str, output: NodeOutput | None) -> None:
-        if output is not None and output.probs is not None:
-            self._forward_distributions[node_id, output.rendered] = output.probs
 
     def _own_output(self, node_id: str, example: int) -> NodeOutput:
         output = self.forward_run.output(node_id, example)
@@ -371,7 +351,7 @@ class TrainingStep:
         try:
             samples = await self.example_samples(node_id, example)
             consumers = self.roles.consumers(node_id)
-            forward = [await self._forward_cell(consumer, example) for consumer in consumers]
+            forward = [await self.forward_run.finished_output(consumer, example) for consumer in consumers]
             if samples is None or None in forward:
                 return None, []
             targets = [(await self._targets_by_example(consumer)).get(example) for consumer in consumers]
@@ -600,7 +580,7 @@ class TrainingStep:
         class distribution the forward pass already has (the current prompts on the forward
         hidden states) is not asked for again."""
         node = self._lm(node_id)
-        known = self._forward_distributions.get((node_id, rendered)) if method == "logprobs" else None
+        known = self.forward_run.distribution_for(node_id, rendered) if method == "logprobs" else None
         if known is not None:
             return class_likelihood(node, known, target)
         key = ("likelihood", node_id, rendered, target, method)

@@ -9,7 +9,7 @@ of a node reads chain s of its parents.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import anyio
 
@@ -73,7 +73,8 @@ async def run_forward(
 class ForwardRun:
     """A forward pass that others may read while it runs: `execute()` runs it, while
     `finished_output(node, example)` waits for one cell, so a training step can start on each
-    hidden output while the rest still runs."""
+    hidden output while the rest still runs, and `distribution_for(node, rendered)` hands
+    back a class distribution already computed for that exact prompt."""
 
     def __init__(
         self,
@@ -107,6 +108,7 @@ class ForwardRun:
             for sample in range(samples)
         }
         self.failures: list[NodeFailure] = []
+        self._distributions: dict[tuple[str, str], dict[str, float]] = {}
 
     def output(self, node_id: str, example: int, sample: int = 0) -> NodeOutput | None:
         """The cell's output; None while it runs, or if it failed or was skipped."""
@@ -117,6 +119,17 @@ class ForwardRun:
         cell = self.cells[node_id, example, sample]
         await cell.done.wait()
         return cell.output
+
+    def outputs_of(self, example: int, sample: int = 0) -> Mapping[str, NodeOutput]:
+        """A live view of one example's finished outputs by node: nothing is copied, so a
+        caller that renders thousands of prompts reads the cells directly."""
+        return _ExampleOutputs(self, example, sample)
+
+    def distribution_for(self, node_id: str, rendered: str) -> dict[str, float] | None:
+        """The class distribution of a finished cell of `node_id` whose prompt was exactly
+        `rendered`, or None: a training step scores the current prompts on the forward hidden
+        states, which the forward pass has already done."""
+        return self._distributions.get((node_id, rendered))
 
     async def execute(self) -> ForwardResult:
         try:
@@ -146,7 +159,9 @@ class ForwardRun:
                     NodeFailure(node=node_id, example=example, sample=sample, error="a parent failed", skipped=True)
                 )
                 return
-            cell.output = await self._evaluate(node_id, example, sample, parents)
+            cell.output = output = await self._evaluate(node_id, example, sample, parents)
+            if output.probs is not None:
+                self._distributions[node_id, output.rendered] = output.probs
         except Exception as error:  # noqa: BLE001 - every node failure is reported the same way
             if not self.keep_going:
                 raise NodeExecutionError(node_id, example, sample, error) from error
@@ -182,3 +197,24 @@ class ForwardRun:
                 priority=self.priority,
             )
         return evaluate_combiner(self.network, node, self.inputs[example], parents)
+
+
+class _ExampleOutputs(Mapping[str, NodeOutput]):
+    """`ForwardRun.outputs_of`: the nodes of one (example, sample) that have an output."""
+
+    __slots__ = ("_example", "_run", "_sample")
+
+    def __init__(self, run: ForwardRun, example: int, sample: int) -> None:
+        self._run, self._example, self._sample = run, example, sample
+
+    def __getitem__(self, node_id: str) -> NodeOutput:
+        cell = self._run.cells.get((node_id, self._example, self._sample))
+        if cell is None or cell.output is None:
+            raise KeyError(node_id)
+        return cell.output
+
+    def __iter__(self) -> Iterator[str]:
+        return (node for node in self._run.nodes if self._run.output(node, self._example, self._sample) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

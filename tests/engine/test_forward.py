@@ -9,7 +9,7 @@ import time
 import anyio
 import pytest
 
-from dlngraph.engine import NodeExecutionError, run_forward
+from dlngraph.engine import ForwardRun, NodeExecutionError, run_forward
 from dlngraph.llm.testserver import Latency, Script, ScriptedServer
 from tests.scripted import close_models, network_from_text, scripted_models, shipped_network
 
@@ -156,6 +156,28 @@ async def test_residual_edge_shows_the_question_to_the_classifier() -> None:
     answer = result.output("answer", 0)
     assert answer.label == "Yes" and answer.probs["Yes"] > 0.9
     assert result.predictions() == ["Yes"]
+
+
+async def test_a_running_pass_shows_each_examples_outputs_and_its_class_distributions() -> None:
+    """What a training step reads while the pass runs: an example's finished outputs by node,
+    and the distribution already computed for an exact prompt (so it is not asked again)."""
+    network = shipped_network("dln2")
+    script = Script().answer(r".", " I walk around.").class_logprobs(r"(?s)Answer:", {" Yes": -0.1, " No": -2.5})
+    async with ScriptedServer(script=script) as server:
+        models = scripted_models(network, server)
+        try:
+            run = ForwardRun(network, models, ["Take 1 step.", "Turn left."])
+            outputs = run.outputs_of(1)
+            assert dict(outputs) == {} and "reason" not in outputs
+            await run.execute()
+        finally:
+            await close_models(models)
+    assert set(outputs) == {"reason", "answer"} and len(outputs) == 2
+    assert outputs["reason"] is run.output("reason", 1)
+    answer = run.output("answer", 1)
+    assert run.distribution_for("answer", answer.rendered) == answer.probs
+    assert run.distribution_for("answer", answer.rendered + " ") is None
+    assert run.distribution_for("reason", run.output("reason", 1).rendered) is None  # free text: no classes
 
 
 async def test_wide_ensemble_votes_over_its_members() -> None:
