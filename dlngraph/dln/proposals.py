@@ -50,8 +50,15 @@ def render_proposal(template: Template, prompt: str, shown: Sequence[Shown], mes
     )
 
 
-def fit_examples(shown: list[Shown], fits: Callable[[list[Shown]], bool], *, max_shortenings: int = 6) -> list[Shown]:
-    """The largest selection of `shown` (errors kept longest) whose rendering `fits`."""
+def fit_examples(
+    shown: list[Shown], tokens: Callable[[list[Shown]], int], window: int, *, max_shortenings: int = 6
+) -> list[Shown]:
+    """The largest selection of `shown` (errors kept longest) whose request needs at most
+    `window` tokens, by `tokens(selection)` (the rendered prompt plus the answer's room)."""
+
+    def fits(selection: list[Shown]) -> bool:
+        return tokens(selection) <= window
+
     selection = list(shown)
     while not fits(selection) and any(example.correct for example in selection) and len(selection) > 1:
         last_success = max(index for index, example in enumerate(selection) if example.correct)
@@ -65,10 +72,11 @@ def fit_examples(shown: list[Shown], fits: Callable[[list[Shown]], bool], *, max
     if fits(selection):
         return selection
     raise ContextWindowExceeded(
-        "the proposal prompt does not fit the backward model's context window even with one "
-        "shortened example; use a model with a larger context window or shorter prompts",
-        prompt_tokens=-1,
-        context_window=-1,
+        f"the proposal prompt needs {tokens(selection)} tokens with one shortened example, more than"
+        f" the backward model's context window of {window}; use a model with a larger context"
+        " window or shorter prompts",
+        prompt_tokens=tokens(selection),
+        context_window=window,
     )
 
 
@@ -114,14 +122,12 @@ async def propose_prompts(
     messages = list(template.messages) or [""]
     offset = rng.randrange(len(messages))
 
-    def fits(selection: list[Shown]) -> bool:
-        if context_window is None:
-            return True
+    def tokens(selection: list[Shown]) -> int:
+        """The request's tokens with its longest message: every request must fit."""
         longest = max(messages, key=len)
-        rendered = render_proposal(template, prompt, selection, longest)
-        return count_tokens(rendered) + settings.max_tokens <= context_window
+        return count_tokens(render_proposal(template, prompt, selection, longest)) + settings.max_tokens
 
-    selection = fit_examples(shown, fits)
+    selection = shown if context_window is None else fit_examples(shown, tokens, context_window)
     requests = [
         GenerateRequest(
             prompt=render_proposal(template, prompt, selection, messages[(offset + k) % len(messages)]),

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 from dlngraph.llm.accounting import CallStats, Counters
@@ -53,10 +53,13 @@ from dlngraph.llm.types import (
     ScoreRequest,
     Tag,
 )
+from dlngraph.llm.waiters import settle, wait
 from dlngraph.spec.models import Limits
 
 R = TypeVar("R", Generation, Score, ClassDistribution)
-ScoringMethod = Literal["echo", "chat_top_logprobs", "accuracy"]
+LogProbSupport = Literal["echo", "chat_top_logprobs", "none"]
+"""Which log-probabilities a model returns: of an arbitrary target (echo), of the top tokens
+it generates (chat), or none."""
 NO_TAG = Tag()
 
 
@@ -104,15 +107,14 @@ class LanguageModel:
         return self.backend.context_window
 
     @property
-    def scoring_method(self) -> ScoringMethod:
-        """How the trainer can score a target: echo log-probs, chat top log-probs, or accuracy
-        of sampled answers (the fallback when the backend returns no log-probs)."""
+    def log_prob_support(self) -> LogProbSupport:
+        """The richest log-probabilities the backend returns (how a caller may score with it)."""
         capabilities = self.capabilities
         if capabilities.echo_scoring:
             return "echo"
         if capabilities.top_logprobs > 0:
             return "chat_top_logprobs"
-        return "accuracy"
+        return "none"
 
     def count_tokens(self, text: str) -> int:
         return self.backend.count_tokens(text)
@@ -123,11 +125,12 @@ class LanguageModel:
         return await self._call("generate", Generation, self.backend.generate, request, tag)
 
     async def score(self, request: ScoreRequest, *, tag: Tag = NO_TAG) -> Score:
-        """log p(target | context); needs a backend that can echo-score (see `scoring_method`)."""
+        """log p(target | context); needs a backend that can echo-score (see `log_prob_support`).
+        Checked here, before the pipeline, for every backend (they do not check it themselves)."""
         if not self.capabilities.echo_scoring:
             raise UnsupportedRequest(
                 f"model {self.name!r} ({self.identity}) cannot score an arbitrary target:"
-                f" its scoring method is {self.scoring_method!r}"
+                f" its log-prob support is {self.log_prob_support!r}"
             )
         return await self._call("score", Score, self.backend.score, request, tag)
 
@@ -182,12 +185,7 @@ class LanguageModel:
             waiters = self._in_flight[request] = []
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         waiters.append(future)
-        try:
-            return await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                future.exception()  # answered as we were cancelled: mark it retrieved
-            raise
+        return await wait(future)
 
     async def _send_as_owner(self, call: _Call) -> Any:
         """Send the request, then hand its outcome to the callers that waited for it."""
@@ -196,13 +194,17 @@ class LanguageModel:
         try:
             result = await self._send(call)
         except Exception as error:
-            _answer(self._in_flight.pop(request), error)
+            settle(self._finished(request), error=error)
             raise
         except BaseException:  # cancelled (or the loop is going down): let a waiter resend it
-            _answer(self._in_flight.pop(request), _SEND_AGAIN)
+            settle(self._finished(request), result=_SEND_AGAIN)
             raise
-        _answer(self._in_flight.pop(request), result)
+        settle(self._finished(request), result=result)
         return result
+
+    def _finished(self, request: Request) -> Sequence[asyncio.Future[Any]]:
+        """Take `request` out of flight; the futures of the callers that waited for it."""
+        return self._in_flight.pop(request) or ()
 
     async def _send(self, call: _Call) -> Any:
         """Steps 4 to 8 of the pipeline (after the context window), once per distinct request
@@ -288,16 +290,3 @@ class _Call:
 
 _SEND_AGAIN: Any = object()
 """What waiters are told when the owner of their request was cancelled."""
-
-
-def _answer(waiters: list[asyncio.Future[Any]] | None, outcome: Any) -> None:
-    """Give every caller still waiting for a request its outcome (a result or an exception)."""
-    if not waiters:
-        return
-    for future in waiters:
-        if future.done():  # that waiter was cancelled
-            continue
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import importlib
 import math
 import os
@@ -133,7 +134,7 @@ class LocalBackend:
         started = time.perf_counter()
         await self.warm_up()
         prompt = self._tokenize(request.prompt)
-        seeds = [_seed(request, sample) for sample in range(request.n)]
+        seeds = [draw_seed(request, sample) for sample in range(request.n)]
         completions = await self._worker.run(
             prompt,
             lambda engine, cancelled: engine.generate(
@@ -274,10 +275,14 @@ def _require(module: str, package: str) -> ModuleType:
         ) from error
 
 
-def _seed(request: GenerateRequest, sample: int) -> int:
-    from dlngraph.llm.local_engine import sample_seed
-
-    return sample_seed(request.seed, request.sample_index, sample)
+def draw_seed(request: GenerateRequest, sample: int) -> int:
+    """The seed of one draw: a stable hash of (request seed, sample index, draw number), so
+    identical requests draw identical texts in every process. Kept below 2**31 because
+    llama.cpp reads 0xFFFFFFFF as "pick a random seed". Not `dlngraph.dln.seeds.derive_seed`:
+    the two hash differently, and neither may change (cached runs replay their draws)."""
+    key = f"{request.seed}:{request.sample_index}:{sample}"
+    digest = hashlib.blake2b(key.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
 def _cores() -> int:

@@ -17,7 +17,6 @@ batches, logits and samplers (tested with llama-cpp-python 0.3.x).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -273,14 +272,6 @@ class _Sampler:
             chain.add_top_p(self.top_p, 1)
         chain.add_dist(self.seed)
         return chain
-
-
-def sample_seed(seed: int | None, sample_index: int, sample: int) -> int:
-    """The seed of one draw: a stable hash of (request seed, sample index, draw number), so
-    identical requests draw identical texts in every process. Kept below 2**31 because
-    llama.cpp reads 0xFFFFFFFF as "pick a random seed"."""
-    digest = hashlib.blake2b(f"{seed}:{sample_index}:{sample}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
 def common_prefix_len(a: Sequence[int] | np.ndarray, b: Sequence[int] | np.ndarray) -> int:

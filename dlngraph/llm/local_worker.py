@@ -21,6 +21,7 @@ This module does not import llama.cpp: the engine is imported when the model is 
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dlngraph.llm.errors import PermanentError
+from dlngraph.llm.waiters import settle
 
 if TYPE_CHECKING:
     from dlngraph.llm.local_engine import LlamaEngine
@@ -167,7 +169,12 @@ class ModelWorker:
             _deliver(job, result=result)
 
     def _next_job(self) -> _Job | None:
-        """Block until there is a job to run (None once closing)."""
+        """Block until there is a job to run (None once closing).
+
+        Choosing compares every queued job's tokens with the KV cache, which takes a while
+        with hundreds queued, so it is done on a copy of the queue outside the lock: callers
+        queueing jobs on the event loop never wait for it. The job chosen is still queued
+        afterwards, since only this thread removes jobs (and `stop`, which sets `closing`)."""
         queue = self._queue
         with queue.lock:
             while True:
@@ -175,24 +182,32 @@ class ModelWorker:
                 if queue.closing:
                     return None
                 if queue.pending:
-                    return self._pick(queue.pending)
+                    break
                 queue.lock.wait()
+            waiting = list(queue.pending)
+        chosen = self._choose(waiting)
+        with queue.lock:
+            if queue.closing:
+                return None  # `stop` has failed every queued job, this one included
+            queue.pending.remove(chosen)
+        return chosen
 
-    def _pick(self, pending: list[_Job]) -> _Job:
-        """Remove and return the job to run next (see the module docstring)."""
+    def _choose(self, waiting: list[_Job]) -> _Job:
+        """The job to run next (see the module docstring), counting the jobs it passes over.
+        Reads the KV cache's tokens, which only this thread changes."""
         best = 0
-        oldest = pending[0]
+        oldest = waiting[0]
         engine = self._engine  # None before the first job: nothing cached to reuse yet
         if engine is not None and oldest.prefix_grouping and oldest.passed_over < MAX_PASSED_OVER:
             best_reuse = engine.reusable_prefix(oldest.tokens)
-            for index, job in enumerate(pending[1:], start=1):
+            for index, job in enumerate(waiting[1:], start=1):
                 if job.prefix_grouping:
                     reuse = engine.reusable_prefix(job.tokens)
                     if reuse > best_reuse:
                         best, best_reuse = index, reuse
-        for job in pending[:best]:
+        for job in waiting[:best]:
             job.passed_over += 1
-        return pending.pop(best)
+        return waiting[best]
 
 
 def _mark_cancelled(job: _Job, future: asyncio.Future[Any]) -> None:
@@ -202,17 +217,8 @@ def _mark_cancelled(job: _Job, future: asyncio.Future[Any]) -> None:
 
 def _deliver(job: _Job, *, result: Any = None, error: BaseException | None = None) -> None:
     """Settle the job's future on its own loop, unless its caller has gone."""
-
-    def settle() -> None:
-        if job.future.done():
-            return
-        if error is not None:
-            job.future.set_exception(error)
-        else:
-            job.future.set_result(result)
-
     try:
-        job.loop.call_soon_threadsafe(settle)
+        job.loop.call_soon_threadsafe(functools.partial(settle, (job.future,), result=result, error=error))
     except RuntimeError:
         pass  # the caller's loop is closed: nobody is waiting
 

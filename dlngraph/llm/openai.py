@@ -58,7 +58,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 COMPLETIONS_CAPABILITIES = Capabilities(echo_scoring=True, top_logprobs=5)
 """The legacy completions API returns at most 5 top logprobs; vLLM allows more (configurable)."""
 
-CHAT_CAPABILITIES = Capabilities(echo_scoring=False, top_logprobs=20, chat_only=True)
+CHAT_CAPABILITIES = Capabilities(echo_scoring=False, top_logprobs=20)
 
 
 class OpenAIBackend:
@@ -171,10 +171,9 @@ class OpenAIBackend:
 
         We ask for one generated token (some servers read `max_tokens=0` as "no limit") and
         drop it. An empty target scores 0 over 0 tokens without a request; a target whose only
-        tokens lack a logprob (an empty context) does too.
+        tokens lack a logprob (an empty context) does too. Callers check
+        `capabilities.echo_scoring` first (as `LanguageModel.score` does).
         """
-        if not self._capabilities.echo_scoring:
-            raise UnsupportedRequest(f"{self.identity} cannot score by echo (chat model)")
         if not request.target:
             return Score(logprob_sum=0.0, logprob_mean=0.0, num_tokens=0)
         start = len(request.context)

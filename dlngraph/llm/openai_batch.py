@@ -28,6 +28,7 @@ import msgspec
 
 from dlngraph.llm.errors import PermanentError
 from dlngraph.llm.openai_parse import usage_of
+from dlngraph.llm.waiters import settle, wait
 
 Body = dict[str, Any]
 Post = Callable[[Body], Awaitable[tuple[Body, float]]]
@@ -78,10 +79,8 @@ class PromptBatcher:
         if len(batch.prompts) >= self.max_prompts:
             self._close(key, batch)
         try:
-            return await future
+            return await wait(future)
         except asyncio.CancelledError:  # our future is cancelled with us: `_send` skips it
-            if future.done() and not future.cancelled():
-                future.exception()  # answered as we were cancelled: mark it retrieved
             if batch.task is not None and not batch.task.done() and batch.unwanted():
                 batch.task.cancel()
             raise
@@ -115,12 +114,11 @@ class PromptBatcher:
             ))
             return
         except Exception as error:  # noqa: BLE001 - every caller gets the request's outcome
-            _fail(futures, error)
+            settle(futures, error=error)
             return
         bodies = split_response(data, prompts, int(batch.payload.get("n", 1)), echo=batch.payload.get("echo") is True)
         for future, body in zip(futures, bodies, strict=True):
-            if not future.done():
-                future.set_result((body, latency_s))
+            settle([future], result=(body, latency_s))
 
     async def _send_alone(self, payload: Body, prompt: str, future: asyncio.Future[tuple[Body, float]]) -> None:
         if future.done():
@@ -129,10 +127,9 @@ class PromptBatcher:
         try:
             outcome = await self._post({**payload, "prompt": prompt})
         except Exception as error:  # noqa: BLE001 - the caller gets the request's outcome
-            _fail([future], error)
+            settle([future], error=error)
             return
-        if not future.done():
-            future.set_result(outcome)
+        settle([future], result=outcome)
 
 
 def split_response(data: Body, prompts: list[str], n: int, *, echo: bool) -> list[Body]:
@@ -177,9 +174,3 @@ def apportion(total: int, weights: list[int]) -> list[int]:
     for index in by_remainder[: total - sum(shares)]:
         shares[index] += 1
     return shares
-
-
-def _fail(futures: list[asyncio.Future[tuple[Body, float]]], error: Exception) -> None:
-    for future in futures:
-        if not future.done():
-            future.set_exception(error)

@@ -64,19 +64,13 @@ class ModelPool(Mapping[str, LanguageModel]):
     """The models of a spec by name, sharing backends, limiters and accounting.
 
     Build it with `ModelPool.from_specs(spec.models, ...)`; the constructor takes models that
-    are already built (useful in tests) and the backends the pool must close.
+    are already built (useful in tests). The pool owns, and closes, the backends behind them.
     """
 
-    def __init__(
-        self,
-        models: Mapping[str, LanguageModel],
-        *,
-        stats: CallStats,
-        backends: list[Backend] | None = None,
-    ) -> None:
+    def __init__(self, models: Mapping[str, LanguageModel], *, stats: CallStats) -> None:
         self._models = dict(models)
         self.stats = stats
-        self._backends = backends if backends is not None else _distinct_backends(self._models)
+        self._backends = _distinct_backends(self._models)
         self._closed = False
 
     @classmethod
@@ -112,7 +106,7 @@ class ModelPool(Mapping[str, LanguageModel]):
                 rng=_retry_rng(seed, name),
                 limiter=shared.limiter(spec),
             )
-        return cls(built, stats=stats, backends=shared.backends())
+        return cls(built, stats=stats)
 
     # --- the mapping ---------------------------------------------------------------------------
 
@@ -258,9 +252,6 @@ class _Sharing:
             self._limiters[key] = ModelLimiter(spec.limits)
         return self._limiters[key]
 
-    def backends(self) -> list[Backend]:
-        return list(self._backends.values())
-
 
 def _backend_key(spec: ModelSpec) -> ModelSpec:
     """Specs equal up to their default sampling are reached the same way: one backend."""
@@ -279,6 +270,7 @@ def _retry_rng(seed: int | None, name: str) -> random.Random | None:
 
 
 def _distinct_backends(models: Mapping[str, LanguageModel]) -> list[Backend]:
+    """Each backend behind `models` once, in the order the models first use them."""
     return list({id(model.backend): model.backend for model in models.values()}.values())
 
 

@@ -33,6 +33,7 @@ from dlngraph.llm.testserver_faults import FAULT_KINDS, REJECTIONS, Faults, Late
 from dlngraph.llm.testserver_responses import (
     RequestError,
     chat_body,
+    completion_prompts,
     completions_body,
     error_body,
     models_body,
@@ -268,9 +269,12 @@ class ScriptedServer:
 
 
 def sequences(body: dict[str, Any]) -> int:
-    """How many prompts a request asks the model to run (a completions request may list several)."""
-    prompt = body.get("prompt")
-    return len(prompt) if isinstance(prompt, list) and prompt else 1
+    """How many prompts a request asks the model to run: a completions request may list several;
+    a chat request, or one whose prompt is refused (after its latency), runs one."""
+    try:
+        return len(completion_prompts(body))
+    except RequestError:
+        return 1
 
 
 def json_response(

@@ -102,7 +102,6 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     """log p(target | context) of an arbitrary target (completions with echo, or local)."""
     top_logprobs: int
     """How many top log-probabilities a generated token can carry (0: none)."""
-    chat_only: bool = False
     tokenizer: bool = False
     """Exact token counts are available (otherwise a conservative estimate is used)."""
 
@@ -126,7 +125,9 @@ class Backend(Protocol):
 
     async def generate(self, request: GenerateRequest) -> Generation: ...
 
-    async def score(self, request: ScoreRequest) -> Score: ...
+    async def score(self, request: ScoreRequest) -> Score:
+        """Only asked of a backend whose `capabilities.echo_scoring` is true (`LanguageModel`
+        checks it, naming the model, before any other step)."""
 
     async def class_distribution(self, request: ClassDistributionRequest) -> ClassDistribution: ...
 

@@ -31,7 +31,7 @@ from dlngraph.llm.errors import (
 from dlngraph.llm.openai import OpenAIBackend
 from dlngraph.llm.retry import Retry
 from dlngraph.llm.testserver import Faults, Latency, Script, ScriptedServer
-from dlngraph.llm.types import ClassDistributionRequest, GenerateRequest, ScoreRequest, Tag
+from dlngraph.llm.types import Capabilities, ClassDistributionRequest, GenerateRequest, ScoreRequest, Tag
 from dlngraph.spec.models import Limits
 
 TAG = Tag(node="answer", phase="forward")
@@ -111,13 +111,21 @@ async def test_score_reads_the_echoed_target_logprobs(start_server, make_model):
     assert score.num_tokens == 3
     assert score.logprob_sum == pytest.approx(-0.75) and score.logprob_mean == pytest.approx(-0.25)
     assert server.stats.bodies[-1]["echo"] is True
-    assert model.scoring_method == "echo"
+    assert model.log_prob_support == "echo"
 
 
 async def test_score_on_a_chat_model_is_refused_before_sending(scripted_server, make_model):
     model = make_model(scripted_server, backend={"chat": True})
-    assert model.scoring_method == "chat_top_logprobs"
+    assert model.log_prob_support == "chat_top_logprobs"
     with pytest.raises(UnsupportedRequest, match="'m'"):
+        await model.score(ScoreRequest(context="Q: ?\nA:", target=" yes"))
+    assert scripted_server.stats.requests == 0
+
+
+async def test_a_model_without_log_probs_supports_none_and_refuses_scores(scripted_server, make_model):
+    model = make_model(scripted_server, backend={"capabilities": Capabilities(echo_scoring=False, top_logprobs=0)})
+    assert model.log_prob_support == "none"
+    with pytest.raises(UnsupportedRequest, match="'m'.*'none'"):
         await model.score(ScoreRequest(context="Q: ?\nA:", target=" yes"))
     assert scripted_server.stats.requests == 0
 

@@ -1,0 +1,102 @@
+"""The parts of the local backend that need no model file: draw seeds and the worker's queue,
+run on a stand-in engine (fast; the real model is tested in test_local.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from dlngraph.llm.local import draw_seed
+from dlngraph.llm.local_worker import EngineSettings, ModelWorker
+from dlngraph.llm.types import GenerateRequest
+
+
+@pytest.mark.parametrize(
+    ("seed", "sample_index", "sample", "expected"),
+    [(None, 0, 0, 1169626256), (0, 0, 0, 1399798480), (1, 0, 1, 1124777344), (7, 3, 2, 1430511385),
+     (123456789, 11, 4, 424245341)],
+)
+def test_draw_seeds_never_change(seed: int | None, sample_index: int, sample: int, expected: int) -> None:
+    """Cached runs replay their draws only if every seed stays what it was."""
+    request = GenerateRequest(prompt="any", temperature=0.7, seed=seed, sample_index=sample_index)
+    assert draw_seed(request, sample) == expected
+
+
+class StandInEngine:
+    """Whose KV cache holds `cached`; notes, at each comparison, whether the queue was free."""
+
+    def __init__(self, worker: ModelWorker, cached: Sequence[int]) -> None:
+        self.worker = worker
+        self.cached = list(cached)
+        self.queue_free: list[bool] = []
+
+    def reusable_prefix(self, tokens: Sequence[int]) -> int:
+        self.queue_free.append(_free(self.worker._queue.lock))
+        shared = 0
+        for mine, theirs in zip(self.cached, tokens):
+            if mine != theirs:
+                break
+            shared += 1
+        return shared
+
+    def close(self) -> None:
+        pass
+
+
+def _free(lock: threading.Condition) -> bool:
+    """Whether another thread could take `lock` now (its holder could take it again)."""
+    answer: list[bool] = []
+
+    def probe() -> None:
+        taken = lock.acquire(blocking=False)
+        if taken:
+            lock.release()
+        answer.append(taken)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return answer[0]
+
+
+async def test_the_worker_chooses_by_prefix_without_holding_the_queue() -> None:
+    pytest.importorskip("llama_cpp")  # the worker imports the engine module to run a job
+    worker = ModelWorker(EngineSettings(model_path=Path("stand-in.gguf"), n_ctx=64, n_threads=1, block_size=32))
+    engine = worker._engine = StandInEngine(worker, cached=[1, 2, 3])  # type: ignore[assignment]
+    busy, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def hold(_engine: object, _cancelled: Callable[[], bool]) -> str:
+        busy.set()
+        release.wait(10)
+        return "hold"
+
+    def record(name: str) -> Callable[[object, Callable[[], bool]], str]:
+        def work(_engine: object, _cancelled: Callable[[], bool]) -> str:
+            ran.append(name)
+            return name
+
+        return work
+
+    try:
+        holding = asyncio.ensure_future(worker.run([5], hold))
+        await asyncio.to_thread(busy.wait, 10)
+        queued = [
+            asyncio.ensure_future(worker.run(tokens, record(name)))
+            for name, tokens in (("far", [9, 9]), ("near", [1, 2, 3, 4]))
+        ]
+        await asyncio.sleep(0)  # both are queued behind `hold`
+        release.set()
+        assert await holding == "hold"
+        assert await asyncio.gather(*queued) == ["far", "near"]
+    finally:
+        release.set()
+        thread = worker.stop()
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 10)
+    assert ran == ["near", "far"]
+    assert engine.queue_free and all(engine.queue_free)
