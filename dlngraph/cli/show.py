@@ -47,5 +47,5 @@ def _draw(network: CompiledNetwork, fmt: str, out: Path) -> None:
     # Imported here: matplotlib loads only when a picture is asked for.
     from dlngraph.cli.report import load_report_module
 
-    out.write_bytes(load_report_module("graph_picture").network_picture(network, fmt))
+    load_report_module("graph_picture").write_network_picture(network, out, fmt=fmt)
     print(f"wrote {out}", file=sys.stderr)

@@ -16,13 +16,13 @@ paper's splits item for item:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
 from dlngraph.data.errors import DataError
 from dlngraph.data.formats import FieldMap, read_bbh, read_jsonl
 from dlngraph.data.legacy_rng import LegacyRandomState
+from dlngraph.data.options import LETTERS, letter_target, split_lettered, with_options
 from dlngraph.data.types import Dataset, Example
 
 PresetName = Literal["navigate", "hyperbaton", "subj", "trec"]
@@ -49,7 +49,6 @@ _POOL_SPLIT_CAP = 1000
 _DEV_CAP = {"hyperbaton": 300}
 _NLU_TRAIN_SIZE = 1000
 _NLU_TEST_SIZE = 250
-_LETTERED_OPTION = re.compile(r"\(([A-Z])\) (.*)")
 
 
 def load_preset(name: PresetName, data_dir: Path, *, seed: int = PAPER_SEED, instruction: str | None = None) -> Dataset:
@@ -92,17 +91,16 @@ def _bbh_splits(name: str, data_dir: Path, seed: int) -> tuple[list[Example], li
 
 def _shuffle_options(example: Example, rng: LegacyRandomState, path: Path) -> Example:
     """The example with its lettered options permuted by `rng`, and the target following its option."""
-    question, marker, listing = example.input.partition("\nOptions:\n")
-    options = [_LETTERED_OPTION.fullmatch(line) for line in listing.strip().split("\n")]
-    if not marker or not all(options):
+    parsed = split_lettered(example.input)
+    if parsed is None:
         index = example.id.rpartition(":")[2]
         raise DataError.about(path, "expected lettered options '(A) ...' after 'Options:'", where=f"examples[{index}].input")
-    texts = [match.group(2) for match in options if match]
+    question, texts = parsed
     permutation = rng.permutation(len(texts))
-    letters = [chr(ord("A") + index) for index in range(len(texts))]
-    new_target = letters[permutation.index(letters.index(example.target.strip("()")))]
-    lines = [f"({letter}) {texts[source]}" for letter, source in zip(letters, permutation)]
-    return Example(input=f"{question}\nOptions:\n" + "\n".join(lines), target=f"({new_target})", id=example.id)
+    letters = list(LETTERS[: len(texts)])
+    new_index = permutation.index(letters.index(example.target.strip("()")))
+    shuffled = [texts[source] for source in permutation]
+    return Example(input=with_options(question, shuffled, "letters"), target=letter_target(new_index), id=example.id)
 
 
 def _nlu_splits(name: str, data_dir: Path, seed: int) -> tuple[list[Example], list[Example], list[Example]]:
@@ -126,5 +124,6 @@ def _draw(rows: list[Example], size: int, rng: LegacyRandomState, path: Path) ->
 
 def _with_options(examples: list[Example], label_map: dict[str, str]) -> list[Example]:
     """Each sentence followed by the label words, as the reference's `append_options` does."""
-    options = "\n".join(["Options:", *(f"- {word}" for word in label_map.values())])
-    return [Example(input=f"{example.input}\n{options}", target=example.target, id=example.id) for example in examples]
+    words = list(label_map.values())
+    return [Example(input=with_options(example.input, words, "words"), target=example.target, id=example.id)
+            for example in examples]

@@ -46,13 +46,20 @@ def network_picture(network: CompiledNetwork, fmt: PictureFormat = "png", engine
     return _with_matplotlib(network, fmt)
 
 
-def write_network_picture(network: CompiledNetwork, path: Path, engine: Engine = "auto") -> None:
-    """Draw the network into `path`, as PNG or SVG after its suffix."""
-    suffix = Path(path).suffix.lower()
+def write_network_picture(
+    network: CompiledNetwork, path: Path, engine: Engine = "auto", *, fmt: PictureFormat | None = None
+) -> None:
+    """Draw the network into `path` as `fmt`, by default as PNG or SVG after the file's suffix."""
+    if fmt is None:
+        fmt = _format_of(Path(path))
+    Path(path).write_bytes(network_picture(network, fmt, engine))
+
+
+def _format_of(path: Path) -> PictureFormat:
+    suffix = path.suffix.lower()
     if suffix not in (".png", ".svg"):
         raise ValueError(f"{path}: a network picture is a .png or .svg file")
-    fmt: PictureFormat = "png" if suffix == ".png" else "svg"
-    Path(path).write_bytes(network_picture(network, fmt, engine))
+    return "png" if suffix == ".png" else "svg"
 
 
 def _with_dot(network: CompiledNetwork, fmt: PictureFormat) -> bytes:

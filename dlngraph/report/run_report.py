@@ -13,7 +13,11 @@ complete on its own and the pictures can go into slides or issues.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
+
+from matplotlib.figure import Figure
 
 from dlngraph.report import formatting as fmt
 from dlngraph.report import html, plots
@@ -32,13 +36,27 @@ from dlngraph.report.usage import COUNTERS, breakdowns
 
 REPORT_FILE = "report.html"
 
-CURVES = {
-    "batch_loss.png": "batch loss against training steps",
-    "elbo.png": "ELBO of the chosen prompt per node",
-    "dev_accuracy.png": "dev accuracy against training steps",
-    "dev_accuracy_by_tokens.png": "dev accuracy against tokens spent",
+NETWORK_PICTURE = "network.png"
+USAGE_CHART = "usage.png"
+
+
+class Curve(NamedTuple):
+    """One learning-curve chart of a run."""
+
+    alt: str
+    """The words that describe the picture (its `alt` text)."""
+    draw: Callable[[RunLog], Figure]
+
+
+CURVES: dict[str, Curve] = {
+    "batch_loss.png": Curve("batch loss against training steps", lambda run: plots.batch_loss_chart([run])),
+    "elbo.png": Curve("ELBO of the chosen prompt per node", plots.elbo_chart),
+    "dev_accuracy.png": Curve("dev accuracy against training steps", lambda run: plots.dev_accuracy_chart([run])),
+    "dev_accuracy_by_tokens.png": Curve(
+        "dev accuracy against tokens spent", lambda run: plots.dev_accuracy_by_tokens_chart([run])
+    ),
 }
-"""The learning-curve files, with the words that describe each picture (its `alt` text)."""
+"""The learning curves by file name, in the order the page shows them."""
 
 
 def write_report(run_dir: Path, out: Path | None = None, *, top_k: int = 3) -> Path:
@@ -56,15 +74,10 @@ def write_report(run_dir: Path, out: Path | None = None, *, top_k: int = 3) -> P
 
 def render_pictures(run: RunLog) -> dict[str, bytes]:
     """Every picture of the report as PNG bytes, by file name."""
-    pictures = {
-        "batch_loss.png": plots.png_bytes(plots.batch_loss_chart([run])),
-        "elbo.png": plots.png_bytes(plots.elbo_chart(run)),
-        "dev_accuracy.png": plots.png_bytes(plots.dev_accuracy_chart([run])),
-        "dev_accuracy_by_tokens.png": plots.png_bytes(plots.dev_accuracy_by_tokens_chart([run])),
-        "usage.png": plots.png_bytes(plots.usage_chart(run.usage)),
-    }
+    pictures = {name: plots.png_bytes(curve.draw(run)) for name, curve in CURVES.items()}
+    pictures[USAGE_CHART] = plots.png_bytes(plots.usage_chart(run.usage))
     if run.network is not None:
-        pictures["network.png"] = network_picture(run.network, "png")
+        pictures[NETWORK_PICTURE] = network_picture(run.network, "png")
     return pictures
 
 
@@ -100,13 +113,13 @@ def overview(run: RunLog) -> Html:
 
 
 def network_section(pictures: dict[str, bytes]) -> Html:
-    if "network.png" not in pictures:
+    if NETWORK_PICTURE not in pictures:
         return html.section("Network", html.note("no readable spec.yaml: the network cannot be drawn"))
-    return html.section("Network", html.png_image(pictures["network.png"], "the network's graph"))
+    return html.section("Network", html.png_image(pictures[NETWORK_PICTURE], "the network's graph"))
 
 
 def curves_section(pictures: dict[str, bytes]) -> Html:
-    images = [html.png_image(pictures[name], alt) for name, alt in CURVES.items()]
+    images = [html.png_image(pictures[name], curve.alt) for name, curve in CURVES.items()]
     return html.section("Learning curves", html.element("div", *images, class_="charts"))
 
 
@@ -155,7 +168,7 @@ def usage_section(run: RunLog, pictures: dict[str, bytes]) -> Html:
     parts: list[Html] = [
         html.element("p", "Calls and tokens of the logged training steps (validation included; the validation "
                           "before the first step and the final test are counted only in the overview)."),
-        html.png_image(pictures["usage.png"], "calls and tokens per node and phase"),
+        html.png_image(pictures[USAGE_CHART], "calls and tokens per node and phase"),
     ]
     counters = [*COUNTERS, "tokens"]
     headers = [name.replace("_", " ") for name in counters]

@@ -149,6 +149,15 @@ def test_bad_params_are_named() -> None:
         get_task("walk")
 
 
+def test_wrong_param_types_are_all_named_as_in_the_spec() -> None:
+    with pytest.raises(DataError) as raised:
+        get_task("navigate", {"max_steps": "x", "allow_turns": 3})
+    assert str(raised.value).splitlines() == [
+        "data.params.max_steps: expected an integer, found string 'x' (task 'navigate')",
+        "data.params.allow_turns: expected true or false, found integer 3 (task 'navigate')",
+    ]
+
+
 def test_too_few_possible_inputs_is_an_error_not_a_hang() -> None:
     tiny = get_task("navigate", {"min_steps": 2, "max_steps": 2, "max_distance": 1, "allow_turns": False})
     with pytest.raises(DataError, match="distinct 'train' inputs"):

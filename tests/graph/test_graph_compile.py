@@ -176,3 +176,14 @@ def test_compile_reports_wrong_python_types_in_code_specs() -> None:
     broken = msgspec.structs.replace(spec, nodes=[msgspec.structs.replace(node, max_tokens="many")])
     with pytest.raises(SpecError, match=r"nodes\[0\].max_tokens: expected an integer or null, found string 'many'"):
         compile_network(broken)
+
+
+def test_a_loaded_spec_changed_in_code_is_checked_again_when_compiled() -> None:
+    """Loading checks the file; compiling checks again, since code may change a spec between."""
+    spec = load_spec_text(
+        "name: t\nmodels: {fast: {backend: local}}\nnodes:\n  - {kind: lm, id: answer, model: fast, prompt: x}\noutput: answer\n"
+    ).spec
+    spec.output = "ghost"
+    with pytest.raises(SpecError) as raised:
+        compile_network(spec)
+    assert str(raised.value) == "<spec>: output: output names unknown node 'ghost' (known: answer)"

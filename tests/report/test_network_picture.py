@@ -8,7 +8,11 @@ import pytest
 
 from dlngraph.cli.main import main
 from dlngraph.graph.render import edges
-from dlngraph.report.graph_picture import dot_available, network_picture
+from dlngraph.report.graph_picture import (
+    dot_available,
+    network_picture,
+    write_network_picture,
+)
 from dlngraph.report.layout import layered_layout
 from dlngraph.spec.nodes import INPUT
 from tests.report.pictures import assert_picture
@@ -64,6 +68,16 @@ def test_graphviz_draws_when_it_is_installed() -> None:
     network = shipped_network("residual")
     assert_picture(network_picture(network, "png", engine="dot"))
     assert "position" in network_picture(network, "svg", engine="dot").decode()
+
+
+def test_a_picture_file_takes_its_format_from_the_suffix_unless_told(tmp_path: Path) -> None:
+    network = shipped_network("dln2")
+    write_network_picture(network, tmp_path / "net.SVG", engine="matplotlib")
+    assert "<svg" in (tmp_path / "net.SVG").read_text()
+    write_network_picture(network, tmp_path / "net.svg", engine="matplotlib", fmt="png")
+    assert_picture(tmp_path / "net.svg")
+    with pytest.raises(ValueError, match=r"net\.gif: a network picture is a \.png or \.svg file"):
+        write_network_picture(network, tmp_path / "net.gif")
 
 
 @pytest.mark.parametrize("fmt", ["png", "svg"])

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from dlngraph.cli.main import main
-from dlngraph.report.run_report import CURVES
+from dlngraph.report.run_report import CURVES, NETWORK_PICTURE, USAGE_CHART
 from tests.report.conftest import BAD, GOOD
 from tests.report.pictures import assert_picture
 
-PICTURES = [*CURVES, "usage.png", "network.png"]
+PICTURES = [*CURVES, USAGE_CHART, NETWORK_PICTURE]
 DATA_IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)">')
 
 
@@ -28,7 +28,7 @@ def test_the_command_writes_the_page_and_every_picture(finished_report: Path) ->
 def test_every_chart_is_embedded_in_the_page_as_a_picture(finished_report: Path) -> None:
     page = finished_report.read_text()
     images = {html.unescape(alt): base64.b64decode(data) for data, alt in DATA_IMAGE.findall(page)}
-    assert set(CURVES.values()) <= set(images)
+    assert {curve.alt for curve in CURVES.values()} <= set(images)
     assert "the network's graph" in images and "calls and tokens per node and phase" in images
     for png in images.values():
         assert_picture(png)

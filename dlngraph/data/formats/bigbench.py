@@ -10,9 +10,8 @@ answer. The task's `task_prefix` is offered as the initial instruction.
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -25,10 +24,8 @@ from dlngraph.data.formats.records import (
     describe,
     to_example,
 )
+from dlngraph.data.options import LETTERS, ChoiceStyle, letter_target, with_options
 from dlngraph.data.types import Example
-
-ChoiceStyle = Literal["letters", "words"]
-_LETTERS = string.ascii_uppercase
 
 
 class BigBenchTask(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,7 +64,7 @@ def _bbh_style(
         best = max(options, key=options.__getitem__)
         text = values.get(fields.input_field)
         if append_choices and isinstance(text, str) and text.strip():
-            values[fields.input_field] = f"{text}\nOptions:\n" + "\n".join(_option_lines(list(options), choice_style))
+            values[fields.input_field] = with_options(text, list(options), choice_style)
         values[fields.target_field] = _option_target(list(options), best, choice_style, append_choices)
         return values
     if fields.target_field not in values:
@@ -89,8 +86,8 @@ def _scored_options(record: Record, log: IssueLog) -> dict[str, float] | None:
     if not isinstance(scores, dict) or not all(_is_number(score) for score in scores.values()):
         log.add(record.line, where, f"expected an object of option -> number, found {describe(scores)}")
         return None
-    if not 2 <= len(scores) <= len(_LETTERS):
-        log.add(record.line, where, f"expected 2 to {len(_LETTERS)} options, found {len(scores)}")
+    if not 2 <= len(scores) <= len(LETTERS):
+        log.add(record.line, where, f"expected 2 to {len(LETTERS)} options, found {len(scores)}")
         return None
     if any(not option.strip() for option in scores):
         log.add(record.line, where, "an option is empty")
@@ -107,13 +104,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _option_lines(options: list[str], style: ChoiceStyle) -> list[str]:
-    if style == "letters":
-        return [f"({letter}) {option}" for letter, option in zip(_LETTERS, options)]
-    return [f"- {option}" for option in options]
-
-
 def _option_target(options: list[str], best: str, style: ChoiceStyle, append_choices: bool) -> str:
     if style == "letters" and append_choices:
-        return f"({_LETTERS[options.index(best)]})"
+        return letter_target(options.index(best))
     return best

@@ -13,7 +13,10 @@ from typing import Any, ClassVar, Self
 
 import msgspec
 
-from dlngraph.data.errors import DataError
+from dlngraph.data.errors import DataError, DataIssue
+from dlngraph.spec.convert import INVALID, convert
+from dlngraph.spec.errors import Finding
+from dlngraph.spec.paths import format_path
 
 
 class Task(ABC):
@@ -30,19 +33,21 @@ class Task(ABC):
 
     @classmethod
     def from_params(cls, values: Mapping[str, object] | None = None) -> Self:
-        """The task with `values` (the spec's `params`) over the defaults, or a DataError naming the bad one."""
+        """The task with `values` (the spec's `params`) over the defaults, or a DataError naming every bad one.
+
+        The spec's own conversion checks them, so a wrong type reads as it does in the spec.
+        """
         values = dict(values or {})
         known = set(cls.Params.__struct_fields__)
         for key in values:
             if key not in known:
                 listing = ", ".join(sorted(known))
                 raise DataError.about("", f"unknown parameter of task '{cls.name}' (known: {listing})", where=f"data.params.{key}")
-        try:
-            return cls(msgspec.convert(values, cls.Params))
-        except msgspec.ValidationError as error:
-            text, _, path = str(error).partition(" - at `$")
-            where = "data.params" + path.rstrip("`")
-            raise DataError.about("", f"{text[:1].lower()}{text[1:]} (task '{cls.name}')", where=where) from None
+        findings: list[Finding] = []
+        params = convert(values, cls.Params, ("data", "params"), findings)
+        if params is INVALID:
+            raise DataError([_issue(finding, cls.name) for finding in findings])
+        return cls(params)
 
     @property
     @abstractmethod
@@ -56,3 +61,7 @@ class Task(ABC):
     @abstractmethod
     def sample(self, rng: random.Random, label: str) -> str:
         """A random input whose exact answer is `label` (one of `labels()`)."""
+
+
+def _issue(finding: Finding, task: str) -> DataIssue:
+    return DataIssue(file="", line=0, where=format_path(finding.path), message=f"{finding.message} (task '{task}')")

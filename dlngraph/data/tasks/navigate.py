@@ -20,10 +20,10 @@ from typing import Literal
 import msgspec
 
 from dlngraph.data.errors import DataError
+from dlngraph.data.options import with_options
 from dlngraph.data.tasks.base import Task
 
 QUESTION = "If you follow these instructions, do you return to the starting point?"
-OPTIONS = "Options:\n- Yes\n- No"
 Style = Literal["face_forward", "turning"]
 Vector = tuple[int, int]
 
@@ -148,7 +148,8 @@ class Navigate(Task):
         style: Style = "turning" if self._turns_possible() and rng.random() < 0.5 else "face_forward"
         walk = self._homecoming_walk(rng, style) if label == "Yes" else self._wandering_walk(rng, style)
         opening = [QUESTION] + (["Always face forward."] if style == "face_forward" else [])
-        return " ".join(opening + [instruction.text() for instruction in walk]) + "\n" + OPTIONS
+        sentences = opening + [instruction.text() for instruction in walk]
+        return with_options(" ".join(sentences), self.labels(), "words")
 
     def _wandering_walk(self, rng: random.Random, style: Style) -> list[Instruction]:
         """A random walk that does not end at the start."""
