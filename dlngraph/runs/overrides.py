@@ -7,7 +7,10 @@ from collections.abc import Sequence
 import msgspec
 import yaml
 
+from dlngraph.spec.convert import INVALID, convert
+from dlngraph.spec.errors import Finding
 from dlngraph.spec.network import NetworkSpec
+from dlngraph.spec.paths import format_path
 from dlngraph.spec.training import TrainingSpec
 from dlngraph.spec.validate import validate_spec
 
@@ -25,10 +28,10 @@ def apply_overrides(spec: NetworkSpec, assignments: Sequence[str]) -> NetworkSpe
     for assignment in assignments:
         name, value = _parse(assignment)
         fields[name] = value
-    try:
-        training = msgspec.convert(fields, TrainingSpec)
-    except msgspec.ValidationError as error:
-        raise OverrideError(f"--set: {error} (in training)") from None
+    findings: list[Finding] = []
+    training = convert(fields, TrainingSpec, ("training",), findings)
+    if training is INVALID:  # in the spec's words: "training.batch_size: expected an integer, found ..."
+        raise OverrideError("; ".join(f"--set: {format_path(finding.path)}: {finding.message}" for finding in findings))
     changed = msgspec.structs.replace(spec, training=training)
     errors = [issue for issue in validate_spec(changed) if issue.severity == "error"]
     if errors:  # the spec's own checks: ranges (batch_size >= 1), references (backward_model)
