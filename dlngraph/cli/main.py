@@ -12,7 +12,18 @@ import sys
 from collections.abc import Sequence
 
 from dlngraph import __version__
-from dlngraph.cli import Command, CommandError, bench, compare, demo, evaluate, report, show, train, validate
+from dlngraph.cli import (
+    Command,
+    CommandError,
+    bench,
+    compare,
+    demo,
+    evaluate,
+    report,
+    show,
+    train,
+    validate,
+)
 from dlngraph.cli.gc_tuning import tune_garbage_collector
 from dlngraph.spec import SpecError
 

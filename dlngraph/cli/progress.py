@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import msgspec
 from rich.console import Console
@@ -31,7 +31,7 @@ class Progress:
             mode = "rich" if sys.stdout.isatty() else "lines"
         self.mode = mode
         self.title = title
-        self.usage: UsageProbe = lambda: {}
+        self.usage: UsageProbe = dict
         self.started = time.monotonic()
         self.state: dict[str, Any] = {"iteration": 0, "of": 0, "phase": "starting", "dev": None, "best": None, "loss": None}
         self.iteration_times: list[float] = []
@@ -40,7 +40,7 @@ class Progress:
     def watch(self, usage: UsageProbe) -> None:
         self.usage = usage
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> Self:
         if self.mode == "rich":
             self._live = Live(get_renderable=self._panel, console=Console(), refresh_per_second=2, transient=False)
             self._live.__enter__()

@@ -2,7 +2,12 @@
 
 from dlngraph.engine.events import Event, EventBus
 from dlngraph.engine.forward import ForwardRun, run_forward
-from dlngraph.engine.results import ForwardResult, NodeExecutionError, NodeFailure, NodeOutput
+from dlngraph.engine.results import (
+    ForwardResult,
+    NodeExecutionError,
+    NodeFailure,
+    NodeOutput,
+)
 from dlngraph.engine.waves import gather
 
 __all__ = [

@@ -35,5 +35,5 @@ class EventBus:
         for listener in list(self._listeners):
             try:
                 listener(event)
-            except Exception:  # noqa: BLE001 - a display bug must not kill a training run
+            except Exception:  # noqa: BLE001, S110 - a display bug must not kill a training run
                 pass

@@ -162,7 +162,7 @@ class ForwardRun:
             cell.output = output = await self._evaluate(node_id, example, sample, parents)
             if output.probs is not None:
                 self._distributions[node_id, output.rendered] = output.probs
-        except Exception as error:  # noqa: BLE001 - every node failure is reported the same way
+        except Exception as error:
             if not self.keep_going:
                 raise NodeExecutionError(node_id, example, sample, error) from error
             self.failures.append(NodeFailure(node=node_id, example=example, sample=sample, error=str(error)))

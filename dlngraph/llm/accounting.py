@@ -66,15 +66,15 @@ class Counters:
     """The running counts of one (model, node, phase) group."""
 
     __slots__ = (
-        "calls",
         "cache_hits",
+        "calls",
+        "completion_tokens",
         "deduplicated",
         "errors",
-        "retries",
-        "requests",
-        "prompt_tokens",
-        "completion_tokens",
         "latency",
+        "prompt_tokens",
+        "requests",
+        "retries",
     )
 
     def __init__(self) -> None:
@@ -139,8 +139,7 @@ class _Gauge:
 
     def up(self) -> None:
         self.current += 1
-        if self.current > self.maximum:
-            self.maximum = self.current
+        self.maximum = max(self.maximum, self.current)
 
     def freeze(self) -> InFlight:
         return InFlight(current=self.current, maximum=self.maximum)

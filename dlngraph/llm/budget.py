@@ -26,7 +26,7 @@ class Charge(NamedTuple):
 
 
 class _Account:
-    __slots__ = ("calls", "tokens", "max_calls", "max_tokens")
+    __slots__ = ("calls", "max_calls", "max_tokens", "tokens")
 
     def __init__(self, max_calls: int | None, max_tokens: int | None) -> None:
         self.calls = 0

@@ -268,7 +268,7 @@ class LanguageModel:
 class _Call:
     """One call on its way through the pipeline: what to send and what to count it against."""
 
-    __slots__ = ("send", "request", "key", "counters", "tokens", "priority")
+    __slots__ = ("counters", "key", "priority", "request", "send", "tokens")
 
     def __init__(
         self,

@@ -125,7 +125,7 @@ async def drive(model: LanguageModel, requests: int, in_flight: int, *, first: i
 
 
 class Timing:
-    __slots__ = ("wall_s", "cpu_s", "server_cpu_s")
+    __slots__ = ("cpu_s", "server_cpu_s", "wall_s")
 
     def __init__(self, wall_s: float, cpu_s: float, server_cpu_s: float | None) -> None:
         self.wall_s = wall_s

@@ -92,7 +92,7 @@ class Slots:
     the bulk of candidate scores that nothing waits on, so that the critical path never queues
     behind the bulk. A cancelled waiter or holder never keeps a slot."""
 
-    __slots__ = ("limit", "in_use", "_queues")
+    __slots__ = ("_queues", "in_use", "limit")
 
     def __init__(self, limit: int) -> None:
         if limit < 1:

@@ -39,7 +39,7 @@ _batch_key = msgspec.json.Encoder(order="sorted").encode
 class _Batch:
     """Prompts waiting to go out together, with the futures of the callers that sent them."""
 
-    __slots__ = ("payload", "prompts", "futures", "task")
+    __slots__ = ("futures", "payload", "prompts", "task")
 
     def __init__(self, payload: Body) -> None:
         self.payload = payload

@@ -36,7 +36,7 @@ class Endpoint:
     The URL is parsed once, here: aiohttp would otherwise parse the string on every request.
     """
 
-    __slots__ = ("url", "model", "address")
+    __slots__ = ("address", "model", "url")
 
     def __init__(self, *, url: str, model: str) -> None:
         self.url = url

@@ -28,7 +28,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 
@@ -195,7 +195,7 @@ class ModelPool(Mapping[str, LanguageModel]):
         if failures:
             raise failures[0]
 
-    async def __aenter__(self) -> ModelPool:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(

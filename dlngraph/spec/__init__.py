@@ -9,7 +9,13 @@ from dlngraph.spec.errors import SpecError, SpecIssue
 from dlngraph.spec.loader import LoadedSpec, load_spec, load_spec_text
 from dlngraph.spec.network import NetworkSpec
 from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, Node, VoteNode
-from dlngraph.spec.templates import Template, TemplateError, available_templates, get_template, inline_template
+from dlngraph.spec.templates import (
+    Template,
+    TemplateError,
+    available_templates,
+    get_template,
+    inline_template,
+)
 
 __all__ = [
     "INPUT",

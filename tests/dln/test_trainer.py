@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import msgspec
 
 from dlngraph.dln.rundir import RunDirectory
@@ -11,11 +10,13 @@ from dlngraph.dln.trainer import Trainer
 from dlngraph.engine import EventBus
 from dlngraph.llm.testserver import Script, ScriptedServer
 from dlngraph.spec.training import TrainingSpec
-from tests.scripted import DLN1, Example, close_models, network_from_text, scripted_models
-
-
-
-
+from tests.scripted import (
+    DLN1,
+    Example,
+    close_models,
+    network_from_text,
+    scripted_models,
+)
 
 TRAIN = [Example(f"Q{i} walk", "Yes" if i % 2 else "No") for i in range(8)]
 DEV = [Example(f"Q{i} walk", "Yes" if i % 2 else "No") for i in range(8, 14)]

@@ -11,7 +11,12 @@ import pytest
 
 from dlngraph.engine import ForwardRun, NodeExecutionError, run_forward
 from dlngraph.llm.testserver import Latency, Script, ScriptedServer
-from tests.scripted import close_models, network_from_text, scripted_models, shipped_network
+from tests.scripted import (
+    close_models,
+    network_from_text,
+    scripted_models,
+    shipped_network,
+)
 
 CHAIN4 = """
 name: chain4

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from dlngraph.engine import gather
 
 
 async def echo(*values: int) -> tuple[int, ...]:
-    await anyio.sleep(0)
+    await anyio.lowlevel.checkpoint()
     return values
 
 

@@ -9,7 +9,14 @@ import networkx as nx
 import pytest
 
 from dlngraph.graph import CompiledNetwork, compile_network
-from dlngraph.spec import LMNode, NetworkSpec, SpecError, VoteNode, load_spec, load_spec_text
+from dlngraph.spec import (
+    LMNode,
+    NetworkSpec,
+    SpecError,
+    VoteNode,
+    load_spec,
+    load_spec_text,
+)
 from dlngraph.spec.models import ModelSpec
 
 SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"

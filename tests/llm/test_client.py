@@ -16,8 +16,6 @@ from typing import Any
 
 import pytest
 
-from dlngraph.llm.testserver_process import ServerProcess
-
 from dlngraph.llm.budget import Budget
 from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.errors import (
@@ -31,7 +29,14 @@ from dlngraph.llm.errors import (
 from dlngraph.llm.openai import OpenAIBackend
 from dlngraph.llm.retry import Retry
 from dlngraph.llm.testserver import Faults, Latency, Script, ScriptedServer
-from dlngraph.llm.types import Capabilities, ClassDistributionRequest, GenerateRequest, ScoreRequest, Tag
+from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.llm.types import (
+    Capabilities,
+    ClassDistributionRequest,
+    GenerateRequest,
+    ScoreRequest,
+    Tag,
+)
 from dlngraph.spec.models import Limits
 
 TAG = Tag(node="answer", phase="forward")

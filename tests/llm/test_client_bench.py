@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from dlngraph.llm.testserver_process import ServerProcess
 from dlngraph.llm.client_bench import format_table, measure_memory, measure_throughput
+from dlngraph.llm.testserver_process import ServerProcess
 
 
 async def test_throughput_and_memory_rows_over_a_real_server(scripted_server):

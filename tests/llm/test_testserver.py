@@ -17,7 +17,12 @@ import aiohttp
 import pytest
 
 from dlngraph.llm.testserver import Faults, Latency, Script, ScriptedServer
-from dlngraph.llm.testserver_model import MAX_LOGPROB, MIN_LOGPROB, RunningLogprobs, tokenize
+from dlngraph.llm.testserver_model import (
+    MAX_LOGPROB,
+    MIN_LOGPROB,
+    RunningLogprobs,
+    tokenize,
+)
 
 
 @pytest.fixture

@@ -27,11 +27,7 @@ from dlngraph.report.run_report import REPORT_FILE, write_report
 from dlngraph.runs import TrainOptions, train_spec
 from dlngraph.spec import dump_spec
 from dlngraph.spec.training import TrainingSpec
-from tests.scripted import DLN1, Example, SPECS_DIR, network_from_text
-
-
-
-
+from tests.scripted import DLN1, SPECS_DIR, Example, network_from_text
 
 TRAIN = [Example(f"Q{i} walk", "Yes" if i % 2 else "No") for i in range(8)]
 DEV = [Example(f"Q{i} walk", "Yes" if i % 2 else "No") for i in range(8, 14)]

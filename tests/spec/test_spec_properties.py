@@ -116,9 +116,7 @@ def test_random_values_in_random_places(spec_index: int, where: list[Any], value
     document = yaml.safe_load(SHIPPED_SPECS[spec_index].read_text(encoding="utf-8"))
     target = document
     for step in where[:-1]:
-        if isinstance(target, dict) and isinstance(step, str) and isinstance(target.get(step), (dict, list)):
-            target = target[step]
-        elif (
+        if isinstance(target, dict) and isinstance(step, str) and isinstance(target.get(step), (dict, list)) or (
             isinstance(target, list)
             and isinstance(step, int)
             and step < len(target)
@@ -149,7 +147,7 @@ def mutated_text(draw: st.DrawFn) -> str:
         elif operation == "indent":
             lines[line] = "  " + lines[line]
         elif operation == "dedent":
-            lines[line] = lines[line][2:] if lines[line].startswith("  ") else lines[line]
+            lines[line] = lines[line].removeprefix("  ")
         elif operation == "swap":
             other = draw(st.integers(0, len(lines) - 1))
             lines[line], lines[other] = lines[other], lines[line]
