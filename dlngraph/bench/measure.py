@@ -9,11 +9,16 @@
 The limit is what no scheduler can beat against this server: the dependency depth times the
 latency (rounds of calls that must follow one another), or the requests dlngraph sent times
 the latency divided by the server's concurrency (its throughput), whichever is larger.
+
+The staged limit is tighter, and still a bound: a step's calls cannot all go out at round 0.
+For each round r, the calls that cannot start before r (by `phase_start_rounds`, the step's
+own waits) need r rounds plus their share of the server's throughput after them.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -22,9 +27,9 @@ import msgspec
 from dlngraph.bench.cases import Case, synthetic_examples
 from dlngraph.bench.gate import gate_models
 from dlngraph.bench.layer_sync import mini_batches, run_layer_synchronous
-from dlngraph.bench.models import bench_models, requests_sent
+from dlngraph.bench.models import bench_models, requests_by_tag, requests_sent
 from dlngraph.bench.server import ServerSettings
-from dlngraph.dln.plan import dependency_depth
+from dlngraph.dln.plan import dependency_depth, forward_start_rounds, phase_start_rounds
 from dlngraph.dln.step import TrainingStep
 from dlngraph.engine import gather, run_forward
 from dlngraph.graph import CompiledNetwork
@@ -49,6 +54,8 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
     baseline_groups: int
     """Mini-batches the baseline sent one after the other."""
     limit_s: float
+    staged_limit_s: float
+    """The limit, counting only the calls that cannot start before each round after it."""
 
     @property
     def speedup(self) -> float:
@@ -60,10 +67,39 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
         """dlngraph's wall time over the limit: 1.0 is as fast as the server allows."""
         return self.dlngraph_s / self.limit_s
 
+    @property
+    def ratio_to_staged_limit(self) -> float:
+        """dlngraph's wall time over the staged limit (what this case's structure allows)."""
+        return self.dlngraph_s / self.staged_limit_s
+
 
 def limit_s(depth: int, requests: int, server: ServerSettings) -> float:
     """max(depth x latency, requests x latency / server concurrency)."""
     return max(depth * server.latency_s, requests * server.latency_s / server.concurrency)
+
+
+def staged_limit_s(
+    starts: Mapping[tuple[str, str], int], requests: Mapping[tuple[str, str], int], depth: int, server: ServerSettings
+) -> float:
+    """max(limit, max over rounds r of r x latency + requests that cannot start before round r
+    x latency / server concurrency), the requests counted by the (node, phase) that sent them
+    and `starts` giving each one's first round (an unknown tag counts from round 0)."""
+    per_round: Counter[int] = Counter()
+    for tag, count in requests.items():
+        per_round[starts.get(tag, 0)] += count
+    later = sum(per_round.values())
+    bound = limit_s(depth, later, server)
+    for start in sorted(per_round):
+        bound = max(bound, start * server.latency_s + later * server.latency_s / server.concurrency)
+        later -= per_round[start]
+    return bound
+
+
+def case_start_rounds(case: Case, network: CompiledNetwork) -> dict[tuple[str, str], int]:
+    """Each (node, phase)'s first round: a step's `phase_start_rounds`, a forward pass's layers."""
+    if case.kind == "step":
+        return phase_start_rounds(network, network.spec.training)
+    return {(node, "forward"): start for node, start in forward_start_rounds(network).items()}
 
 
 def case_depth(case: Case, network: CompiledNetwork) -> int:
@@ -77,13 +113,15 @@ async def measure(case: Case, backend: OpenAIBackend, server: ServerSettings, *,
     layer-synchronous one (dozens of sequential mini-batches average the noise out)."""
     network = case.network()
     runs = [await _dlngraph_run(case, network, backend, server) for _ in range(repeats)]
-    dlngraph_s, requests = sorted(runs)[len(runs) // 2]
+    dlngraph_s, by_tag = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
+    requests = sum(by_tag.values())
     baseline_s, baseline_requests, groups = await _baseline_run(case, network, backend, server)
     depth = case_depth(case, network)
     return Measurement(
         case=case.name, requests=requests, baseline_requests=baseline_requests, depth=depth,
         dlngraph_s=dlngraph_s, dlngraph_runs_s=[seconds for seconds, _ in runs],
         baseline_s=baseline_s, baseline_groups=groups, limit_s=limit_s(depth, requests, server),
+        staged_limit_s=staged_limit_s(case_start_rounds(case, network), by_tag, depth, server),
     )
 
 
@@ -93,10 +131,12 @@ async def warm_up_case(case: Case, backend: OpenAIBackend, server: ServerSetting
     await _dlngraph_run(case, case.network(), backend, server)
 
 
-async def _dlngraph_run(case: Case, network: CompiledNetwork, backend: OpenAIBackend, server: ServerSettings) -> tuple[float, int]:
+async def _dlngraph_run(
+    case: Case, network: CompiledNetwork, backend: OpenAIBackend, server: ServerSettings
+) -> tuple[float, dict[tuple[str, str], int]]:
     models = bench_models(network, backend, server.concurrency)
     seconds = await _timed(lambda: run_case(case, network, models))
-    return seconds, requests_sent(models)
+    return seconds, requests_by_tag(models)
 
 
 async def _baseline_run(

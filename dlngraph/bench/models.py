@@ -8,6 +8,8 @@ by all of the spec's models, because they all reach the same server.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from dlngraph.engine import gather
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.accounting import CallStats
@@ -41,8 +43,17 @@ def bench_models(network: CompiledNetwork, backend: OpenAIBackend, concurrency: 
 
 def requests_sent(models: dict[str, LanguageModel]) -> int:
     """Requests that reached the server (deduplicated calls excluded, retries included)."""
+    return sum(requests_by_tag(models).values())
+
+
+def requests_by_tag(models: dict[str, LanguageModel]) -> dict[tuple[str, str], int]:
+    """`requests_sent` by the (node, phase) that sent them."""
     shared = {id(model.stats): model.stats for model in models.values()}.values()
-    return sum(stats.snapshot().total("requests") for stats in shared)
+    counts: Counter[tuple[str, str]] = Counter()
+    for stats in shared:
+        for group in stats.snapshot().groups:
+            counts[group.node, group.phase] += group.requests
+    return dict(counts)
 
 
 async def warm_up(backend: OpenAIBackend, connections: int) -> None:

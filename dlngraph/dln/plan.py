@@ -55,38 +55,87 @@ def dependency_depth(network: CompiledNetwork, training: TrainingSpec | None = N
       them and its hidden parents' posterior samples (the scores are asked for once the
       parents' sharpening is sent, not answered), and its ranking needs that sharpening.
     """
-    roles = Roles(network)
-    forward = _forward_rounds(network)
-    whole_forward = network.critical_path_length
-    loss_only = training is not None and training.rewrite_loss_only
-    sampled: dict[str, int] = {}
-    best: dict[str, int] = {}
+    rounds = _StepRounds(network, training)
+    return max((rounds.updated(node) for node in network.trainable), default=rounds.whole_forward)
 
-    def targets_ready(node: str) -> int:
-        return best_hidden(node) if node in roles.hidden else 0
 
-    def samples_ready(node: str) -> int:
-        """The round a hidden node's posterior samples (and the whole forward pass) are in."""
-        if node not in sampled:
-            start = whole_forward if loss_only else max(forward[node], targets_ready(roles.consumers(node)[0]))
-            sampled[node] = max(start + 1, whole_forward)
-        return sampled[node]
+def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None = None) -> dict[tuple[str, str], int]:
+    """The first round in which any call of each (node, phase) of a step can start, under the
+    same waits as `dependency_depth`. Calls are tagged by the node they ask (a sharpening's
+    consumer terms by the consumer), so a tag that several waits share gets the earliest.
 
-    def best_hidden(node: str) -> int:
-        """h* follows the sharpening, which also needs every consumer's targets."""
-        if node not in best:
-            consumers = roles.consumers(node)
-            best[node] = max([samples_ready(node), *(targets_ready(consumer) for consumer in consumers)]) + 1
-        return best[node]
+    A step's calls cannot all go out at once: the staged limit of the benchmark counts, for
+    each round r, the calls that cannot start before it.
+    """
+    rounds = _StepRounds(network, training)
+    roles = rounds.roles
+    starts: dict[tuple[str, str], int] = {}
 
-    def updated(node: str) -> int:
+    def at_least(node: str, phase: str, start: int) -> None:
+        starts[node, phase] = min(start, starts.get((node, phase), start))
+
+    for node, start in forward_start_rounds(network).items():
+        at_least(node, "forward", start)
+    for node in roles.hidden:
+        at_least(node, "posterior", rounds.posterior_start(node))
+        sharpened = rounds.best_hidden(node) - 1
+        for asked in (node, *roles.consumers(node)):
+            at_least(asked, "sharpening", sharpened)
+    for node in network.trainable:
         if node in roles.hidden:
-            return best_hidden(node) + 2
-        parents = roles.hidden_parents(node)
-        scored = max([whole_forward + 1, *(samples_ready(parent) for parent in parents)]) + 1
-        return max([scored, *(best_hidden(parent) for parent in parents)])
+            at_least(node, "proposal", rounds.best_hidden(node))
+            at_least(node, "score", rounds.best_hidden(node) - 1)  # known candidates: once sharpening is sent
+        else:
+            at_least(node, "proposal", rounds.whole_forward)
+            parents = roles.hidden_parents(node)
+            at_least(node, "score", max([rounds.whole_forward, *(rounds.best_hidden(p) - 1 for p in parents)]))
+    return starts
 
-    return max((updated(node) for node in network.trainable), default=whole_forward)
+
+def forward_start_rounds(network: CompiledNetwork) -> dict[str, int]:
+    """The round each lm node's forward calls can start in: after its lm ancestors' rounds."""
+    return {node: rounds - 1 for node, rounds in _forward_rounds(network).items() if node in network.lm_nodes}
+
+
+class _StepRounds:
+    """The rounds (of latency) at which a step's quantities exist, memoised per node."""
+
+    def __init__(self, network: CompiledNetwork, training: TrainingSpec | None) -> None:
+        self.roles = Roles(network)
+        self.forward = _forward_rounds(network)
+        self.whole_forward = network.critical_path_length
+        self.loss_only = training is not None and training.rewrite_loss_only
+        self._sampled: dict[str, int] = {}
+        self._best: dict[str, int] = {}
+
+    def targets_ready(self, node: str) -> int:
+        return self.best_hidden(node) if node in self.roles.hidden else 0
+
+    def posterior_start(self, node: str) -> int:
+        """A hidden node's posterior needs its own output and its (first) consumer's targets."""
+        if self.loss_only:
+            return self.whole_forward
+        return max(self.forward[node], self.targets_ready(self.roles.consumers(node)[0]))
+
+    def samples_ready(self, node: str) -> int:
+        """The round a hidden node's posterior samples (and the whole forward pass) are in."""
+        if node not in self._sampled:
+            self._sampled[node] = max(self.posterior_start(node) + 1, self.whole_forward)
+        return self._sampled[node]
+
+    def best_hidden(self, node: str) -> int:
+        """h* follows the sharpening, which also needs every consumer's targets."""
+        if node not in self._best:
+            consumers = self.roles.consumers(node)
+            self._best[node] = max([self.samples_ready(node), *(self.targets_ready(c) for c in consumers)]) + 1
+        return self._best[node]
+
+    def updated(self, node: str) -> int:
+        if node in self.roles.hidden:
+            return self.best_hidden(node) + 2
+        parents = self.roles.hidden_parents(node)
+        scored = max([self.whole_forward + 1, *(self.samples_ready(parent) for parent in parents)]) + 1
+        return max([scored, *(self.best_hidden(parent) for parent in parents)])
 
 
 def _forward_rounds(network: CompiledNetwork) -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dlngraph.dln.plan import calls_per_iteration, dependency_depth
+from dlngraph.dln.plan import calls_per_iteration, dependency_depth, phase_start_rounds
 from dlngraph.spec.training import TrainingSpec
 from tests.scripted import shipped_network
 
@@ -22,6 +22,28 @@ PAPER = TrainingSpec(batch_size=10, num_p_samples=10, num_h_samples=5, use_memor
 )
 def test_dependency_depth_follows_the_steps_own_waits(spec: str, rounds: int) -> None:
     assert dependency_depth(shipped_network(spec)) == rounds
+
+
+def test_each_phase_of_the_dln2_step_starts_in_its_first_possible_round() -> None:
+    assert phase_start_rounds(shipped_network("dln2")) == {
+        ("reason", "forward"): 0,
+        ("answer", "forward"): 1,
+        ("reason", "posterior"): 1,  # beside the answer's forward calls
+        ("reason", "sharpening"): 2,  # its prior terms
+        ("answer", "sharpening"): 2,  # the consumer's terms, tagged by the node they ask
+        ("answer", "proposal"): 2,
+        ("answer", "score"): 2,  # the known candidates, once the sharpening is sent
+        ("reason", "score"): 2,
+        ("reason", "proposal"): 3,  # after h*
+    }
+
+
+@pytest.mark.parametrize("spec", ["dln1", "dln2", "deep4", "wide_ensemble"])
+def test_every_phase_starts_before_the_step_can_end(spec: str) -> None:
+    network = shipped_network(spec)
+    starts = phase_start_rounds(network)
+    assert max(starts.values()) < dependency_depth(network)
+    assert {node for node, phase in starts if phase == "forward"} == set(network.lm_nodes)
 
 
 def test_rewriting_only_wrong_examples_waits_for_the_whole_forward_pass() -> None:
