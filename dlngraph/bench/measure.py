@@ -10,7 +10,8 @@ The limit is what no scheduler can beat against this server: the dependency dept
 latency (rounds of calls that must follow one another), or the requests dlngraph sent times
 the latency divided by the server's concurrency (its throughput), whichever is larger.
 
-The staged limit is tighter, and still a bound: a step's calls cannot all go out at round 0.
+The staged limit is tighter, and still a bound at that mean latency: a step's calls cannot
+all go out at round 0.
 For each round r, the calls that cannot start before r (by `phase_start_rounds`, the step's
 own waits) need r rounds plus their share of the server's throughput after them.
 """
@@ -98,13 +99,15 @@ def staged_limit_s(
 def case_start_rounds(case: Case, network: CompiledNetwork) -> dict[tuple[str, str], int]:
     """Each (node, phase)'s first round: a step's `phase_start_rounds`, a forward pass's layers."""
     if case.kind == "step":
-        return phase_start_rounds(network, network.spec.training)
+        return phase_start_rounds(network, case.step_settings(network).training)
     return {(node, "forward"): start for node, start in forward_start_rounds(network).items()}
 
 
 def case_depth(case: Case, network: CompiledNetwork) -> int:
     """A step's `dependency_depth`; a forward pass's critical path."""
-    return dependency_depth(network, network.spec.training) if case.kind == "step" else network.critical_path_length
+    if case.kind == "step":
+        return dependency_depth(network, case.step_settings(network).training)
+    return network.critical_path_length
 
 
 async def measure(case: Case, backend: OpenAIBackend, server: ServerSettings, *, repeats: int = 3) -> Measurement:

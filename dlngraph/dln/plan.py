@@ -71,24 +71,24 @@ def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None =
     roles = rounds.roles
     starts: dict[tuple[str, str], int] = {}
 
-    def at_least(node: str, phase: str, start: int) -> None:
+    def earliest(node: str, phase: str, start: int) -> None:
         starts[node, phase] = min(start, starts.get((node, phase), start))
 
     for node, start in forward_start_rounds(network).items():
-        at_least(node, "forward", start)
+        earliest(node, "forward", start)
     for node in roles.hidden:
-        at_least(node, "posterior", rounds.posterior_start(node))
-        sharpened = rounds.best_hidden(node) - 1
+        if rounds.sampling:
+            earliest(node, "posterior", rounds.posterior_start(node))
         for asked in (node, *roles.consumers(node)):
-            at_least(asked, "sharpening", sharpened)
+            earliest(asked, "sharpening", rounds.sharpening_start(node))
     for node in network.trainable:
         if node in roles.hidden:
-            at_least(node, "proposal", rounds.best_hidden(node))
-            at_least(node, "score", rounds.best_hidden(node) - 1)  # known candidates: once sharpening is sent
+            earliest(node, "proposal", rounds.best_hidden(node))
+            earliest(node, "score", rounds.best_hidden(node) - 1)  # known candidates: once sharpening is sent
         else:
-            at_least(node, "proposal", rounds.whole_forward)
+            earliest(node, "proposal", rounds.whole_forward)
             parents = roles.hidden_parents(node)
-            at_least(node, "score", max([rounds.whole_forward, *(rounds.best_hidden(p) - 1 for p in parents)]))
+            earliest(node, "score", max([rounds.whole_forward, *(rounds.best_hidden(p) - 1 for p in parents)]))
     return starts
 
 
@@ -105,6 +105,8 @@ class _StepRounds:
         self.forward = _forward_rounds(network)
         self.whole_forward = network.critical_path_length
         self.loss_only = training is not None and training.rewrite_loss_only
+        self.sampling = training is None or training.num_h_samples > 0
+        """Whether hidden nodes sample a posterior (otherwise their only sample is their output)."""
         self._sampled: dict[str, int] = {}
         self._best: dict[str, int] = {}
 
@@ -112,16 +114,31 @@ class _StepRounds:
         return self.best_hidden(node) if node in self.roles.hidden else 0
 
     def posterior_start(self, node: str) -> int:
-        """A hidden node's posterior needs its own output and its (first) consumer's targets."""
-        if self.loss_only:
-            return self.whole_forward
-        return max(self.forward[node], self.targets_ready(self.roles.consumers(node)[0]))
+        """A hidden node's posterior needs its own output and its (first) consumer's targets;
+        rewriting only the examples the network got wrong also needs the whole forward pass."""
+        start = max(self.forward[node], self.targets_ready(self.roles.consumers(node)[0]))
+        return max(start, self.whole_forward) if self.loss_only else start
 
     def samples_ready(self, node: str) -> int:
         """The round a hidden node's posterior samples (and the whole forward pass) are in."""
         if node not in self._sampled:
-            self._sampled[node] = max(self.posterior_start(node) + 1, self.whole_forward)
+            sampled = self.posterior_start(node) + 1 if self.sampling else self.forward[node]
+            self._sampled[node] = max(sampled, self.whole_forward)
         return self._sampled[node]
+
+    def first_samples(self, node: str) -> int:
+        """The round the first example's samples of a hidden node exist: at its output without
+        a posterior, after the whole forward pass for an example that `rewrite_loss_only`
+        leaves as it is, else after its posterior."""
+        if not self.sampling:
+            return self.forward[node]
+        return self.whole_forward if self.loss_only else self.posterior_start(node) + 1
+
+    def sharpening_start(self, node: str) -> int:
+        """An example is sharpened once its samples, its consumers' forward outputs on it and
+        their targets exist."""
+        consumers = self.roles.consumers(node)
+        return max([self.first_samples(node), *(self.forward[c] for c in consumers), *(self.targets_ready(c) for c in consumers)])
 
     def best_hidden(self, node: str) -> int:
         """h* follows the sharpening, which also needs every consumer's targets."""

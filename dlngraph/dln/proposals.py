@@ -51,13 +51,14 @@ def render_proposal(template: Template, prompt: str, shown: Sequence[Shown], mes
 
 
 def fit_examples(
-    shown: list[Shown], tokens: Callable[[list[Shown]], int], window: int, *, max_shortenings: int = 6
+    shown: list[Shown], prompt_tokens: Callable[[list[Shown]], int], *, answer_tokens: int, window: int,
+    max_shortenings: int = 6,
 ) -> list[Shown]:
-    """The largest selection of `shown` (errors kept longest) whose request needs at most
-    `window` tokens, by `tokens(selection)` (the rendered prompt plus the answer's room)."""
+    """The largest selection of `shown` (errors kept longest) whose prompt, by
+    `prompt_tokens(selection)`, leaves `answer_tokens` of room in a `window` of tokens."""
 
     def fits(selection: list[Shown]) -> bool:
-        return tokens(selection) <= window
+        return prompt_tokens(selection) + answer_tokens <= window
 
     selection = list(shown)
     while not fits(selection) and any(example.correct for example in selection) and len(selection) > 1:
@@ -71,11 +72,12 @@ def fit_examples(
         selection = [_shorten(example) for example in selection]
     if fits(selection):
         return selection
+    needed = prompt_tokens(selection)
     raise ContextWindowExceeded(
-        f"the proposal prompt needs {tokens(selection)} tokens with one shortened example, more than"
-        f" the backward model's context window of {window}; use a model with a larger context"
-        " window or shorter prompts",
-        prompt_tokens=tokens(selection),
+        f"the proposal prompt takes {needed} tokens with one shortened example and the new prompt up to"
+        f" {answer_tokens}, more than the backward model's context window of {window}; use a model with"
+        " a larger context window, shorter prompts or a smaller proposal_max_tokens",
+        prompt_tokens=needed,
         context_window=window,
     )
 
@@ -122,12 +124,14 @@ async def propose_prompts(
     messages = list(template.messages) or [""]
     offset = rng.randrange(len(messages))
 
-    def tokens(selection: list[Shown]) -> int:
-        """The request's tokens with its longest message: every request must fit."""
-        longest = max(messages, key=len)
-        return count_tokens(render_proposal(template, prompt, selection, longest)) + settings.max_tokens
+    def prompt_tokens(selection: list[Shown]) -> int:
+        """The prompt's tokens with its longest message: every request must fit."""
+        return count_tokens(render_proposal(template, prompt, selection, max(messages, key=len)))
 
-    selection = shown if context_window is None else fit_examples(shown, tokens, context_window)
+    selection = (
+        shown if context_window is None
+        else fit_examples(shown, prompt_tokens, answer_tokens=settings.max_tokens, window=context_window)
+    )
     requests = [
         GenerateRequest(
             prompt=render_proposal(template, prompt, selection, messages[(offset + k) % len(messages)]),

@@ -74,7 +74,7 @@ class Trainer:
         self.labels = labels
         self.run = run
         self.events = events or EventBus()
-        self.usage = usage or (dict)
+        self.usage = usage or dict
 
     def initial_state(self) -> TrainState:
         prompts = self.network.prompts()

@@ -160,7 +160,7 @@ class ForwardRun:
                 )
                 return
             cell.output = output = await self._evaluate(node_id, example, sample, parents)
-            if output.probs is not None:
+            if output.probs is not None and output.rendered:  # a vote's mean has no prompt
                 self._distributions[node_id, output.rendered] = output.probs
         except Exception as error:
             if not self.keep_going:

@@ -174,7 +174,22 @@ class ModelWorker:
         Choosing compares every queued job's tokens with the KV cache, which takes a while
         with hundreds queued, so it is done on a copy of the queue outside the lock: callers
         queueing jobs on the event loop never wait for it. The job chosen is still queued
-        afterwards, since only this thread removes jobs (and `stop`, which sets `closing`)."""
+        afterwards, since only this thread removes jobs (and `stop`, which sets `closing`);
+        if its caller cancelled it meanwhile, the choice is made again."""
+        queue = self._queue
+        while (waiting := self._queued_jobs()) is not None:
+            chosen = self._choose(waiting)
+            with queue.lock:
+                if queue.closing:
+                    return None  # `stop` has failed every queued job, this one included
+                if not chosen.cancelled:
+                    queue.pending.remove(chosen)
+                    return chosen
+        return None
+
+    def _queued_jobs(self) -> list[_Job] | None:
+        """Block until a job is queued; a copy of the queue without cancelled jobs (None
+        once closing)."""
         queue = self._queue
         with queue.lock:
             while True:
@@ -182,15 +197,8 @@ class ModelWorker:
                 if queue.closing:
                     return None
                 if queue.pending:
-                    break
+                    return list(queue.pending)
                 queue.lock.wait()
-            waiting = list(queue.pending)
-        chosen = self._choose(waiting)
-        with queue.lock:
-            if queue.closing:
-                return None  # `stop` has failed every queued job, this one included
-            queue.pending.remove(chosen)
-        return chosen
 
     def _choose(self, waiting: list[_Job]) -> _Job:
         """The job to run next (see the module docstring), counting the jobs it passes over.

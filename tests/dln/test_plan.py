@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from dlngraph.bench.cases import synthetic_examples
 from dlngraph.dln.plan import calls_per_iteration, dependency_depth, phase_start_rounds
+from dlngraph.dln.step import StepSettings, TrainingStep
+from dlngraph.llm.testserver import Latency, ScriptedServer
 from dlngraph.spec.training import TrainingSpec
-from tests.scripted import shipped_network
+from tests.scripted import close_models, scripted_models, shipped_network
 
 PAPER = TrainingSpec(batch_size=10, num_p_samples=10, num_h_samples=5, use_memory=2)
 
@@ -58,3 +63,43 @@ def test_calls_of_the_paper_dln2_step() -> None:
     assert calls["sharpening"] == 120  # 60 consumer likelihoods + 60 priors
     assert calls["proposal"] == 18
     assert calls["score"] == 2 * 10 * 6 * 12  # per node: examples x samples x candidates
+
+
+LATENCY_S = 0.04
+
+
+@pytest.mark.parametrize(
+    ("spec", "training"),
+    [
+        ("dln2", {}),
+        ("dln2", {"rewrite_loss_only": True}),
+        ("deep4", {}),
+        ("deep4", {"num_h_samples": 0}),
+        ("deep4", {"rewrite_loss_only": True}),
+        ("wide_ensemble", {}),
+    ],
+)
+async def test_no_call_of_a_real_step_starts_before_its_planned_round(spec: str, training: dict[str, object]) -> None:
+    """The rounds are lower bounds the benchmark relies on: with every request taking the
+    same latency, a call planned for round r waits for a chain of r requests before it, so it
+    cannot start before r latencies (a slow machine only starts it later). Every tag the step
+    uses is planned, and the step lasts at least its dependency depth."""
+    network = shipped_network(spec)
+    step_training = TrainingSpec(**{"num_p_samples": 3, "num_h_samples": 2, "use_memory": 1, "seed": 3, **training})
+    starts = phase_start_rounds(network, step_training)
+    first: dict[tuple[str, str], float] = {}
+    async with ScriptedServer(latency=Latency(mean_s=LATENCY_S, jitter=0.0)) as server:
+        models = scripted_models(network, server)
+        began = time.perf_counter()
+        for stats in {id(model.stats): model.stats for model in models.values()}.values():
+            stats.subscribe(lambda event, _, tag: first.setdefault((tag.node, tag.phase), time.perf_counter() - began))
+        try:
+            memory = {node: [f"remembered {node}"] for node in network.trainable}
+            await TrainingStep(network, models, synthetic_examples(3), StepSettings(training=step_training, iteration=0, memory=memory)).run()
+        finally:
+            await close_models(models)
+        elapsed = time.perf_counter() - began
+    assert set(first) <= set(starts), f"tags the plan does not know: {set(first) - set(starts)}"
+    early = {tag: (round(seconds / LATENCY_S, 2), starts[tag]) for tag, seconds in first.items() if seconds < starts[tag] * LATENCY_S - 0.005}
+    assert not early, f"started before their planned round (rounds elapsed, planned): {early}"
+    assert elapsed >= dependency_depth(network, step_training) * LATENCY_S - 0.005

@@ -25,21 +25,23 @@ def test_the_template_shows_successes_errors_and_the_message() -> None:
 
 def test_successes_are_dropped_before_errors_when_the_window_is_small() -> None:
     examples = shown(6, correct=3)
-    kept = fit_examples(examples, lambda selection: 10 * len(selection), window=40)  # room for 4 examples
+    kept = fit_examples(examples, lambda selection: 10 * len(selection), answer_tokens=5, window=45)  # 4 examples
     assert len(kept) == 4
     assert sum(not example.correct for example in kept) == 3  # every error is kept
 
 
 def test_long_examples_are_shortened_rather_than_dropped() -> None:
     examples = shown(1, correct=0, length=4000)
-    (kept,) = fit_examples(examples, lambda selection: sum(len(example.input) for example in selection), window=599)
+    (kept,) = fit_examples(
+        examples, lambda selection: sum(len(example.input) for example in selection), answer_tokens=0, window=599
+    )
     assert len(kept.input) < 600 and "[...]" in kept.input
     assert kept.input.startswith("question 0")
 
 
 def test_a_request_that_can_never_fit_is_a_clear_error() -> None:
-    with pytest.raises(ContextWindowExceeded, match="needs 1000 tokens .* context window of 64") as caught:
-        fit_examples(shown(2, correct=1), lambda selection: 1000, window=64)
+    with pytest.raises(ContextWindowExceeded, match="takes 1000 tokens .* up to 16, .* context window of 64") as caught:
+        fit_examples(shown(2, correct=1), lambda selection: 1000, answer_tokens=16, window=64)
     assert (caught.value.prompt_tokens, caught.value.context_window) == (1000, 64)
 
 

@@ -100,3 +100,57 @@ async def test_the_worker_chooses_by_prefix_without_holding_the_queue() -> None:
             await asyncio.to_thread(thread.join, 10)
     assert ran == ["near", "far"]
     assert engine.queue_free and all(engine.queue_free)
+
+
+async def test_a_job_cancelled_while_the_worker_chooses_is_not_run() -> None:
+    """The choice is made outside the queue's lock, so its caller may cancel the job chosen
+    meanwhile: the worker chooses again rather than spend an evaluation on nobody."""
+    pytest.importorskip("llama_cpp")
+    worker = ModelWorker(EngineSettings(model_path=Path("stand-in.gguf"), n_ctx=64, n_threads=1, block_size=32))
+    choosing, proceed = threading.Event(), threading.Event()
+
+    class SlowToChoose(StandInEngine):
+        def reusable_prefix(self, tokens: Sequence[int]) -> int:
+            if list(tokens) == [1, 2, 3, 4]:  # weighing `near`, which it is about to choose
+                choosing.set()
+                proceed.wait(10)
+            return super().reusable_prefix(tokens)
+
+    worker._engine = SlowToChoose(worker, cached=[1, 2, 3])  # type: ignore[assignment]
+    busy, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def hold(_engine: object, _cancelled: Callable[[], bool]) -> str:
+        busy.set()
+        release.wait(10)
+        return "hold"
+
+    def record(name: str) -> Callable[[object, Callable[[], bool]], str]:
+        def work(_engine: object, _cancelled: Callable[[], bool]) -> str:
+            ran.append(name)
+            return name
+
+        return work
+
+    try:
+        holding = asyncio.ensure_future(worker.run([5], hold))
+        await asyncio.to_thread(busy.wait, 10)
+        far = asyncio.ensure_future(worker.run([9, 9], record("far")))
+        near = asyncio.ensure_future(worker.run([1, 2, 3, 4], record("near")))
+        await asyncio.sleep(0)  # both are queued behind `hold`
+        release.set()
+        assert await holding == "hold"
+        await asyncio.to_thread(choosing.wait, 10)  # the worker is choosing `near`
+        near.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await near
+        await asyncio.sleep(0)  # the job learns that its caller has gone
+        proceed.set()
+        assert await far == "far"
+    finally:
+        release.set()
+        proceed.set()
+        thread = worker.stop()
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 10)
+    assert ran == ["far"]

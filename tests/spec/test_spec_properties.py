@@ -116,7 +116,9 @@ def test_random_values_in_random_places(spec_index: int, where: list[Any], value
     document = yaml.safe_load(SHIPPED_SPECS[spec_index].read_text(encoding="utf-8"))
     target = document
     for step in where[:-1]:
-        if isinstance(target, dict) and isinstance(step, str) and isinstance(target.get(step), (dict, list)) or (
+        if isinstance(target, dict) and isinstance(step, str) and isinstance(target.get(step), (dict, list)):  # noqa: SIM114 - a key and an index are two cases
+            target = target[step]
+        elif (
             isinstance(target, list)
             and isinstance(step, int)
             and step < len(target)
