@@ -30,6 +30,19 @@ class Command(Protocol):
         """Do the work; return the exit code (0 on success)."""
 
 
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--base-url` and `--api-key-env`: every model of the spec sent to one OpenAI-compatible
+    server (instead of the spec's backends), and where that server's key is."""
+    parser.add_argument("--base-url", help="send every model's requests to this OpenAI-compatible server")
+    parser.add_argument("--api-key-env", metavar="NAME",
+                        help="with --base-url: the environment variable holding that server's API key")
+
+
+def check_server_arguments(args: argparse.Namespace) -> None:
+    if args.api_key_env is not None and args.base_url is None:
+        raise CommandError("--api-key-env names the key of the --base-url server: give --base-url too", exit_code=2)
+
+
 class CommandError(Exception):
     """A failure explained to the user in one message, ending the command with `exit_code`."""
 

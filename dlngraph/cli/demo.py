@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 
 from dlngraph.cli import CommandError
-from dlngraph.cli.progress import Progress, three_decimals
+from dlngraph.cli.progress import Progress, add_progress_argument, three_decimals
 from dlngraph.cli.train import print_summary
 from dlngraph.engine import EventBus
 from dlngraph.runs import RunSummary, TrainOptions, evaluate_splits, train_spec
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a training field of both runs (repeatable)")
     parser.add_argument("--base-url", help="use this OpenAI-compatible server instead of the embedded model")
-    parser.add_argument("--progress", choices=["auto", "rich", "lines", "json", "quiet"], default="auto")
+    add_progress_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,10 +25,30 @@ from dlngraph.cli import (
     validate,
 )
 from dlngraph.cli.gc_tuning import tune_garbage_collector
+from dlngraph.data.errors import DataError
+from dlngraph.dln.roles import TrainingError
+from dlngraph.llm.errors import LLMError
+from dlngraph.runs.overrides import OverrideError
 from dlngraph.spec import SpecError
 
 COMMANDS: list[Command] = [validate, show, train, evaluate, report, compare, demo, bench]
 """Subcommands in the order `--help` lists them; add new command modules here."""
+
+USER_ERRORS = (DataError, TrainingError, LLMError, OverrideError)
+"""Failures a user can act on (bad data, a run where every example failed, a model that cannot
+be reached or asked): their messages say what went wrong, a traceback would not help."""
+TRACEBACK_HELP = "show the Python traceback of an unexpected error"
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an option it does not know is reported with its own usage, not
+    the top-level one (argparse leaves leftovers to the top-level parser)."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,11 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dlngraph", description="Deep Language Networks as YAML graphs, trained with variational inference."
     )
     parser.add_argument("--version", action="version", version=f"dlngraph {__version__}")
-    parser.add_argument("--traceback", action="store_true", help="show the Python traceback of an unexpected error")
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    parser.add_argument("--traceback", action="store_true", help=TRACEBACK_HELP)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True, parser_class=_CommandParser)
     for command in COMMANDS:
         subparser = subparsers.add_parser(command.NAME, help=command.HELP, description=command.HELP)
         command.add_arguments(subparser)
+        # Also after the command; SUPPRESS keeps a `--traceback` given before it.
+        subparser.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help=TRACEBACK_HELP)
         subparser.set_defaults(command=command)
     return parser
 
@@ -62,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+    except USER_ERRORS as error:
+        if args.traceback:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

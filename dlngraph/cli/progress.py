@@ -7,10 +7,11 @@ the models' usage (calls, tokens, cache hits, requests in flight) twice a second
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_args
 
 import msgspec
 from rich.console import Console
@@ -21,6 +22,15 @@ from dlngraph.engine import Event
 
 Mode = Literal["auto", "rich", "lines", "json", "quiet"]
 UsageProbe = Callable[[], dict[str, Any]]
+
+
+def add_progress_argument(parser: argparse.ArgumentParser) -> None:
+    """`--progress MODE`, for the commands that train."""
+    parser.add_argument(
+        "--progress", choices=get_args(Mode), default="auto",
+        help="how to show a run as it goes: rich (a live panel), lines (a line per iteration), json (a JSON"
+             " object per event, for scripts), quiet (nothing), auto (rich on a terminal, else lines; the default)",
+    )
 
 
 class Progress:

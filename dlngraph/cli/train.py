@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
-from dlngraph.cli import CommandError
-from dlngraph.cli.progress import Progress, three_decimals
+from dlngraph.cli import CommandError, add_server_arguments, check_server_arguments
+from dlngraph.cli.progress import Progress, add_progress_argument, three_decimals
 from dlngraph.dln.plan import calls_per_iteration, dependency_depth
 from dlngraph.engine import EventBus
 from dlngraph.graph import compile_network
+from dlngraph.report.formatting import plural
 from dlngraph.runs import RunSummary, TrainOptions, resume_run, train_spec
 from dlngraph.runs.overrides import OverrideError, apply_overrides
 from dlngraph.runs.session import dataset_of
@@ -20,18 +22,22 @@ NAME = "train"
 HELP = "train the prompts of a network spec (writes a run directory under --runs)"
 
 
+STOPPED = {"completed": "completed", "early_stop": "stopped early", "budget": "stopped by the budget"}
+"""How the summary says why a run stopped (`RunSummary.stopped`)."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", type=Path, metavar="SPEC", help="YAML spec file")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a training field, e.g. --set iterations=5 (repeatable)")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="folder for run directories (default: runs)")
-    parser.add_argument("--budget", action="append", default=[], metavar="calls=N|tokens=N",
-                        help="stop cleanly at a checkpoint when this many calls or tokens are spent")
-    parser.add_argument("--base-url", help="send every model's requests to this OpenAI-compatible server")
+    parser.add_argument("--budget", action="append", default=[], type=_budget_entry, metavar="calls=N|tokens=N",
+                        help="stop cleanly at a checkpoint when this many calls or tokens are spent (repeatable)")
+    add_server_arguments(parser)
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the run's LLM cache")
     parser.add_argument("--dry-run", action="store_true", help="print the expected calls per iteration and phase, then exit")
-    parser.add_argument("--progress", choices=["auto", "rich", "lines", "json", "quiet"], default="auto")
+    add_progress_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,13 +45,19 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("give a SPEC to start a run, or --resume RUN_DIR to continue one (not both)")
     if args.resume is not None and args.overrides:
         raise CommandError("--set changes a new run; a resumed run keeps the spec it started with (its spec.yaml)")
+    if args.resume is not None and not args.resume.is_dir():
+        problem = "not a directory" if args.resume.exists() else "the run directory does not exist"
+        raise CommandError(f"--resume {args.resume}: {problem}")
+    check_server_arguments(args)
     if args.dry_run:
         return _dry_run(args)
     options = TrainOptions(
-        runs_root=args.runs, overrides=args.overrides, base_url=args.base_url,
-        cache="off" if args.no_cache else "readwrite", **_budget(args.budget),
+        runs_root=args.runs, overrides=args.overrides, base_url=args.base_url, api_key_env=args.api_key_env,
+        cache="off" if args.no_cache else "readwrite", **dict(args.budget),
     )
     events = EventBus()
+    run_dirs: list[str] = []
+    events.subscribe(lambda event: run_dirs.append(event.data["run_dir"]) if event.kind == "run" else None)
     with Progress(args.progress, title=str(args.spec or args.resume)) as progress:
         events.subscribe(progress)
         try:
@@ -55,15 +67,22 @@ def run(args: argparse.Namespace) -> int:
                 summary = asyncio.run(train_spec(args.spec, options, events, progress.watch))
         except (OverrideError, FileNotFoundError, ValueError) as error:
             raise CommandError(str(error)) from None
+        except KeyboardInterrupt:
+            if not run_dirs:
+                raise
+            print(f"interrupted; continue from the last checkpoint with: dlngraph train --resume {run_dirs[0]}",
+                  file=sys.stderr)
+            return 130
     if args.progress != "json":
         print_summary(summary)
     return 0
 
 
 def print_summary(summary: RunSummary) -> None:
-    print(f"run:        {summary.run_dir}  ({summary.stopped} after {summary.iterations_run} iterations)")
+    stopped = STOPPED.get(summary.stopped, summary.stopped)
+    print(f"run:        {summary.run_dir}  ({stopped} after {plural(summary.iterations_run, 'iteration')})")
     print(f"dev:        {three_decimals(summary.initial_dev_accuracy)} at start -> {three_decimals(summary.best_dev_accuracy)} best"
-          f" (iteration {summary.best_iteration})")
+          f"{_best_when(summary.best_iteration)}")
     print(f"test:       {three_decimals(summary.test_accuracy)}")
     print(f"cost:       {summary.calls} calls, {summary.cache_hits} cache hits,"
           f" {summary.prompt_tokens + summary.completion_tokens} tokens, {summary.wall_time_s:.1f}s")
@@ -80,15 +99,15 @@ def _dry_run(args: argparse.Namespace) -> int:
     dev_size = len(dataset_of(spec, path).dev) if spec.data is not None else 0
     calls = calls_per_iteration(network, spec.training, dev_size=dev_size)
     training = spec.training
-    print(f"{spec.name}: {training.iterations} iterations, batch {training.batch_size},"
-          f" {training.num_p_samples} prompt samples, {training.num_h_samples} hidden samples")
+    print(f"{spec.name}: {plural(training.iterations, 'iteration')}, batch {training.batch_size},"
+          f" {plural(training.num_p_samples, 'prompt sample')}, {plural(training.num_h_samples, 'hidden sample')}")
     print(f"{'phase':<12} {'calls/iteration':>16}")
     for phase, count in calls.items():
-        note = f"  (every {training.val_freq} iterations)" if phase == "validation" else ""
+        note = f"  ({_validation_times(training.val_freq)})" if phase == "validation" else ""
         print(f"{phase:<12} {count:>16}{note}")
     step_calls = sum(count for phase, count in calls.items() if phase != "validation")
     print(f"{'step total':<12} {step_calls:>16}")
-    print(f"dependency depth of one step: {dependency_depth(network, spec.training)} rounds of latency")
+    print(f"dependency depth of one step: {plural(dependency_depth(network, spec.training), 'round')} of latency")
     print(f"whole run: about {step_calls * training.iterations} step calls"
           f" + {calls['validation'] * _validations(training)} validation calls (upper bounds; the cache and"
           f" deduplication save some)")
@@ -101,13 +120,20 @@ def _validations(training) -> int:
     return max(1, training.iterations // training.val_freq + (training.iterations % training.val_freq != 0))
 
 
-def _budget(entries: list[str]) -> dict[str, int]:
-    budget: dict[str, int] = {}
-    for entry in entries:
-        kind, _, amount = entry.partition("=")
-        if kind not in ("calls", "tokens") or not amount.isdigit():
-            raise CommandError(f"--budget expects calls=N or tokens=N, got {entry!r}")
-        budget[f"max_{kind}"] = int(amount)
-    return budget
+def _best_when(steps: int) -> str:
+    """When the best prompts were found, in the progress lines' count of iterations."""
+    if steps < 0:
+        return ""
+    return " (the initial prompts)" if steps == 0 else f" (after iteration {steps})"
 
 
+def _validation_times(val_freq: int) -> str:
+    return "every iteration" if val_freq == 1 else f"every {val_freq} iterations"
+
+
+def _budget_entry(entry: str) -> tuple[str, int]:
+    """`calls=N` or `tokens=N` as a `TrainOptions` field and its value; argparse reports a bad one."""
+    kind, _, amount = entry.partition("=")
+    if kind not in ("calls", "tokens") or not amount.isdecimal():
+        raise argparse.ArgumentTypeError(f"expected calls=N or tokens=N with N a whole number, got {entry!r}")
+    return f"max_{kind}", int(amount)

@@ -19,6 +19,8 @@ class Evaluation(msgspec.Struct, kw_only=True):
     failed: int
     """Examples whose forward pass failed (counted as wrong)."""
     predictions: list[str | None]
+    first_failure: str | None = None
+    """What went wrong first, when an example failed: the node, the example and the error."""
 
 
 async def evaluate(
@@ -41,4 +43,5 @@ async def evaluate(
         count=len(predictions),
         failed=len(result.failed_examples),
         predictions=predictions,
+        first_failure=None if (cause := result.first_cause()) is None else cause.describe(),
     )

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import tempfile
+import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,12 @@ import msgspec
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write-then-rename in the same folder, fsynced: readers see the old file or the new one."""
+    """Write-then-rename in the same folder, fsynced: readers see the old file or the new one.
+
+    The file gets the mode of any new file (0666 minus the umask). A crash can leave the
+    temporary file behind (`.NAME.XXXXXXXX`, see `is_temporary`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -32,7 +36,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:
@@ -41,7 +45,34 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
+_TEMPORARY = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}")
+"""`.NAME.` and 8 characters: `atomic_write`'s temporary names, and the ones `tempfile.mkstemp`
+made before it (so their leftovers are recognised too)."""
+
+
+def is_temporary(name: str, target: str) -> bool:
+    """Whether `name` is a temporary file of `atomic_write` writing the file `target`."""
+    match = _TEMPORARY.fullmatch(name)
+    return match is not None and match["target"] == target
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    # Not tempfile.mkstemp: it creates the file 0600, and os.replace keeps that mode. With
+    # O_CREAT the kernel applies the umask to 0666, as for any new file.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path}: no free temporary name beside it")
+
+
 class RunDirectory:
+    ATOMIC_FILES = ("spec.yaml", "events.jsonl", "checkpoint.json", "final.yaml", "summary.json")
+    """The files written with `atomic_write` (events.jsonl when a resume trims it)."""
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
@@ -88,6 +119,18 @@ class RunDirectory:
             except msgspec.DecodeError:
                 break  # a line cut by a crash ends the readable log
         return events
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete the temporary files `atomic_write` left here when a process was killed mid-write
+        (only its own names, for the run's own files); return them. Only while no process writes
+        the run, as when it is resumed."""
+        stale = [
+            entry for entry in self.path.iterdir()
+            if any(is_temporary(entry.name, target) for target in self.ATOMIC_FILES) and entry.is_file()
+        ]
+        for entry in stale:
+            entry.unlink(missing_ok=True)
+        return stale
 
     def keep_events_through(self, iteration: int) -> None:
         """Drop events past the checkpoint (written by an iteration a crash interrupted)."""

@@ -16,6 +16,28 @@ class Remembered(msgspec.Struct, kw_only=True):
     dev_accuracy: float
 
 
+class Spent(msgspec.Struct, kw_only=True):
+    """What a run has cost so far, over all its sessions (a resumed run adds to it)."""
+
+    calls: int = 0
+    """Requests sent to a model (cache hits and deduplicated calls not included)."""
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    wall_time_s: float = 0.0
+
+    def plus(self, usage: dict, wall_time_s: float) -> Spent:
+        """These totals plus one session's: its cumulative usage probe and its wall time."""
+        totals = usage.get("total", {})
+        return Spent(
+            calls=self.calls + int(totals.get("requests", 0)),
+            cache_hits=self.cache_hits + int(totals.get("cache_hits", 0)),
+            prompt_tokens=self.prompt_tokens + int(totals.get("prompt_tokens", 0)),
+            completion_tokens=self.completion_tokens + int(totals.get("completion_tokens", 0)),
+            wall_time_s=self.wall_time_s + wall_time_s,
+        )
+
+
 class TrainState(msgspec.Struct, kw_only=True):
     iteration: int = 0
     """The next iteration to run."""
@@ -23,12 +45,16 @@ class TrainState(msgspec.Struct, kw_only=True):
     best_prompts: dict[str, str]
     best_dev_accuracy: float | None = None
     best_iteration: int = -1
+    """Training steps taken when the best prompts were validated: 0 for the initial prompts,
+    -1 before any validation."""
     stale_validations: int = 0
     """Validations since the best dev accuracy improved (for `tolerance`)."""
     memory: list[Remembered] = msgspec.field(default_factory=list)
     dev_scores: dict[str, float] = msgspec.field(default_factory=dict)
     """Dev accuracy per prompt set (`prompt_key`): a prompt set is validated once."""
     stopped: Literal["running", "completed", "early_stop", "budget"] = "running"
+    spent: Spent = msgspec.field(default_factory=Spent)
+    """The run's cost through this checkpoint; work after it is redone (mostly from the cache)."""
 
     def remember(self, prompts: dict[str, str], dev_accuracy: float, size: int) -> None:
         """Keep the `size` best prompt sets by dev accuracy (`use_memory`)."""

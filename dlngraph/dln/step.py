@@ -179,7 +179,11 @@ class TrainingStep:
         failed = set(self.failed)
         self.kept = [i for i in range(len(self.batch)) if i not in failed]
         if not self.kept:
-            raise TrainingError("every example of the batch failed in the forward pass; see the errors above")
+            cause = forward.first_cause()
+            raise TrainingError(
+                "every example of the batch failed in the forward pass"
+                + (f"; the first failure: {cause.describe()}" if cause is not None else "")
+            )
         predictions = forward.predictions()
         self.losses = [example_loss(predictions[i], self.batch[i].target, self.training.loss) for i in self.kept]
         self.shown_rows, self.ranking_rows = self._split_rows()

@@ -18,7 +18,7 @@ from dlngraph.data.batches import BatchSampler
 from dlngraph.dln.evaluate import Evaluation, evaluate
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.seeds import derive_seed
-from dlngraph.dln.state import TrainState, prompt_key
+from dlngraph.dln.state import Spent, TrainState, prompt_key
 from dlngraph.dln.step import LabeledExample, StepResult, StepSettings, TrainingStep
 from dlngraph.engine import EventBus
 from dlngraph.graph import CompiledNetwork
@@ -49,6 +49,9 @@ class TrainOutcome(msgspec.Struct, kw_only=True):
     best_dev_accuracy: float | None
     test: Evaluation | None
     wall_time_s: float
+    """This session's."""
+    spent: Spent
+    """Every session's cost, this one's to its end included."""
 
 
 class Trainer:
@@ -75,6 +78,7 @@ class Trainer:
         self.run = run
         self.events = events or EventBus()
         self.usage = usage or dict
+        self._spent_before, self._session_started = Spent(), time.perf_counter()
 
     def initial_state(self) -> TrainState:
         prompts = self.network.prompts()
@@ -93,11 +97,12 @@ class Trainer:
     async def fit(self, state: TrainState | None = None) -> TrainOutcome:
         started = time.perf_counter()
         state = state or self.initial_state()
+        self._spent_before, self._session_started = state.spent, started
         batches = self.batches()
         initial_dev = None
         try:
             if state.iteration == 0 and self.training.do_first_eval and self.dev:
-                initial_dev = await self._validate(state)
+                initial_dev = await self._validate(state, steps_done=0)
             while state.iteration < self.training.iterations and state.stopped == "running":
                 await self._iteration(state, batches[state.iteration])
         except BudgetExceeded as error:
@@ -110,6 +115,11 @@ class Trainer:
             self.events.publish("phase", phase="test", iteration=state.iteration)
             test = await evaluate(self.network, self.models, self.test, split="test",
                                   prompts=state.best_prompts, loss=self.training.loss)
+        state.spent = self._spent_so_far()
+        if self.run is not None and state.stopped != "budget":
+            # The test's cost too, so that a later resume adds to all of it. A budget stop keeps
+            # its last checkpoint, which still says "running": resuming goes on from there.
+            self.run.write_json(self.run.checkpoint_path, state)
         outcome = TrainOutcome(
             state=state,
             stopped=state.stopped,
@@ -118,6 +128,7 @@ class Trainer:
             best_dev_accuracy=state.best_dev_accuracy,
             test=test,
             wall_time_s=time.perf_counter() - started,
+            spent=state.spent,
         )
         self.events.publish("done", stopped=state.stopped, best_dev_accuracy=state.best_dev_accuracy,
                             test_accuracy=None if test is None else test.accuracy)
@@ -136,21 +147,26 @@ class Trainer:
         state.prompts = result.prompts
         dev = None
         if self.dev and self._validates_after(iteration):
-            dev = await self._validate(state)
+            dev = await self._validate(state, steps_done=iteration + 1)
         state.iteration = iteration + 1
         if not self.dev:
             state.best_prompts = dict(state.prompts)
+        state.spent = self._spent_so_far()
         if self.run is not None:  # event first: a crash between the two only loses the event
             self.run.append_event(self._record(state, result, dev, usage_before, started))
             self.run.write_json(self.run.checkpoint_path, state)
         self.events.publish("checkpoint", iteration=iteration, batch_loss=result.batch_loss, dev_accuracy=dev,
                             best_dev_accuracy=state.best_dev_accuracy, prompts=state.prompts)
 
+    def _spent_so_far(self) -> Spent:
+        """The earlier sessions' cost plus this one's so far."""
+        return self._spent_before.plus(self.usage(), time.perf_counter() - self._session_started)
+
     def _validates_after(self, iteration: int) -> bool:
         last = iteration == self.training.iterations - 1
         return last or (self.training.val_freq > 0 and (iteration + 1) % self.training.val_freq == 0)
 
-    async def _validate(self, state: TrainState) -> float:
+    async def _validate(self, state: TrainState, *, steps_done: int) -> float:
         """Dev accuracy of the current prompts (once per prompt set); tracks the best and the
         patience counter, and remembers good prompt sets (`use_memory`)."""
         key = prompt_key(state.prompts)
@@ -161,7 +177,7 @@ class Trainer:
             state.dev_scores[key] = result.accuracy
         accuracy = state.dev_scores[key]
         if state.best_dev_accuracy is None or accuracy > state.best_dev_accuracy:
-            state.best_dev_accuracy, state.best_iteration = accuracy, state.iteration
+            state.best_dev_accuracy, state.best_iteration = accuracy, steps_done
             state.best_prompts = dict(state.prompts)
             state.stale_validations = 0
         else:

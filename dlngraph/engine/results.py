@@ -28,6 +28,9 @@ class NodeFailure(msgspec.Struct, kw_only=True):
     error: str
     skipped: bool = False
 
+    def describe(self) -> str:
+        return f"node '{self.node}' on example {self.example}: {self.error}"
+
 
 class ForwardResult(msgspec.Struct, kw_only=True):
     """`outputs[node][example][sample]`; a missing cell (failed or skipped) is None."""
@@ -54,6 +57,10 @@ class ForwardResult(msgspec.Struct, kw_only=True):
     @property
     def failed_examples(self) -> list[int]:
         return sorted({failure.example for failure in self.failures})
+
+    def first_cause(self) -> NodeFailure | None:
+        """The first failure that was not a consequence of another (a skipped dependant)."""
+        return next((failure for failure in self.failures if not failure.skipped), None)
 
 
 class NodeExecutionError(Exception):

@@ -68,7 +68,7 @@ def write_comparison(runs: Sequence[RunLog], out: Path) -> Path:
         (out / name).write_bytes(png)
         images.append(html.png_image(png, alt))
     page = html.page(
-        f"Comparison of {len(runs)} runs",
+        f"Comparison of {fmt.plural(len(runs), 'run')}",
         html.section("Runs", html.table(HEADERS, comparison_rows(runs), numbers=set(range(1, len(HEADERS)))),
                      html.element("p", "Directories: ", ", ".join(str(run.path) for run in runs), class_="meta")),
         html.section("Curves", html.element("div", *images, class_="charts")),

@@ -35,6 +35,8 @@ class EvalRow(msgspec.Struct, kw_only=True):
     accuracy: float
     count: int
     failed: int
+    first_failure: str | None = None
+    """What went wrong first, when an example failed (see `Evaluation.first_failure`)."""
 
 
 class EvalReport(msgspec.Struct, kw_only=True):
@@ -44,6 +46,7 @@ class EvalReport(msgspec.Struct, kw_only=True):
     calls: int
     prompt_tokens: int
     completion_tokens: int
+    cache_hits: int = 0
 
 
 async def evaluate_spec(
@@ -53,6 +56,7 @@ async def evaluate_spec(
     baselines: bool | Literal["only"] = False,
     shots: int = 5,
     base_url: str | None = None,
+    api_key_env: str | None = None,
     cache_path: Path | None = None,
     limit: int | None = None,
 ) -> EvalReport:
@@ -62,7 +66,7 @@ async def evaluate_spec(
     evaluating a run's `final.yaml` replays it."""
     (report,) = await evaluate_splits(
         spec_path, splits=(split,), baselines=baselines, shots=shots, base_url=base_url,
-        cache_path=cache_path, limit=limit,
+        api_key_env=api_key_env, cache_path=cache_path, limit=limit,
     )
     return report
 
@@ -74,6 +78,7 @@ async def evaluate_splits(
     baselines: bool | Literal["only"] = False,
     shots: int = 5,
     base_url: str | None = None,
+    api_key_env: str | None = None,
     cache_path: Path | None = None,
     limit: int | None = None,
 ) -> list[EvalReport]:
@@ -91,26 +96,34 @@ async def evaluate_splits(
         cache_path = beside
     cache = Cache(cache_path) if cache_path is not None else Cache.off()
     reports = []
-    async with open_models(spec, cache, base_url=base_url) as pool:
+    async with open_models(spec, cache, base_url=base_url, api_key_env=api_key_env) as pool:
         for split in splits:
             examples = getattr(dataset, split)[:limit]
             before = _costs(pool)
             rows = []
             for name, network in systems:
                 result = await evaluate(network, pool, examples, split=split, loss=spec.training.loss)
-                rows.append(EvalRow(system=name, accuracy=result.accuracy, count=result.count, failed=result.failed))
-            calls, prompt_tokens, completion_tokens = (after - start for after, start in zip(_costs(pool), before, strict=True))
+                rows.append(EvalRow(
+                    system=name, accuracy=result.accuracy, count=result.count, failed=result.failed,
+                    first_failure=result.first_failure,
+                ))
+            calls, prompt_tokens, completion_tokens, cache_hits = (
+                after - start for after, start in zip(_costs(pool), before, strict=True)
+            )
             reports.append(EvalReport(
                 spec=str(spec_path), split=split, rows=rows, calls=calls,
-                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cache_hits=cache_hits,
             ))
     return reports
 
 
-def _costs(pool: ModelPool) -> tuple[int, int, int]:
-    """Requests sent and tokens used so far."""
+def _costs(pool: ModelPool) -> tuple[int, int, int, int]:
+    """Requests sent, tokens used and calls the cache answered so far."""
     totals = pool.usage()["total"]
-    return int(totals["requests"]), int(totals["prompt_tokens"]), int(totals["completion_tokens"])
+    return (
+        int(totals["requests"]), int(totals["prompt_tokens"]), int(totals["completion_tokens"]),
+        int(totals["cache_hits"]),
+    )
 
 
 def baseline_network(spec: NetworkSpec, dataset: Dataset, shots: int) -> CompiledNetwork:

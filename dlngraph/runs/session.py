@@ -12,7 +12,7 @@ from dlngraph.data import Dataset, load_dataset
 from dlngraph.data.load import file_splits, resolve_data_path
 from dlngraph.llm.budget import Budget
 from dlngraph.llm.cache import Cache
-from dlngraph.llm.pool import ModelPool
+from dlngraph.llm.pool import ModelPool, override_base_url
 from dlngraph.spec.data import FileData, PresetData
 from dlngraph.spec.network import NetworkSpec
 
@@ -34,6 +34,17 @@ def with_absolute_data_paths(spec: NetworkSpec, base_dir: Path) -> NetworkSpec:
     return msgspec.structs.replace(spec, data=data)
 
 
+def with_base_url(spec: NetworkSpec, base_url: str | None, api_key_env: str | None = None) -> NetworkSpec:
+    """Every model pointed at the OpenAI-compatible server at `base_url` (unchanged if None),
+    its key in the environment variable `api_key_env`, so that a run directory's spec.yaml
+    says where its calls went and a resumed run goes there again (the variable's name is
+    written, never the key)."""
+    if base_url is None:
+        return spec
+    models = {name: override_base_url(model, base_url, api_key_env) for name, model in spec.models.items()}
+    return msgspec.structs.replace(spec, models=models)
+
+
 def dataset_of(spec: NetworkSpec, spec_path: Path) -> Dataset:
     if spec.data is None:
         raise RunSetupError(f"{spec_path}: the spec has no `data` section; add one to train or evaluate it")
@@ -42,13 +53,21 @@ def dataset_of(spec: NetworkSpec, spec_path: Path) -> Dataset:
 
 @asynccontextmanager
 async def open_models(
-    spec: NetworkSpec, cache: Cache, *, base_url: str | None = None, budget: Budget | None = None
+    spec: NetworkSpec,
+    cache: Cache,
+    *,
+    base_url: str | None = None,
+    api_key_env: str | None = None,
+    budget: Budget | None = None,
 ) -> AsyncIterator[ModelPool]:
     """The spec's models over `cache`, an embedded model already loaded. Both are closed on
     the way out, the cache also when the models cannot be built (a bad base URL, a missing
     model file)."""
     try:
-        pool = ModelPool.from_specs(spec.models, cache=cache, budget=budget, base_url=base_url, seed=spec.training.seed)
+        pool = ModelPool.from_specs(
+            spec.models, cache=cache, budget=budget, base_url=base_url, base_url_api_key_env=api_key_env,
+            seed=spec.training.seed,
+        )
         try:
             await pool.warm_up()
             yield pool

@@ -8,13 +8,13 @@ cache replays every call already made, so a resumed run ends where an uninterrup
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
+from dlngraph.data import Dataset
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.state import TrainState
 from dlngraph.dln.trainer import Trainer, TrainOutcome
@@ -23,7 +23,12 @@ from dlngraph.graph import compile_network
 from dlngraph.llm.budget import Budget
 from dlngraph.llm.cache import Cache
 from dlngraph.runs.overrides import apply_overrides
-from dlngraph.runs.session import dataset_of, open_models, with_absolute_data_paths
+from dlngraph.runs.session import (
+    dataset_of,
+    open_models,
+    with_absolute_data_paths,
+    with_base_url,
+)
 from dlngraph.spec import dump_spec, load_spec
 from dlngraph.spec.network import NetworkSpec
 
@@ -34,7 +39,10 @@ class TrainOptions(msgspec.Struct, kw_only=True):
     max_calls: int | None = None
     max_tokens: int | None = None
     base_url: str | None = None
-    """Point every model at this OpenAI-compatible server instead of the spec's backends."""
+    """Point every model at this OpenAI-compatible server instead of the spec's backends; a new
+    run records it in its spec.yaml, so resuming it goes to the same server."""
+    api_key_env: str | None = None
+    """The environment variable holding the `base_url` server's key (its name is recorded)."""
     cache: Literal["readwrite", "readonly", "off"] = "readwrite"
 
 
@@ -66,10 +74,11 @@ async def train_spec(
 ) -> RunSummary:
     """Start a new run of the spec at `spec_path`."""
     spec = apply_overrides(load_spec(spec_path).spec, options.overrides)
-    spec = with_absolute_data_paths(spec, spec_path.parent)
+    spec = with_base_url(with_absolute_data_paths(spec, spec_path.parent), options.base_url, options.api_key_env)
+    dataset = dataset_of(spec, spec_path)  # before the run directory: bad data leaves none behind
     run = RunDirectory.create(options.runs_root, spec.name)
     run.write_spec(dump_spec(spec))
-    return await _train(spec, run, options, None, events, watch)
+    return await _train(spec, dataset, run, options, None, events, watch)
 
 
 async def resume_run(
@@ -79,6 +88,7 @@ async def resume_run(
     run = RunDirectory(run_dir)
     if not run.spec_path.exists():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no spec.yaml)")
+    run.remove_stale_temporaries()
     spec = load_spec(run.spec_path).spec
     state = None
     if run.checkpoint_path.exists():
@@ -86,24 +96,25 @@ async def resume_run(
         run.keep_events_through(state.iteration - 1)
     else:
         run.keep_events_through(-1)
-    return await _train(spec, run, options, state, events, watch)
+    return await _train(spec, dataset_of(spec, run.spec_path), run, options, state, events, watch)
 
 
 async def _train(
     spec: NetworkSpec,
+    dataset: Dataset,
     run: RunDirectory,
     options: TrainOptions,
     state: TrainState | None,
     events: EventBus | None,
     watch: UsageWatcher | None,
 ) -> RunSummary:
-    started = time.perf_counter()
-    dataset = dataset_of(spec, run.spec_path)
+    events = events or EventBus()
+    events.publish("run", run_dir=str(run.path))  # so that an interrupted command can say what to resume
     network = compile_network(spec)
     limited = options.max_calls is not None or options.max_tokens is not None
     budget = Budget(options.max_calls, options.max_tokens) if limited else None
     cache = Cache(run.cache_path, options.cache) if options.cache != "off" else Cache.off()
-    async with open_models(spec, cache, base_url=options.base_url, budget=budget) as pool:
+    async with open_models(spec, cache, base_url=options.base_url, api_key_env=options.api_key_env, budget=budget) as pool:
         if watch is not None:
             watch(pool.usage)
         trainer = Trainer(
@@ -113,13 +124,14 @@ async def _train(
         outcome = await trainer.fit(state)
     final = network.with_prompts(outcome.state.best_prompts).spec
     run.write_final_spec(dump_spec(final))
-    summary = _summary(spec, run, outcome, pool.usage(), time.perf_counter() - started)
+    summary = _summary(spec, run, outcome)
     run.write_json(run.summary_path, summary)
     return summary
 
 
-def _summary(spec: NetworkSpec, run: RunDirectory, outcome: TrainOutcome, usage: dict, wall_time_s: float) -> RunSummary:
-    totals = usage.get("total", {})
+def _summary(spec: NetworkSpec, run: RunDirectory, outcome: TrainOutcome) -> RunSummary:
+    """The run's outcome, and its cost over every session (a resumed run adds to it)."""
+    spent = outcome.spent
     return RunSummary(
         name=spec.name,
         run_dir=str(run.path),
@@ -130,9 +142,9 @@ def _summary(spec: NetworkSpec, run: RunDirectory, outcome: TrainOutcome, usage:
         best_iteration=outcome.state.best_iteration,
         test_accuracy=None if outcome.test is None else outcome.test.accuracy,
         best_prompts=outcome.state.best_prompts,
-        calls=int(totals.get("requests", 0)),
-        cache_hits=int(totals.get("cache_hits", 0)),
-        prompt_tokens=int(totals.get("prompt_tokens", 0)),
-        completion_tokens=int(totals.get("completion_tokens", 0)),
-        wall_time_s=wall_time_s,
+        calls=spent.calls,
+        cache_hits=spent.cache_hits,
+        prompt_tokens=spent.prompt_tokens,
+        completion_tokens=spent.completion_tokens,
+        wall_time_s=spent.wall_time_s,
     )

@@ -53,6 +53,15 @@ def test_validate_reports_every_error_and_exits_1(tmp_path: Path, capsys: pytest
     assert "ok " not in out
 
 
+def test_validate_checks_a_generated_tasks_name_and_parameters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (SPECS_DIR / "dln1.yaml").read_text().replace("task: navigate", "task: navigat")
+    spec = write(tmp_path, "typo.yaml", text)
+    assert main(["validate", str(spec)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{spec}: data.task: unknown task 'navigat' (known: navigate, object_counting)"
+    ]
+
+
 def test_validate_checks_every_file_even_after_a_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = write(tmp_path, "broken.yaml", BROKEN)
     good = SPECS_DIR / "dln1.yaml"

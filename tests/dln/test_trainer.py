@@ -59,6 +59,7 @@ async def test_training_finds_the_good_prompt_and_keeps_the_best(tmp_path) -> No
     outcome = await fit(network())
     assert outcome.state.best_prompts == {"answer": "GOOD"}
     assert outcome.best_dev_accuracy == 1.0
+    assert outcome.state.best_iteration == 1  # found by the first step (0 would be the initial prompts)
     assert outcome.test is not None and outcome.test.accuracy == 1.0
     assert outcome.stopped == "completed" and outcome.iterations_run == 2
 

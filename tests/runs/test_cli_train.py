@@ -80,8 +80,15 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_result(tmp_path: Pa
     run = only_run(tmp_path / "killed")
     assert not (run / "summary.json").exists(), "the run finished before it could be killed"
 
-    dlngraph("train", "--resume", str(run), "--base-url", server_url, "--progress", "quiet")
+    assert f"base_url: {server_url}" in (run / "spec.yaml").read_text()  # where its calls went
+    dlngraph("train", "--resume", str(run), "--progress", "quiet")  # so no --base-url is needed
     assert comparable(run) == comparable(only_run(tmp_path / "whole"))
+
+    finished = json.loads((run / "summary.json").read_text())
+    dlngraph("train", "--resume", str(run), "--progress", "quiet")  # a finished run: nothing more to spend
+    again = json.loads((run / "summary.json").read_text())
+    assert again["calls"] == finished["calls"] > 0  # the cost of every session, not of the last one
+    assert again["wall_time_s"] > finished["wall_time_s"]
 
 
 def test_eval_of_the_final_spec_reproduces_the_reported_dev_accuracy(tmp_path: Path, server_url: str) -> None:
@@ -126,3 +133,39 @@ def test_bad_overrides_and_arguments_are_clear_errors(tmp_path: Path) -> None:
     assert result.returncode == 1 and "backward_model" in result.stderr and "nope" in result.stderr
     result = dlngraph("train", "--resume", str(tmp_path), "--set", "iterations=9", check=False)
     assert result.returncode == 1 and "a resumed run keeps the spec it started with" in result.stderr
+
+
+def test_a_model_that_cannot_be_asked_is_named_with_the_cause(tmp_path: Path, server_url: str) -> None:
+    """Every call fails (the key's variable is not set): the run stops with the first failure,
+    not an internal error, and eval exits non-zero saying the same."""
+    text = (ROOT / "specs" / "dln1.yaml").read_text()
+    text = text.replace("    backend: local", f"    backend: openai\n    base_url: {server_url}\n    api_key_env: DLNGRAPH_TEST_UNSET_KEY")
+    spec = tmp_path / "keyed.yaml"
+    spec.write_text(text)
+    result = dlngraph("train", str(spec), "--runs", str(tmp_path / "runs"), "--set", "iterations=1", "--progress", "quiet", check=False)
+    assert result.returncode == 1, result.stderr
+    assert "internal error" not in result.stderr
+    assert "error: every example of the batch failed in the forward pass; the first failure: node 'answer' on example 0:" in result.stderr
+    assert "DLNGRAPH_TEST_UNSET_KEY" in result.stderr
+    result = dlngraph("eval", str(spec), "--limit", "3", check=False)
+    assert result.returncode == 1
+    assert "spec: every example failed (counted as wrong); the first failure: node 'answer'" in result.stderr
+    assert "DLNGRAPH_TEST_UNSET_KEY" in result.stderr
+
+
+def test_ctrl_c_says_how_to_resume_the_run(tmp_path: Path, server_url: str) -> None:
+    process = start_training(tmp_path, server_url)
+    wait_for_checkpoint(tmp_path, process, iteration=1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert f"continue from the last checkpoint with: dlngraph train --resume {only_run(tmp_path)}" in stderr
+
+
+def test_a_spec_whose_data_cannot_load_leaves_no_run_behind(tmp_path: Path) -> None:
+    spec = tmp_path / "typo.yaml"
+    spec.write_text((ROOT / "specs" / "dln1.yaml").read_text().replace("task: navigate", "task: navigat"))
+    result = dlngraph("train", str(spec), "--runs", str(tmp_path / "runs"), "--progress", "quiet", check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: data.task: unknown task 'navigat'")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

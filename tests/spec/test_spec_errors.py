@@ -395,7 +395,7 @@ def test_template_needing_residual_sources(tmp_path: Path) -> None:
         """,
     )
     assert (issue.path, issue.line) == ("nodes[0].template", 8)
-    assert "uses 'residual', but node 'a' has no residual sources" in issue.message
+    assert "uses 'residual', but node 'a' has none (its 'residual' list is empty)" in issue.message
 
 
 def test_template_needing_inputs(tmp_path: Path) -> None:
@@ -417,7 +417,7 @@ def test_template_needing_inputs(tmp_path: Path) -> None:
     )
     messages = [issue.message for issue in found if issue.severity == "error"]
     assert messages == [
-        "template 'forward@1' uses 'input', but node 'a' has no inputs sources (its 'inputs' list is empty)"
+        "template 'forward@1' uses 'input', but node 'a' has none (its 'inputs' list is empty)"
     ]
 
 

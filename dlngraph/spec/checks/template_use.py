@@ -81,15 +81,15 @@ def _check_sources_match(node: LMNode, template: Template, path: DocPath) -> lis
             findings.append(
                 Finding(
                     _template_path(node, path),
-                    f"template '{template.ref}' uses '{variable}', but node '{node.id}' has no {field} sources "
-                    f"(its '{field}' list is empty)",
+                    f"template '{template.ref}' uses '{variable}', but node '{node.id}' has none"
+                    f" (its '{field}' list is empty)",
                 )
             )
         elif has_sources and variable not in template.variables:
             findings.append(
                 Finding(
                     (*path, field),
-                    f"node '{node.id}' lists {field} sources, "
+                    f"node '{node.id}' has sources in '{field}', "
                     f"but its template '{template.ref}' never shows '{variable}'",
                     severity="warning",
                 )
