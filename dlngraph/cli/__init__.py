@@ -12,6 +12,8 @@ A command reports a problem the user can fix by raising `CommandError` (or `Spec
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from typing import Protocol
 
 
@@ -39,8 +41,18 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_server_arguments(args: argparse.Namespace) -> None:
-    if args.api_key_env is not None and args.base_url is None:
+    """`--api-key-env` goes with `--base-url` and names a variable that is set. The value is
+    never repeated in a message: a user may have passed the key itself."""
+    name = args.api_key_env
+    if name is None:
+        return
+    if args.base_url is None:
         raise CommandError("--api-key-env names the key of the --base-url server: give --base-url too", exit_code=2)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise CommandError("--api-key-env takes the NAME of an environment variable (letters, digits and _),"
+                           " not the key itself", exit_code=2)
+    if not os.environ.get(name):
+        raise CommandError(f"--api-key-env {name}: the environment variable is not set", exit_code=2)
 
 
 class CommandError(Exception):

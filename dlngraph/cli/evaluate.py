@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(msgspec.json.encode(report).decode())
     else:
         print_report(report)
+    print_failures(report)
     return 1 if any(row.count and row.failed == row.count for row in report.rows) else 0
 
 
@@ -64,6 +65,10 @@ def print_report(report: EvalReport) -> None:
         print(f"{row.system:<10} {row.accuracy:>9.3f} {row.count:>9} {row.failed:>7}")
     cached = f", {report.cache_hits} answered by the cache" if report.cache_hits else ""
     print(f"cost: {report.calls} calls, {report.prompt_tokens + report.completion_tokens} tokens{cached}")
+
+
+def print_failures(report: EvalReport) -> None:
+    """On stderr, per system with failed examples, how many and the first failure."""
     for row in report.rows:
         if row.first_failure is not None:
             every = "every example" if row.failed == row.count else f"{row.failed} of {row.count} examples"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             if not run_dirs:
                 raise
-            print(f"interrupted; continue from the last checkpoint with: dlngraph train --resume {run_dirs[0]}",
+            print(f"interrupted; continue from the last checkpoint with: dlngraph train --resume {shlex.quote(run_dirs[0])}",
                   file=sys.stderr)
             return 130
     if args.progress != "json":

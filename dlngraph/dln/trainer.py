@@ -67,7 +67,10 @@ class Trainer:
         run: RunDirectory | None = None,
         events: EventBus | None = None,
         usage: UsageProbe | None = None,
+        session_started: float | None = None,
     ) -> None:
+        """`session_started` (a `time.perf_counter()`) is when this session's work began, model
+        loading included; by default, now."""
         if not train:
             raise ValueError("training needs at least one training example")
         self.network = network
@@ -78,7 +81,10 @@ class Trainer:
         self.run = run
         self.events = events or EventBus()
         self.usage = usage or dict
-        self._spent_before, self._session_started = Spent(), time.perf_counter()
+        self._session_started = session_started if session_started is not None else time.perf_counter()
+        self._spent_before = Spent()
+        self._checkpointed: TrainState | None = None
+        """A copy of what checkpoint.json holds (or would hold: a new run has none yet)."""
 
     def initial_state(self) -> TrainState:
         prompts = self.network.prompts()
@@ -97,29 +103,29 @@ class Trainer:
     async def fit(self, state: TrainState | None = None) -> TrainOutcome:
         started = time.perf_counter()
         state = state or self.initial_state()
-        self._spent_before, self._session_started = state.spent, started
+        self._spent_before, self._checkpointed = state.spent, _copy(state)
         batches = self.batches()
         initial_dev = None
         try:
-            if state.iteration == 0 and self.training.do_first_eval and self.dev:
-                initial_dev = await self._validate(state, steps_done=0)
-            while state.iteration < self.training.iterations and state.stopped == "running":
-                await self._iteration(state, batches[state.iteration])
-        except BudgetExceeded as error:
-            state.stopped = "budget"
-            self.events.publish("budget", message=str(error), iteration=state.iteration)
-        if state.stopped == "running":
-            state.stopped = "completed"
-        test = None
-        if self.test and state.stopped != "budget":
-            self.events.publish("phase", phase="test", iteration=state.iteration)
-            test = await evaluate(self.network, self.models, self.test, split="test",
-                                  prompts=state.best_prompts, loss=self.training.loss)
+            try:
+                if state.iteration == 0 and self.training.do_first_eval and self.dev:
+                    initial_dev = await self._validate(state, steps_done=0)
+                while state.iteration < self.training.iterations and state.stopped == "running":
+                    await self._iteration(state, batches[state.iteration])
+            except BudgetExceeded as error:
+                state.stopped = "budget"
+                self.events.publish("budget", message=str(error), iteration=state.iteration)
+            if state.stopped == "running":
+                state.stopped = "completed"
+            test = await self._test(state)
+        except BaseException:  # interrupted, or failed: what was spent is kept all the same
+            self._checkpoint_spent()
+            raise
         state.spent = self._spent_so_far()
-        if self.run is not None and state.stopped != "budget":
-            # The test's cost too, so that a later resume adds to all of it. A budget stop keeps
-            # its last checkpoint, which still says "running": resuming goes on from there.
-            self.run.write_json(self.run.checkpoint_path, state)
+        if state.stopped == "budget":
+            self._checkpoint_spent()  # the last checkpoint still says "running": a resume goes on
+        elif self.run is not None:
+            self.run.write_json(self.run.checkpoint_path, state)  # the test's cost included
         outcome = TrainOutcome(
             state=state,
             stopped=state.stopped,
@@ -155,8 +161,28 @@ class Trainer:
         if self.run is not None:  # event first: a crash between the two only loses the event
             self.run.append_event(self._record(state, result, dev, usage_before, started))
             self.run.write_json(self.run.checkpoint_path, state)
+            self._checkpointed = _copy(state)
         self.events.publish("checkpoint", iteration=iteration, batch_loss=result.batch_loss, dev_accuracy=dev,
                             best_dev_accuracy=state.best_dev_accuracy, prompts=state.prompts)
+
+    async def _test(self, state: TrainState) -> Evaluation | None:
+        """Test accuracy of the best prompts, unless the budget stopped the run (or stops the test)."""
+        if not self.test or state.stopped == "budget":
+            return None
+        self.events.publish("phase", phase="test", iteration=state.iteration)
+        try:
+            return await evaluate(self.network, self.models, self.test, split="test",
+                                  prompts=state.best_prompts, loss=self.training.loss)
+        except BudgetExceeded as error:
+            self.events.publish("budget", message=str(error), iteration=state.iteration)
+            return None
+
+    def _checkpoint_spent(self) -> None:
+        """Rewrite the last checkpoint with every call spent so far. The work done since it is
+        redone on resume, mostly from the cache, so without this its cost would be lost."""
+        if self.run is not None and self._checkpointed is not None:
+            self._checkpointed.spent = self._spent_so_far()
+            self.run.write_json(self.run.checkpoint_path, self._checkpointed)
 
     def _spent_so_far(self) -> Spent:
         """The earlier sessions' cost plus this one's so far."""
@@ -215,3 +241,7 @@ def usage_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
         elif isinstance(value, (int, float)):
             delta[key] = value - (previous if isinstance(previous, (int, float)) else 0)
     return delta
+
+
+def _copy(state: TrainState) -> TrainState:
+    return msgspec.json.decode(msgspec.json.encode(state), type=TrainState)

@@ -28,6 +28,7 @@ from dlngraph.engine.results import (
 )
 from dlngraph.engine.waves import raise_first
 from dlngraph.graph import CompiledNetwork
+from dlngraph.llm.errors import BudgetExceeded, LLMError
 from dlngraph.spec.nodes import LMNode
 
 
@@ -60,7 +61,8 @@ async def run_forward(
     `prompts` overrides node prompts for this call only (the trainer scores candidates this way
     without mutating the network). With `keep_going`, a failed cell marks its dependants as
     skipped and the run goes on; otherwise the first failure cancels the run and is raised as a
-    `NodeExecutionError` naming the node and the example. `phase` and `priority` go into the
+    `NodeExecutionError` naming the node and the example. Running out of the run's budget
+    (`BudgetExceeded`) stops the pass either way: it is no example's failure. `phase` and `priority` go into the
     calls' tags (accounting, and who goes first when the model's slots are all taken).
     """
     run = ForwardRun(
@@ -162,10 +164,12 @@ class ForwardRun:
             cell.output = output = await self._evaluate(node_id, example, sample, parents)
             if output.probs is not None and output.rendered:  # a vote's mean has no prompt
                 self._distributions[node_id, output.rendered] = output.probs
+        except BudgetExceeded:
+            raise  # the run's budget, not this example's failure: the whole pass stops
         except Exception as error:
             if not self.keep_going:
                 raise NodeExecutionError(node_id, example, sample, error) from error
-            self.failures.append(NodeFailure(node=node_id, example=example, sample=sample, error=str(error)))
+            self.failures.append(NodeFailure(node=node_id, example=example, sample=sample, error=_described(error)))
         finally:
             cell.done.set()
 
@@ -197,6 +201,12 @@ class ForwardRun:
                 priority=self.priority,
             )
         return evaluate_combiner(self.network, node, self.inputs[example], parents)
+
+
+def _described(error: Exception) -> str:
+    """An LLM layer's error says what happened in its own words; any other is a bug somewhere,
+    so its type is kept (`KeyError: 'x'` rather than a bare `'x'`)."""
+    return str(error) if isinstance(error, LLMError) else f"{type(error).__name__}: {error}"
 
 
 class _ExampleOutputs(Mapping[str, NodeOutput]):

@@ -8,6 +8,7 @@ cache replays every call already made, so a resumed run ends where an uninterrup
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -96,7 +97,14 @@ async def resume_run(
         run.keep_events_through(state.iteration - 1)
     else:
         run.keep_events_through(-1)
+    if options.base_url is not None and options.api_key_env is None and _recorded(spec, options.base_url):
+        options = msgspec.structs.replace(options, base_url=None)  # keep the key variable the run recorded
     return await _train(spec, dataset_of(spec, run.spec_path), run, options, state, events, watch)
+
+
+def _recorded(spec: NetworkSpec, base_url: str) -> bool:
+    """Whether every model of a run's spec already goes to `base_url`."""
+    return all(model.backend == "openai" and model.base_url == base_url for model in spec.models.values())
 
 
 async def _train(
@@ -108,6 +116,7 @@ async def _train(
     events: EventBus | None,
     watch: UsageWatcher | None,
 ) -> RunSummary:
+    started = time.perf_counter()
     events = events or EventBus()
     events.publish("run", run_dir=str(run.path))  # so that an interrupted command can say what to resume
     network = compile_network(spec)
@@ -119,7 +128,7 @@ async def _train(
             watch(pool.usage)
         trainer = Trainer(
             network, pool, train=dataset.train, dev=dataset.dev, test=dataset.test,
-            labels=dataset.labels, run=run, events=events, usage=pool.usage,
+            labels=dataset.labels, run=run, events=events, usage=pool.usage, session_started=started,
         )
         outcome = await trainer.fit(state)
     final = network.with_prompts(outcome.state.best_prompts).spec

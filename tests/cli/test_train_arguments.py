@@ -101,3 +101,22 @@ def test_an_unknown_option_after_the_command_shows_the_commands_usage(capsys: py
     assert main(["train", "specs/dln2.yaml", "--iterations", "2"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("usage: dlngraph train") and "unrecognized arguments: --iterations 2" in error
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--api-key-env", "MY_KEY"], "--api-key-env names the key of the --base-url server: give --base-url too"),
+        (["--base-url", "http://127.0.0.1:9/v1", "--api-key-env", "sk-live-abc123"],
+         "--api-key-env takes the NAME of an environment variable"),
+        (["--base-url", "http://127.0.0.1:9/v1", "--api-key-env", "DLNGRAPH_TEST_NOT_SET"],
+         "--api-key-env DLNGRAPH_TEST_NOT_SET: the environment variable is not set"),
+    ],
+)
+def test_a_bad_api_key_env_is_refused_before_anything_runs(
+    flags: list[str], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "specs/dln1.yaml", "--runs", str(tmp_path), *flags]) == 2
+    error = capsys.readouterr().err
+    assert says in error and "sk-live-abc123" not in error  # a key passed by mistake is not repeated
+    assert not any(tmp_path.iterdir())

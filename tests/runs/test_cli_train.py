@@ -169,3 +169,23 @@ def test_a_spec_whose_data_cannot_load_leaves_no_run_behind(tmp_path: Path) -> N
     assert result.returncode == 1
     assert result.stderr.startswith("error: data.task: unknown task 'navigat'")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("calls", [110, 200])
+def test_a_budget_stop_resumes_to_the_same_run_and_the_same_total_cost(tmp_path: Path, server_url: str, calls: int) -> None:
+    """110 calls run out inside a forward pass (a validation or a step's), 200 inside a step's
+    backward pass: either way the run stops cleanly, no half-done pass is recorded as a
+    result, and the resumed run ends as an uninterrupted one, having cost as much (give or take
+    the requests the stop cut short)."""
+    whole = start_training(tmp_path / "whole", server_url)
+    assert whole.wait(timeout=300) == 0, whole.communicate()
+    stopped = dlngraph("train", str(DLN2), "--base-url", server_url, "--runs", str(tmp_path / "stopped"), "--budget",
+                       f"calls={calls}", "--set", "iterations=4", "--set", "val_freq=1", "--progress", "quiet")
+    run = only_run(tmp_path / "stopped")
+    assert json.loads((run / "summary.json").read_text())["stopped"] == "budget", stopped.stdout
+    dlngraph("train", "--resume", str(run), "--progress", "quiet")
+    assert comparable(run) == comparable(only_run(tmp_path / "whole"))
+    resumed, uninterrupted = (json.loads((path / "summary.json").read_text())["calls"] for path in (run, only_run(tmp_path / "whole")))
+    # Every call sent counts once; requests in flight when the budget stopped the run were never
+    # answered (so not cached), and are sent again by the resume.
+    assert uninterrupted <= resumed <= uninterrupted + 20
