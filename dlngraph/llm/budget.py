@@ -40,8 +40,8 @@ class _Account:
             return f"{self.max_calls} calls already made (max_calls={self.max_calls})"
         if self.max_tokens is not None and self.tokens + tokens > self.max_tokens:
             return (
-                f"{self.tokens} tokens spent or reserved + about {tokens} for this request"
-                f" > max_tokens={self.max_tokens}"
+                f"{self.tokens} tokens spent, or held for requests in flight at their longest answers,"
+                f" + about {tokens} for this request > max_tokens={self.max_tokens}"
             )
         return None
 
