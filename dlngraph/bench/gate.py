@@ -41,6 +41,8 @@ from dlngraph.llm.types import (
 
 PAPER_MINI_BATCH = 20
 """`batch_size=20` of the reference code's asynchronous generation."""
+
+
 @dataclass
 class GroupRecord:
     """What one mini-batch was: its tag and how many requests it admitted."""

@@ -32,6 +32,17 @@ class Command(Protocol):
         """Do the work; return the exit code (0 on success)."""
 
 
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number >= 1 (argparse reports a bad one as a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     """`--base-url` and `--api-key-env`: every model of the spec sent to one OpenAI-compatible
     server (instead of the spec's backends), and where that server's key is."""

@@ -18,7 +18,7 @@ import sys
 
 from dlngraph.bench.report import format_report, summary_line
 from dlngraph.bench.run import default_plan, run_bench
-from dlngraph.cli import CommandError
+from dlngraph.cli import at_least_one
 
 NAME = "bench"
 HELP = "time dlngraph's scheduler against the paper's layer-synchronous one on a scripted server"
@@ -30,15 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the local backend's scoring figures (they load a model)")
     parser.add_argument("--no-client", dest="client", action="store_false",
                         help="skip the client stack's requests/s (client_rps=0)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each case under dlngraph (median kept)")
-    parser.add_argument("--prompts-per-request", type=int, default=1, metavar="N",
+    parser.add_argument("--repeats", type=at_least_one, default=3, help="timed runs of each case under dlngraph (median kept)")
+    parser.add_argument("--prompts-per-request", type=at_least_one, default=1, metavar="N",
                         help="send up to N calls per /completions request, under both schedules (default 1)")
 
 
 def run(args: argparse.Namespace) -> int:
-    for option, value in (("--prompts-per-request", args.prompts_per_request), ("--repeats", args.repeats)):
-        if value < 1:
-            raise CommandError(f"{option} must be at least 1, got {value}", exit_code=2)
     plan = default_plan(
         quick=args.quick, local=args.local, client=args.client, repeats=args.repeats,
         prompts_per_request=args.prompts_per_request,

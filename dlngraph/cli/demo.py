@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 
-from dlngraph.cli import CommandError
+from dlngraph.cli import CommandError, add_server_arguments, check_server_arguments
 from dlngraph.cli.progress import Progress, add_progress_argument, three_decimals
 from dlngraph.cli.train import print_summary
 from dlngraph.engine import EventBus
@@ -41,11 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="folder for run directories (default: runs)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a training field of both runs (repeatable)")
-    parser.add_argument("--base-url", help="use this OpenAI-compatible server instead of the embedded model")
+    add_server_arguments(parser)
     add_progress_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_server_arguments(args)
     paths = [args.specs / name for name in DEMO_SPECS]
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
@@ -57,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _demo(paths: list[Path], args: argparse.Namespace) -> list[DemoRow]:
-    rows = [await _zero_shot(paths[0], args.base_url)]
-    options = TrainOptions(runs_root=args.runs, overrides=args.overrides, base_url=args.base_url)
+    rows = [await _zero_shot(paths[0], args.base_url, args.api_key_env)]
+    options = TrainOptions(
+        runs_root=args.runs, overrides=args.overrides, base_url=args.base_url, api_key_env=args.api_key_env
+    )
     for path in paths:
         events = EventBus()
         with Progress(args.progress, title=path.stem) as progress:
@@ -69,11 +72,13 @@ async def _demo(paths: list[Path], args: argparse.Namespace) -> list[DemoRow]:
     return rows
 
 
-async def _zero_shot(spec_path: Path, base_url: str | None) -> DemoRow:
+async def _zero_shot(spec_path: Path, base_url: str | None, api_key_env: str | None) -> DemoRow:
     """The initial instruction alone, on dev and test (the paper's 0-shot row)."""
     started = time.perf_counter()
     print(f"[0-shot] evaluating the initial instruction of {spec_path.name} on dev and test ...", flush=True)
-    dev, test = await evaluate_splits(spec_path, splits=("dev", "test"), baselines="only", shots=0, base_url=base_url)
+    dev, test = await evaluate_splits(
+        spec_path, splits=("dev", "test"), baselines="only", shots=0, base_url=base_url, api_key_env=api_key_env
+    )
     (zero_dev,), (zero_test,) = dev.rows, test.rows
     return DemoRow(
         system="0-shot", dev=zero_dev.accuracy, test=zero_test.accuracy,

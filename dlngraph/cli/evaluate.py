@@ -7,8 +7,13 @@ import asyncio
 import sys
 from pathlib import Path
 
-from dlngraph.cli import CommandError, add_server_arguments, check_server_arguments
-from dlngraph.runs import EvalReport, evaluate_spec
+from dlngraph.cli import (
+    CommandError,
+    add_server_arguments,
+    at_least_one,
+    check_server_arguments,
+)
+from dlngraph.runs import EvalReport, evaluate_splits
 
 NAME = "eval"
 HELP = "evaluate a spec's prompts on a split, beside 0-shot and k-shot baselines"
@@ -20,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=["train", "dev", "test"], default="dev", help="which split (default dev)")
     parser.add_argument("--baselines", action="store_true", help="also run the 0-shot and k-shot baselines")
     parser.add_argument("--shots", type=int, default=5, help="examples in the k-shot baseline (default 5)")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N examples")
+    parser.add_argument("--limit", type=at_least_one, help="evaluate only the first N examples")
     add_server_arguments(parser)
     parser.add_argument("--cache", type=Path, help="LLM cache file (default: the run's cache next to the spec)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -28,11 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_server_arguments(args)
-    if args.limit is not None and args.limit < 1:
-        raise CommandError(f"--limit must be at least 1, got {args.limit}", exit_code=2)
     try:
-        report = asyncio.run(evaluate_spec(
-            spec_file(args.spec), split=args.split, baselines=args.baselines, shots=args.shots,
+        (report,) = asyncio.run(evaluate_splits(
+            spec_file(args.spec), splits=(args.split,), baselines=args.baselines, shots=args.shots,
             base_url=args.base_url, api_key_env=args.api_key_env, cache_path=args.cache, limit=args.limit,
         ))
     except (FileNotFoundError, ValueError) as error:

@@ -13,11 +13,11 @@ from dlngraph.cli.progress import Progress, add_progress_argument, three_decimal
 from dlngraph.dln.plan import calls_per_iteration, dependency_depth
 from dlngraph.engine import EventBus
 from dlngraph.graph import compile_network
-from dlngraph.report.formatting import plural
 from dlngraph.runs import RunSummary, TrainOptions, resume_run, train_spec
 from dlngraph.runs.overrides import OverrideError, apply_overrides
 from dlngraph.runs.session import dataset_of
 from dlngraph.spec import load_spec
+from dlngraph.words import plural
 
 NAME = "train"
 HELP = "train the prompts of a network spec (writes a run directory under --runs)"

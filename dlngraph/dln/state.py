@@ -26,16 +26,23 @@ class Spent(msgspec.Struct, kw_only=True):
     completion_tokens: int = 0
     wall_time_s: float = 0.0
 
-    def plus(self, usage: dict, wall_time_s: float) -> Spent:
-        """These totals plus one session's: its cumulative usage probe and its wall time."""
+    @classmethod
+    def of(cls, usage: dict, wall_time_s: float = 0.0) -> Spent:
+        """The totals of a model pool's cumulative usage (`ModelPool.usage()`)."""
         totals = usage.get("total", {})
-        return Spent(
-            calls=self.calls + int(totals.get("requests", 0)),
-            cache_hits=self.cache_hits + int(totals.get("cache_hits", 0)),
-            prompt_tokens=self.prompt_tokens + int(totals.get("prompt_tokens", 0)),
-            completion_tokens=self.completion_tokens + int(totals.get("completion_tokens", 0)),
-            wall_time_s=self.wall_time_s + wall_time_s,
+        return cls(
+            calls=int(totals.get("requests", 0)),
+            cache_hits=int(totals.get("cache_hits", 0)),
+            prompt_tokens=int(totals.get("prompt_tokens", 0)),
+            completion_tokens=int(totals.get("completion_tokens", 0)),
+            wall_time_s=wall_time_s,
         )
+
+    def plus(self, other: Spent) -> Spent:
+        return Spent(**{name: getattr(self, name) + getattr(other, name) for name in self.__struct_fields__})
+
+    def minus(self, other: Spent) -> Spent:
+        return Spent(**{name: getattr(self, name) - getattr(other, name) for name in self.__struct_fields__})
 
 
 class TrainState(msgspec.Struct, kw_only=True):

@@ -57,6 +57,7 @@ from dlngraph.spec.templates import get_template
 from dlngraph.spec.training import TrainingSpec
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class LabeledExample(Protocol):
@@ -362,9 +363,11 @@ class TrainingStep:
             if None in targets:
                 return None, []
 
+            methods = {consumer: self._method(consumer) for consumer in consumers}
+
             async def consumer_likelihood(consumer: str, target: str, j: int) -> float:
                 rendered = self._render_example(consumer, self.prompts[consumer], example, {node_id: samples[j]})
-                return (await self._likelihood(consumer, rendered, target, "sharpening", self._method(consumer))).value
+                return (await self._likelihood(consumer, rendered, target, "sharpening", methods[consumer])).value
 
             own_prompt = self._render_example(node_id, self.prompts[node_id], example)
 
@@ -430,18 +433,30 @@ class TrainingStep:
             rng=self.rng,
             node=node_id,
         )
+        return self._as_candidates(node_id, proposals)
+
+    def _as_candidates(self, node_id: str, proposals: list[str]) -> list[Candidate]:
+        """The current prompt, `proposals` and the remembered prompts, each once, with its origin.
+        With no proposals: the candidates known before any is written, scored meanwhile."""
         memory = self.settings.memory.get(node_id, [])
         prompts = unique_candidates(self.prompts[node_id], proposals, memory)
         origin = {prompt: "memory" for prompt in memory} | {prompt: "proposal" for prompt in proposals}
         origin[self.prompts[node_id]] = "current"
         return [Candidate(prompt=prompt, origin=origin[prompt]) for prompt in prompts]  # type: ignore[arg-type]
 
-    def _known_candidates(self, node_id: str) -> list[Candidate]:
-        """The candidates there before any proposal: the current prompt and remembered ones.
-        Their scores are requested while the proposals are still being written."""
-        current = self.prompts[node_id]
-        prompts = unique_candidates(current, [], self.settings.memory.get(node_id, []))
-        return [Candidate(prompt=prompt, origin="current" if prompt == current else "memory") for prompt in prompts]
+    async def _propose_and_rank(
+        self, node_id: str, propose: Callable[[], Awaitable[list[Candidate]]], rank: Callable[[list[Candidate]], Awaitable[R]]
+    ) -> tuple[list[Candidate], R]:
+        """The candidates and their ranking terms. The known candidates (no proposals) are
+        ranked while the proposals are written; asking again with them is free, since every
+        term is memoised for the step."""
+
+        async def propose_then_rank() -> tuple[list[Candidate], R]:
+            candidates = await propose()
+            return candidates, await rank(candidates)
+
+        (candidates, ranked), _ = await gather([propose_then_rank(), rank(self._as_candidates(node_id, []))])
+        return candidates, ranked
 
     async def _update_scored(self, node_id: str) -> NodeUpdate:
         await self.forward_done()
@@ -458,15 +473,11 @@ class TrainingStep:
             for row in self.shown_rows
         ]
         method = self._method(node_id)
-
-        async def propose_then_rank() -> tuple[list[Candidate], tuple[list[float], list[list[Likelihood]]]]:
-            candidates = await self._candidates(node_id, shown)
-            return candidates, await self._scored_terms(node_id, candidates, targets, method)
-
-        (candidates, (elbos, at_forward)), _ = await gather([
-            propose_then_rank(),
-            self._scored_terms(node_id, self._known_candidates(node_id), targets, method),
-        ])
+        candidates, (elbos, at_forward) = await self._propose_and_rank(
+            node_id,
+            lambda: self._candidates(node_id, shown),
+            lambda candidates: self._scored_terms(node_id, candidates, targets, method),
+        )
         penalties = self._trust_penalties(node, at_forward)
         return self._choose(node_id, "scored", method, candidates, elbos, penalties)
 
@@ -474,9 +485,7 @@ class TrainingStep:
         self, node_id: str, candidates: list[Candidate], targets: list[str], method: str
     ) -> tuple[list[float], list[list[Likelihood]]]:
         """Each candidate's ELBO, and the likelihoods at the forward hidden states (for the
-        trust region). Asking twice is free: every term is memoised for the step, so the
-        known candidates are scored while the proposals are being written, and asked for
-        again with them."""
+        trust region)."""
         parents = self.roles.hidden_parents(node_id)
         if not parents:
             table = await gather(
@@ -517,14 +526,9 @@ class TrainingStep:
         return [self.training.trust_factor * kl for kl in elbo.trust_penalties(distributions)]
 
     async def _update_hidden(self, node_id: str) -> NodeUpdate:
-        async def propose_then_rank() -> tuple[list[Candidate], tuple[list[list[list[float]]], list[float]]]:
-            candidates = await self._hidden_candidates(node_id)
-            return candidates, await self._hidden_terms(node_id, candidates)
-
-        (candidates, (scores, elbos)), _ = await gather([
-            propose_then_rank(),
-            self._hidden_terms(node_id, self._known_candidates(node_id)),
-        ])
+        candidates, (scores, elbos) = await self._propose_and_rank(
+            node_id, lambda: self._hidden_candidates(node_id), lambda candidates: self._hidden_terms(node_id, candidates)
+        )
         penalties = self._logp_penalties(scores, self.ranking_rows, len(candidates))
         return self._choose(node_id, "hidden", "logprobs", candidates, elbos, penalties)
 

@@ -83,7 +83,7 @@ class Trainer:
         self.usage = usage or dict
         self._session_started = session_started if session_started is not None else time.perf_counter()
         self._spent_before = Spent()
-        self._checkpointed: TrainState | None = None
+        self._checkpointed = self.initial_state()
         """A copy of what checkpoint.json holds (or would hold: a new run has none yet)."""
 
     def initial_state(self) -> TrainState:
@@ -104,28 +104,17 @@ class Trainer:
         started = time.perf_counter()
         state = state or self.initial_state()
         self._spent_before, self._checkpointed = state.spent, _copy(state)
-        batches = self.batches()
-        initial_dev = None
         try:
-            try:
-                if state.iteration == 0 and self.training.do_first_eval and self.dev:
-                    initial_dev = await self._validate(state, steps_done=0)
-                while state.iteration < self.training.iterations and state.stopped == "running":
-                    await self._iteration(state, batches[state.iteration])
-            except BudgetExceeded as error:
-                state.stopped = "budget"
-                self.events.publish("budget", message=str(error), iteration=state.iteration)
-            if state.stopped == "running":
-                state.stopped = "completed"
+            initial_dev = await self._train(state)
             test = await self._test(state)
         except BaseException:  # interrupted, or failed: what was spent is kept all the same
             self._checkpoint_spent()
             raise
-        state.spent = self._spent_so_far()
         if state.stopped == "budget":
             self._checkpoint_spent()  # the last checkpoint still says "running": a resume goes on
-        elif self.run is not None:
-            self.run.write_json(self.run.checkpoint_path, state)  # the test's cost included
+            state.spent = self._checkpointed.spent
+        else:
+            self._checkpoint(state)  # the test's cost included
         outcome = TrainOutcome(
             state=state,
             stopped=state.stopped,
@@ -139,6 +128,23 @@ class Trainer:
         self.events.publish("done", stopped=state.stopped, best_dev_accuracy=state.best_dev_accuracy,
                             test_accuracy=None if test is None else test.accuracy)
         return outcome
+
+    async def _train(self, state: TrainState) -> float | None:
+        """The iterations left (a budget stop ends them cleanly); the initial dev accuracy,
+        when it is measured now."""
+        batches = self.batches()
+        initial_dev = None
+        try:
+            if state.iteration == 0 and self.training.do_first_eval and self.dev:
+                initial_dev = await self._validate(state, steps_done=0)
+            while state.iteration < self.training.iterations and state.stopped == "running":
+                await self._iteration(state, batches[state.iteration])
+        except BudgetExceeded as error:
+            state.stopped = "budget"
+            self.events.publish("budget", message=str(error), iteration=state.iteration)
+        if state.stopped == "running":
+            state.stopped = "completed"
+        return initial_dev
 
     async def _iteration(self, state: TrainState, batch: list[LabeledExample]) -> None:
         iteration = state.iteration
@@ -157,11 +163,9 @@ class Trainer:
         state.iteration = iteration + 1
         if not self.dev:
             state.best_prompts = dict(state.prompts)
-        state.spent = self._spent_so_far()
         if self.run is not None:  # event first: a crash between the two only loses the event
             self.run.append_event(self._record(state, result, dev, usage_before, started))
-            self.run.write_json(self.run.checkpoint_path, state)
-            self._checkpointed = _copy(state)
+        self._checkpoint(state)
         self.events.publish("checkpoint", iteration=iteration, batch_loss=result.batch_loss, dev_accuracy=dev,
                             best_dev_accuracy=state.best_dev_accuracy, prompts=state.prompts)
 
@@ -177,16 +181,24 @@ class Trainer:
             self.events.publish("budget", message=str(error), iteration=state.iteration)
             return None
 
+    def _checkpoint(self, state: TrainState) -> None:
+        """`state`, with what has been spent so far, into checkpoint.json (kept as the last
+        checkpoint, which `_checkpoint_spent` may rewrite)."""
+        state.spent = self._spent_so_far()
+        self._checkpointed = _copy(state)
+        if self.run is not None:
+            self.run.write_json(self.run.checkpoint_path, state)
+
     def _checkpoint_spent(self) -> None:
         """Rewrite the last checkpoint with every call spent so far. The work done since it is
         redone on resume, mostly from the cache, so without this its cost would be lost."""
-        if self.run is not None and self._checkpointed is not None:
-            self._checkpointed.spent = self._spent_so_far()
+        self._checkpointed.spent = self._spent_so_far()
+        if self.run is not None:
             self.run.write_json(self.run.checkpoint_path, self._checkpointed)
 
     def _spent_so_far(self) -> Spent:
         """The earlier sessions' cost plus this one's so far."""
-        return self._spent_before.plus(self.usage(), time.perf_counter() - self._session_started)
+        return self._spent_before.plus(Spent.of(self.usage(), time.perf_counter() - self._session_started))
 
     def _validates_after(self, iteration: int) -> bool:
         last = iteration == self.training.iterations - 1

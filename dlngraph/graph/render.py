@@ -10,6 +10,7 @@ import json
 from dlngraph.graph.compiled import CompiledNetwork
 from dlngraph.spec.classes import class_labels
 from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, Node, VoteNode
+from dlngraph.words import plural
 
 
 def node_summary(network: CompiledNetwork, node_id: str) -> str:
@@ -43,7 +44,7 @@ def edges(network: CompiledNetwork) -> list[tuple[str, str, str]]:
 
 def to_text(network: CompiledNetwork) -> str:
     width = max(len(node_id) for node_id in network.node_ids)
-    lines = [f"network {network.spec.name}: {_count(len(network.node_ids), 'node')}, output '{network.output}'"]
+    lines = [f"network {network.spec.name}: {plural(len(network.node_ids), 'node')}, output '{network.output}'"]
     if network.spec.description:
         lines.append(f"  {network.spec.description.strip().splitlines()[0]}")
     lines.append("nodes:")
@@ -56,7 +57,7 @@ def to_text(network: CompiledNetwork) -> str:
     lines.append("layers:")
     lines += [f"  {index}: {', '.join(layer)}" for index, layer in enumerate(network.layers)]
     path = " -> ".join([INPUT, *network.critical_path])
-    lines.append(f"critical path: {path} ({_count(network.critical_path_length, 'LLM call')})")
+    lines.append(f"critical path: {path} ({plural(network.critical_path_length, 'LLM call')})")
     return "\n".join(lines) + "\n"
 
 
@@ -85,10 +86,6 @@ def to_mermaid(network: CompiledNetwork) -> str:
         arrow = "-. residual .->" if kind == "residual" else "-->"
         lines.append(f"  {ids[source]} {arrow} {ids[reader]}")
     return "\n".join(lines) + "\n"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _kind(node: Node) -> str:

@@ -44,10 +44,11 @@ from dlngraph.spec.models import ModelSpec
 
 DEFAULT_CONTEXT_WINDOW = 2048
 DEFAULT_BLOCK_SIZE = 32
-RECENT_TOKENISATIONS = 4096
 """Tokens per llama.cpp batch, and the unit of KV-cache reuse (a request re-evaluates fewer than
 this many cached tokens; see `dlngraph.llm.local_engine.LlamaEngine._evaluate`). On 2 cores a
 256-token prompt evaluates as fast in blocks of 32 as in one batch; 16 costs ~8%, 8 ~30%."""
+RECENT_TOKENISATIONS = 4096
+"""Prompts whose tokens are kept (the client counts a prompt just before the backend sends it)."""
 INSTALL_HINT = "pip install -e '.[local]'"
 
 LOCAL_CAPABILITIES = Capabilities(echo_scoring=True, top_logprobs=100, tokenizer=True)

@@ -208,12 +208,15 @@ class ModelPool(Mapping[str, LanguageModel]):
 
 
 def override_base_url(spec: ModelSpec, base_url: str, api_key_env: str | None = None) -> ModelSpec:
-    """`spec` pointed at the OpenAI-compatible server at `base_url` (see the module docstring)."""
+    """`spec` pointed at the OpenAI-compatible server at `base_url` (see the module docstring).
+    A key is a server's: the spec's own key variable is kept only if it already names that
+    server and no other variable is given."""
+    same_server = spec.backend == "openai" and spec.base_url == base_url
     return msgspec.structs.replace(
         spec,
         backend="openai",
         base_url=base_url,
-        api_key_env=api_key_env,
+        api_key_env=api_key_env if api_key_env is not None or not same_server else spec.api_key_env,
         chat=spec.chat if spec.backend == "openai" else False,
         model_path=None,
         n_threads=None,

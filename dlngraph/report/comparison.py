@@ -17,6 +17,7 @@ from dlngraph.report import formatting as fmt
 from dlngraph.report import html, plots
 from dlngraph.report.facts import run_facts
 from dlngraph.report.runlog import RunLog
+from dlngraph.words import plural
 
 HEADERS = ["run", "iterations", "best dev", "test", "calls", "tokens", "wall time"]
 
@@ -68,7 +69,7 @@ def write_comparison(runs: Sequence[RunLog], out: Path) -> Path:
         (out / name).write_bytes(png)
         images.append(html.png_image(png, alt))
     page = html.page(
-        f"Comparison of {fmt.plural(len(runs), 'run')}",
+        f"Comparison of {plural(len(runs), 'run')}",
         html.section("Runs", html.table(HEADERS, comparison_rows(runs), numbers=set(range(1, len(HEADERS)))),
                      html.element("p", "Directories: ", ", ".join(str(run.path) for run in runs), class_="meta")),
         html.section("Curves", html.element("div", *images, class_="charts")),

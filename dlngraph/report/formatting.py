@@ -6,11 +6,6 @@ MISSING = "–"
 """What a cell shows for a value the run did not record."""
 
 
-def plural(number: int, noun: str) -> str:
-    """1 -> '1 iteration', 3 -> '3 iterations' (for nouns whose plural adds an s)."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 def accuracy(value: float | None) -> str:
     """0.8333 -> '83.3%'."""
     return MISSING if value is None else f"{value:.1%}"

@@ -33,6 +33,7 @@ from dlngraph.report.tables import (
     usage_rows,
 )
 from dlngraph.report.usage import COUNTERS, breakdowns
+from dlngraph.words import plural
 
 REPORT_FILE = "report.html"
 
@@ -139,7 +140,7 @@ def prompts_section(run: RunLog) -> Html:
 def candidates_section(run: RunLog, k: int) -> Html:
     """For each step, the `k` best-scored candidates of each trained node."""
     headers = ["node", "rank", "score", "ELBO", "penalty", "origin", "chosen", "prompt"]
-    parts = [html.element("p", f"The {fmt.plural(k, 'best candidate')} of each node at each step, by score (ELBO minus penalty).")]
+    parts = [html.element("p", f"The {plural(k, 'best candidate')} of each node at each step, by score (ELBO minus penalty).")]
     for iteration in run.iterations:
         rows = [_candidate_row(node, ranked) for node, update in iteration.updates.items()
                 for ranked in top_candidates(update, k)]

@@ -5,7 +5,7 @@ This layer joins the others for one job: it reads a spec, builds its dataset and
 directory. The command line is a thin shell over it.
 """
 
-from dlngraph.runs.evaluate import EvalReport, evaluate_spec, evaluate_splits
+from dlngraph.runs.evaluate import EvalReport, evaluate_splits
 from dlngraph.runs.train import RunSummary, TrainOptions, resume_run, train_spec
 
-__all__ = ["EvalReport", "RunSummary", "TrainOptions", "evaluate_spec", "evaluate_splits", "resume_run", "train_spec"]
+__all__ = ["EvalReport", "RunSummary", "TrainOptions", "evaluate_splits", "resume_run", "train_spec"]

@@ -18,9 +18,9 @@ from dlngraph.data import Dataset, few_shot
 from dlngraph.dln.evaluate import evaluate
 from dlngraph.dln.roles import Roles
 from dlngraph.dln.rundir import RunDirectory
+from dlngraph.dln.state import Spent
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.llm.cache import Cache
-from dlngraph.llm.pool import ModelPool
 from dlngraph.runs.session import dataset_of, open_models
 from dlngraph.spec import load_spec
 from dlngraph.spec.network import NetworkSpec
@@ -49,28 +49,6 @@ class EvalReport(msgspec.Struct, kw_only=True):
     cache_hits: int = 0
 
 
-async def evaluate_spec(
-    spec_path: Path,
-    *,
-    split: Split = "dev",
-    baselines: bool | Literal["only"] = False,
-    shots: int = 5,
-    base_url: str | None = None,
-    api_key_env: str | None = None,
-    cache_path: Path | None = None,
-    limit: int | None = None,
-) -> EvalReport:
-    """Evaluate the spec at `spec_path` on `split`, and with `baselines` the 0-shot and (when
-    `shots` > 0) k-shot baselines too; `baselines="only"` skips the spec's own prompts.
-    A run directory's `cache.sqlite` next to the spec is used when no cache is given, so
-    evaluating a run's `final.yaml` replays it."""
-    (report,) = await evaluate_splits(
-        spec_path, splits=(split,), baselines=baselines, shots=shots, base_url=base_url,
-        api_key_env=api_key_env, cache_path=cache_path, limit=limit,
-    )
-    return report
-
-
 async def evaluate_splits(
     spec_path: Path,
     *,
@@ -82,8 +60,11 @@ async def evaluate_splits(
     cache_path: Path | None = None,
     limit: int | None = None,
 ) -> list[EvalReport]:
-    """`evaluate_spec` on several splits, with one dataset and one model pool (a local model
-    is loaded once); each report counts the calls and tokens of its own split."""
+    """Evaluate the spec at `spec_path` on each of `splits`, and with `baselines` the 0-shot and
+    (when `shots` > 0) k-shot baselines too; `baselines="only"` skips the spec's own prompts.
+    One dataset and one model pool serve every split (a local model is loaded once); each
+    report counts the calls and tokens of its own split. A run directory's `cache.sqlite` next
+    to the spec is used when no cache is given, so evaluating a run's `final.yaml` replays it."""
     spec = load_spec(spec_path).spec
     dataset = dataset_of(spec, spec_path)
     systems = [] if baselines == "only" else [("spec", compile_network(spec))]
@@ -99,7 +80,7 @@ async def evaluate_splits(
     async with open_models(spec, cache, base_url=base_url, api_key_env=api_key_env) as pool:
         for split in splits:
             examples = getattr(dataset, split)[:limit]
-            before = _costs(pool)
+            before = Spent.of(pool.usage())
             rows = []
             for name, network in systems:
                 result = await evaluate(network, pool, examples, split=split, loss=spec.training.loss)
@@ -107,23 +88,12 @@ async def evaluate_splits(
                     system=name, accuracy=result.accuracy, count=result.count, failed=result.failed,
                     first_failure=result.first_failure,
                 ))
-            calls, prompt_tokens, completion_tokens, cache_hits = (
-                after - start for after, start in zip(_costs(pool), before, strict=True)
-            )
+            cost = Spent.of(pool.usage()).minus(before)
             reports.append(EvalReport(
-                spec=str(spec_path), split=split, rows=rows, calls=calls,
-                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cache_hits=cache_hits,
+                spec=str(spec_path), split=split, rows=rows, calls=cost.calls, prompt_tokens=cost.prompt_tokens,
+                completion_tokens=cost.completion_tokens, cache_hits=cost.cache_hits,
             ))
     return reports
-
-
-def _costs(pool: ModelPool) -> tuple[int, int, int, int]:
-    """Requests sent, tokens used and calls the cache answered so far."""
-    totals = pool.usage()["total"]
-    return (
-        int(totals["requests"]), int(totals["prompt_tokens"]), int(totals["completion_tokens"]),
-        int(totals["cache_hits"]),
-    )
 
 
 def baseline_network(spec: NetworkSpec, dataset: Dataset, shots: int) -> CompiledNetwork:

@@ -97,14 +97,7 @@ async def resume_run(
         run.keep_events_through(state.iteration - 1)
     else:
         run.keep_events_through(-1)
-    if options.base_url is not None and options.api_key_env is None and _recorded(spec, options.base_url):
-        options = msgspec.structs.replace(options, base_url=None)  # keep the key variable the run recorded
     return await _train(spec, dataset_of(spec, run.spec_path), run, options, state, events, watch)
-
-
-def _recorded(spec: NetworkSpec, base_url: str) -> bool:
-    """Whether every model of a run's spec already goes to `base_url`."""
-    return all(model.backend == "openai" and model.base_url == base_url for model in spec.models.values())
 
 
 async def _train(

@@ -10,8 +10,8 @@ import pytest
 from dlngraph.cli.main import main
 from dlngraph.cli.progress import Mode
 from dlngraph.cli.train import print_summary
-from dlngraph.report.formatting import plural
 from dlngraph.runs import RunSummary
+from dlngraph.words import plural
 
 SPEC = str(Path(__file__).resolve().parents[2] / "specs" / "dln1.yaml")
 
@@ -120,3 +120,11 @@ def test_a_bad_api_key_env_is_refused_before_anything_runs(
     error = capsys.readouterr().err
     assert says in error and "sk-live-abc123" not in error  # a key passed by mistake is not repeated
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "argv", [["bench", "--repeats", "0"], ["bench", "--prompts-per-request", "-2"], ["eval", "specs/dln1.yaml", "--limit", "0"]]
+)
+def test_counts_below_one_are_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert "must be at least 1" in capsys.readouterr().err

@@ -63,42 +63,63 @@ def _free(lock: threading.Condition) -> bool:
     return answer[0]
 
 
-async def test_the_worker_chooses_by_prefix_without_holding_the_queue() -> None:
-    pytest.importorskip("llama_cpp")  # the worker imports the engine module to run a job
-    worker = ModelWorker(EngineSettings(model_path=Path("stand-in.gguf"), n_ctx=64, n_threads=1, block_size=32))
-    engine = worker._engine = StandInEngine(worker, cached=[1, 2, 3])  # type: ignore[assignment]
-    busy, release = threading.Event(), threading.Event()
-    ran: list[str] = []
+Work = Callable[[object, Callable[[], bool]], str]
 
-    def hold(_engine: object, _cancelled: Callable[[], bool]) -> str:
-        busy.set()
-        release.wait(10)
+
+class Jobs:
+    """Work for a worker: `hold` keeps it busy until `release`, `record(name)` notes its turn."""
+
+    def __init__(self) -> None:
+        self.busy, self.release = threading.Event(), threading.Event()
+        self.ran: list[str] = []
+
+    def hold(self, _engine: object, _cancelled: Callable[[], bool]) -> str:
+        self.busy.set()
+        self.release.wait(10)
         return "hold"
 
-    def record(name: str) -> Callable[[object, Callable[[], bool]], str]:
+    def record(self, name: str) -> Work:
         def work(_engine: object, _cancelled: Callable[[], bool]) -> str:
-            ran.append(name)
+            self.ran.append(name)
             return name
 
         return work
 
+
+def stand_in_worker(engine: type[StandInEngine] = StandInEngine) -> tuple[ModelWorker, StandInEngine]:
+    """A worker whose engine is a stand-in that has tokens 1, 2, 3 in its KV cache."""
+    worker = ModelWorker(EngineSettings(model_path=Path("stand-in.gguf"), n_ctx=64, n_threads=1, block_size=32))
+    worker._engine = stand_in = engine(worker, cached=[1, 2, 3])  # type: ignore[assignment]
+    return worker, stand_in
+
+
+async def stop(worker: ModelWorker, *waits: threading.Event) -> None:
+    """Let every held job go, then stop the worker and join its thread."""
+    for event in waits:
+        event.set()
+    thread = worker.stop()
+    if thread is not None:
+        await asyncio.to_thread(thread.join, 10)
+
+
+async def test_the_worker_chooses_by_prefix_without_holding_the_queue() -> None:
+    pytest.importorskip("llama_cpp")  # the worker imports the engine module to run a job
+    worker, engine = stand_in_worker()
+    jobs = Jobs()
     try:
-        holding = asyncio.ensure_future(worker.run([5], hold))
-        await asyncio.to_thread(busy.wait, 10)
+        holding = asyncio.ensure_future(worker.run([5], jobs.hold))
+        await asyncio.to_thread(jobs.busy.wait, 10)
         queued = [
-            asyncio.ensure_future(worker.run(tokens, record(name)))
+            asyncio.ensure_future(worker.run(tokens, jobs.record(name)))
             for name, tokens in (("far", [9, 9]), ("near", [1, 2, 3, 4]))
         ]
         await asyncio.sleep(0)  # both are queued behind `hold`
-        release.set()
+        jobs.release.set()
         assert await holding == "hold"
         assert await asyncio.gather(*queued) == ["far", "near"]
     finally:
-        release.set()
-        thread = worker.stop()
-        if thread is not None:
-            await asyncio.to_thread(thread.join, 10)
-    assert ran == ["near", "far"]
+        await stop(worker, jobs.release)
+    assert jobs.ran == ["near", "far"]
     assert engine.queue_free and all(engine.queue_free)
 
 
@@ -106,7 +127,6 @@ async def test_a_job_cancelled_while_the_worker_chooses_is_not_run() -> None:
     """The choice is made outside the queue's lock, so its caller may cancel the job chosen
     meanwhile: the worker chooses again rather than spend an evaluation on nobody."""
     pytest.importorskip("llama_cpp")
-    worker = ModelWorker(EngineSettings(model_path=Path("stand-in.gguf"), n_ctx=64, n_threads=1, block_size=32))
     choosing, proceed = threading.Event(), threading.Event()
 
     class SlowToChoose(StandInEngine):
@@ -116,29 +136,15 @@ async def test_a_job_cancelled_while_the_worker_chooses_is_not_run() -> None:
                 proceed.wait(10)
             return super().reusable_prefix(tokens)
 
-    worker._engine = SlowToChoose(worker, cached=[1, 2, 3])  # type: ignore[assignment]
-    busy, release = threading.Event(), threading.Event()
-    ran: list[str] = []
-
-    def hold(_engine: object, _cancelled: Callable[[], bool]) -> str:
-        busy.set()
-        release.wait(10)
-        return "hold"
-
-    def record(name: str) -> Callable[[object, Callable[[], bool]], str]:
-        def work(_engine: object, _cancelled: Callable[[], bool]) -> str:
-            ran.append(name)
-            return name
-
-        return work
-
+    worker, _ = stand_in_worker(SlowToChoose)
+    jobs = Jobs()
     try:
-        holding = asyncio.ensure_future(worker.run([5], hold))
-        await asyncio.to_thread(busy.wait, 10)
-        far = asyncio.ensure_future(worker.run([9, 9], record("far")))
-        near = asyncio.ensure_future(worker.run([1, 2, 3, 4], record("near")))
+        holding = asyncio.ensure_future(worker.run([5], jobs.hold))
+        await asyncio.to_thread(jobs.busy.wait, 10)
+        far = asyncio.ensure_future(worker.run([9, 9], jobs.record("far")))
+        near = asyncio.ensure_future(worker.run([1, 2, 3, 4], jobs.record("near")))
         await asyncio.sleep(0)  # both are queued behind `hold`
-        release.set()
+        jobs.release.set()
         assert await holding == "hold"
         await asyncio.to_thread(choosing.wait, 10)  # the worker is choosing `near`
         near.cancel()
@@ -148,9 +154,5 @@ async def test_a_job_cancelled_while_the_worker_chooses_is_not_run() -> None:
         proceed.set()
         assert await far == "far"
     finally:
-        release.set()
-        proceed.set()
-        thread = worker.stop()
-        if thread is not None:
-            await asyncio.to_thread(thread.join, 10)
-    assert ran == ["far"]
+        await stop(worker, jobs.release, proceed)
+    assert jobs.ran == ["far"]

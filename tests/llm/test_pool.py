@@ -232,3 +232,14 @@ def test_override_keeps_names_and_drops_local_settings():
     assert msgspec.structs.asdict(overridden) == msgspec.structs.asdict(spec) | {
         "backend": "openai", "base_url": "http://127.0.0.1:1/v1", "model_path": None, "n_threads": None,
     }  # fmt: skip
+
+
+def test_a_servers_key_variable_stays_with_that_server_only():
+    """Resuming a run recorded against a keyed server, with the same --base-url and no key
+    variable, keeps the recorded one; another server never gets this key variable."""
+    from dlngraph.llm.pool import override_base_url
+
+    recorded = ModelSpec(backend="openai", base_url="http://127.0.0.1:1/v1", api_key_env="SERVER_KEY")
+    assert override_base_url(recorded, "http://127.0.0.1:1/v1").api_key_env == "SERVER_KEY"
+    assert override_base_url(recorded, "http://127.0.0.1:1/v1", "OTHER_KEY").api_key_env == "OTHER_KEY"
+    assert override_base_url(recorded, "http://127.0.0.1:2/v1").api_key_env is None

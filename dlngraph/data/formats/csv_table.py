@@ -12,6 +12,7 @@ from dlngraph.data.errors import DataError, IssueLog
 from dlngraph.data.formats.records import DEFAULT_FIELDS, FieldMap, Record, to_examples
 from dlngraph.data.formats.text_files import read_text
 from dlngraph.data.types import Example
+from dlngraph.words import plural
 
 
 def read_csv(path: Path, *, role: str, fields: FieldMap = DEFAULT_FIELDS) -> list[Example]:
@@ -55,11 +56,9 @@ def _records(reader: Any, header: list[str], role: str, log: IssueLog) -> Iterat
         if not row:
             pass  # a blank line
         elif len(row) != len(header):
-            log.add(start, "", f"the row has {_count(len(row), 'value')} but the header has {_count(len(header), 'column')}")
+            log.add(start, "", f"the row has {plural(len(row), 'value')} but the header has {plural(len(header), 'column')}")
         else:
             yield Record(values=dict(zip(header, row)), line=start, prefix="", id=f"{role}:{start}")
         start = reader.line_num + 1
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
