@@ -158,8 +158,8 @@ class MiniBatchGate:
     def context_window(self) -> int | None:
         return self.model.context_window
 
-    def count_tokens(self, text: str) -> int:
-        return self.model.count_tokens(text)
+    async def count_tokens(self, text: str) -> int:
+        return await self.model.count_tokens(text)
 
     async def generate(self, request: GenerateRequest, *, tag: Tag = NO_TAG) -> Generation:
         async with self.batches.admitted(tag):

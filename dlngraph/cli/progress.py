@@ -1,7 +1,7 @@
 """Live progress of a training run: a rich panel on a terminal, plain lines otherwise, JSON
 lines for scripts, or nothing.
 
-It listens to the trainer's events (iteration, phase, validation, checkpoint, done) and polls
+It listens to the trainer's events (start, iteration, phase, validation, checkpoint, done) and polls
 the models' usage (calls, tokens, cache hits, requests in flight) twice a second.
 """
 
@@ -43,7 +43,8 @@ class Progress:
         self.title = title
         self.usage: UsageProbe = dict
         self.started = time.monotonic()
-        self.state: dict[str, Any] = {"iteration": 0, "of": 0, "phase": "starting", "dev": None, "best": None, "loss": None}
+        self.state: dict[str, Any] = {"iteration": 0, "of": 0, "phase": "starting", "dev": None, "best": None, "loss": None,
+                                      "start": None}
         self.iteration_times: list[float] = []
         self._live: Live | None = None
 
@@ -77,6 +78,8 @@ class Progress:
             self.iteration_times.append(time.monotonic())
         elif event.kind == "phase":
             self.state["phase"] = data["phase"]
+        elif event.kind == "start":
+            self.state["start"] = data["dev_accuracy"]
         elif event.kind == "validation":
             self.state.update(dev=data["dev_accuracy"], best=data["best_dev_accuracy"])
         elif event.kind == "checkpoint":
@@ -86,15 +89,20 @@ class Progress:
 
     def _line(self, event: Event) -> str | None:
         data = event.data
+        if event.kind == "start":
+            return (f"[{self.title}] start: dev={data['dev_accuracy']:.3f} with the initial prompts"
+                    f" elapsed={self._elapsed():.0f}s")
         if event.kind == "checkpoint":
             totals = self._read_usage().get("total", {})
             dev = "" if data["dev_accuracy"] is None else f" dev={data['dev_accuracy']:.3f}"
             best = "" if data["best_dev_accuracy"] is None else f" best={data['best_dev_accuracy']:.3f}"
             return (f"[{self.title}] iteration {data['iteration'] + 1}/{self.state['of']} loss={data['batch_loss']:.3f}"
-                    f"{dev}{best} calls={totals.get('requests', 0)} tokens={_tokens(totals)}"
+                    f"{dev}{best}{self._since_start()} calls={totals.get('requests', 0)} tokens={_tokens(totals)}"
                     f" cache_hits={totals.get('cache_hits', 0)} elapsed={self._elapsed():.0f}s")
         if event.kind == "done":
-            return f"[{self.title}] done: {data['stopped']}, best dev={three_decimals(data.get('best_dev_accuracy'))} test={three_decimals(data.get('test_accuracy'))}"
+            return (f"[{self.title}] done: {data['stopped']}, dev {three_decimals(self.state['start'])} at start"
+                    f" -> {three_decimals(data.get('best_dev_accuracy'))} best,"
+                    f" test={three_decimals(data.get('test_accuracy'))}")
         if event.kind == "budget":
             return f"[{self.title}] budget reached: {data['message']}"
         return None
@@ -112,9 +120,14 @@ class Progress:
                       f" {totals.get('cache_hits', 0)} cache hits")
         table.add_row("tokens", f"{_tokens(totals)}")
         table.add_row("by phase", by_phase or "-")
-        table.add_row("dev accuracy", f"last {three_decimals(state['dev'])}, best {three_decimals(state['best'])}; batch loss {three_decimals(state['loss'])}")
+        table.add_row("dev accuracy", f"{three_decimals(state['start'])} at start, last {three_decimals(state['dev'])},"
+                      f" best {three_decimals(state['best'])}; batch loss {three_decimals(state['loss'])}")
         table.add_row("time", f"{self._elapsed():.0f}s elapsed, ETA {self._eta()}")
         return table
+
+    def _since_start(self) -> str:
+        start = self.state["start"]
+        return "" if start is None else f" (start={start:.3f})"
 
     def _read_usage(self) -> dict[str, Any]:
         try:

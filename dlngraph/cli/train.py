@@ -116,9 +116,12 @@ def _dry_run(args: argparse.Namespace) -> int:
 
 
 def _validations(training) -> int:
+    """Dev passes of a run: the start's (`do_first_eval`), then every `val_freq` iterations and
+    after the last."""
+    start = 1 if training.do_first_eval else 0
     if training.val_freq <= 0:
-        return 1
-    return max(1, training.iterations // training.val_freq + (training.iterations % training.val_freq != 0))
+        return start + 1
+    return start + max(1, training.iterations // training.val_freq + (training.iterations % training.val_freq != 0))
 
 
 def _best_when(steps: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 
@@ -50,29 +50,29 @@ def render_proposal(template: Template, prompt: str, shown: Sequence[Shown], mes
     )
 
 
-def fit_examples(
-    shown: list[Shown], prompt_tokens: Callable[[list[Shown]], int], *, answer_tokens: int, window: int,
+async def fit_examples(
+    shown: list[Shown], prompt_tokens: Callable[[list[Shown]], Awaitable[int]], *, answer_tokens: int, window: int,
     max_shortenings: int = 6,
 ) -> list[Shown]:
     """The largest selection of `shown` (errors kept longest) whose prompt, by
-    `prompt_tokens(selection)`, leaves `answer_tokens` of room in a `window` of tokens."""
+    `await prompt_tokens(selection)`, leaves `answer_tokens` of room in a `window` of tokens."""
 
-    def fits(selection: list[Shown]) -> bool:
-        return prompt_tokens(selection) + answer_tokens <= window
+    async def fits(selection: list[Shown]) -> bool:
+        return await prompt_tokens(selection) + answer_tokens <= window
 
     selection = list(shown)
-    while not fits(selection) and any(example.correct for example in selection) and len(selection) > 1:
+    while not await fits(selection) and any(example.correct for example in selection) and len(selection) > 1:
         last_success = max(index for index, example in enumerate(selection) if example.correct)
         del selection[last_success]
-    while not fits(selection) and len(selection) > 1:
+    while not await fits(selection) and len(selection) > 1:
         del selection[-1]
     for _ in range(max_shortenings):
-        if fits(selection):
+        if await fits(selection):
             return selection
         selection = [_shorten(example) for example in selection]
-    if fits(selection):
+    if await fits(selection):
         return selection
-    needed = prompt_tokens(selection)
+    needed = await prompt_tokens(selection)
     raise ContextWindowExceeded(
         f"the proposal prompt takes {needed} tokens with one shortened example and the new prompt up to"
         f" {answer_tokens}, more than the backward model's context window of {window}; use a model with"
@@ -94,24 +94,71 @@ def _halve(text: str, keep_at_least: int = 40) -> str:
     return text[:head] + " [...] " + text[len(text) - (keep - head):]
 
 
-_LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-"""Small models often answer with a list item ("- ...", "1. ..."): the marker is not the prompt."""
+_LIST_MARKER = re.compile(r"^(?:[-*•]|\(?\d+[.):]|\(?[a-z][.)])\s+")
+"""Small models often answer with a list item ("- ...", "1. ...", "a) ..."): the marker is not the prompt."""
+
+_LABEL = re.compile(
+    r"^(?:(?:the\s+)?(?:new|improved|better|clearer|shorter|revised|rewritten|final|updated)\s+)?"
+    r"(?:instruction|prompt)s?\s*(?:\d+\s*)?:\s*",
+    re.IGNORECASE,
+)
+"""A label before the instruction on its own line: "New instruction:", "Improved prompt 2:"."""
+
+_LEAD_IN = re.compile(
+    r"^(?:(?:sure|okay|ok|certainly|of course|absolutely)\b.*|here(?:'s|\s+is|\s+are)\b.*"
+    r"|.*\b(?:instruction|prompt|version|rewrite|rephrasing|words)\b.*:)$",
+    re.IGNORECASE,
+)
+"""A line that introduces the answer instead of being it: "Here's your instruction in different
+words:", "Sure! Here is a clearer version:", "Okay.", "A shorter instruction:"."""
+
+_TEMPLATE_LINE = re.compile(
+    r"^(?:input|answer|correct answer|output|question|example\s*\d*)\s*:"
+    r"|^(?:a language model was given|it answered these|write a (?:clearer|better|shorter)|say the instruction)",
+    re.IGNORECASE,
+)
+"""Where the proposal template's own lines start (`proposal@1`): an example or the meta-prompt
+copied back. The instruction ends before the first of them."""
+
+_WRAPPERS = ('"', "'", "`", "*", "“", "”", "‘", "’", "_")
 
 
 def clean_proposal(text: str) -> str:
-    """The new prompt alone: first paragraph, without quotes or a leading label."""
-    text = text.strip().split("\n\n")[0].strip()
-    for label in ("New instruction:", "Instruction:", "Improved instruction:", "Prompt:"):
-        if text.lower().startswith(label.lower()):
-            text = text[len(label):].strip()
-    text = _LIST_MARKER.sub("", text, count=1)
-    return text.strip().strip('"').strip("'").strip()
+    """The new instruction alone, or "" when nothing of it is left (the caller drops it).
+
+    Removed: lead-ins ("Here's a clearer instruction:") and labels ("New instruction:"), list
+    markers, quotes and markdown emphasis around a line, lines repeated, and everything from
+    the first line that echoes the proposal template (an example, the meta-prompt). Only the
+    first paragraph of what is left is kept: small models add explanations after it."""
+    lines: list[str] = []
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        line = _strip_decorations(raw)
+        if _TEMPLATE_LINE.match(line):
+            break
+        line = _LABEL.sub("", line).strip()
+        if not line or _LEAD_IN.match(line):
+            if lines and lines[-1] != "":
+                lines.append("")  # a paragraph break
+            continue
+        line = _strip_decorations(line)
+        if line and line not in lines:
+            lines.append(line)
+    first_paragraph = "\n".join(lines).strip().split("\n\n")[0]
+    return first_paragraph.strip()
+
+
+def _strip_decorations(line: str) -> str:
+    """A line without its list marker and the quotes or emphasis around it."""
+    line = _LIST_MARKER.sub("", line.strip(), count=1)
+    while len(line) >= 2 and line[0] in _WRAPPERS and line[-1] in _WRAPPERS:
+        line = line[1:-1].strip()
+    return line.strip().strip('"“”`').strip()
 
 
 async def propose_prompts(
     *,
     model: ModelHandle,
-    count_tokens: Callable[[str], int],
+    count_tokens: Callable[[str], Awaitable[int]],
     context_window: int | None,
     template: Template,
     prompt: str,
@@ -120,17 +167,18 @@ async def propose_prompts(
     rng: random.Random,
     node: str,
 ) -> list[str]:
-    """Sample `settings.count` new prompts, each with its own message alternative."""
+    """Sample `settings.count` new prompts, each with its own message alternative, each cleaned
+    (`clean_proposal`: "" when nothing of it is left, for the caller to drop and count)."""
     messages = list(template.messages) or [""]
     offset = rng.randrange(len(messages))
 
-    def prompt_tokens(selection: list[Shown]) -> int:
+    async def prompt_tokens(selection: list[Shown]) -> int:
         """The prompt's tokens with its longest message: every request must fit."""
-        return count_tokens(render_proposal(template, prompt, selection, max(messages, key=len)))
+        return await count_tokens(render_proposal(template, prompt, selection, max(messages, key=len)))
 
     selection = (
         shown if context_window is None
-        else fit_examples(shown, prompt_tokens, answer_tokens=settings.max_tokens, window=context_window)
+        else await fit_examples(shown, prompt_tokens, answer_tokens=settings.max_tokens, window=context_window)
     )
     requests = [
         GenerateRequest(

@@ -3,7 +3,8 @@ moment leaves it readable.
 
     runs/<name>-<timestamp>/
       spec.yaml        the resolved spec the run trains (overrides applied)
-      events.jsonl     one JSON object per iteration (prompts, candidates, scores, usage)
+      events.jsonl     the start's dev accuracy ("kind": "start"), then one JSON object per
+                       iteration (prompts, candidates, scores, usage)
       checkpoint.json  the trainer's state after the last finished iteration (atomic)
       final.yaml       the spec with the best prompts, for `dlngraph eval`
       summary.json     accuracies, calls, tokens and wall time of the run
@@ -133,6 +134,12 @@ class RunDirectory:
         return stale
 
     def keep_events_through(self, iteration: int) -> None:
-        """Drop events past the checkpoint (written by an iteration a crash interrupted)."""
+        """Drop events past the checkpoint (written by an iteration a crash interrupted); the
+        start record (no `iteration`) is kept, as the checkpoint follows it. Without a
+        checkpoint, `clear_events`."""
         kept = [event for event in self.read_events() if event.get("iteration", -1) <= iteration]
         atomic_write(self.events_path, b"".join(msgspec.json.encode(event) + b"\n" for event in kept))
+
+    def clear_events(self) -> None:
+        """Empty the log: a run resumed without a checkpoint starts again from nothing."""
+        atomic_write(self.events_path, b"")

@@ -86,6 +86,8 @@ class NodeUpdate(msgspec.Struct, kw_only=True):
     method: str
     candidates: list[Candidate]
     chosen: int
+    dropped_proposals: int = 0
+    """Proposals with nothing left after cleaning (`clean_proposal`): not candidates."""
 
     @property
     def prompt(self) -> str:
@@ -144,6 +146,8 @@ class TrainingStep:
         self.failed: list[int] = []
         self._forward_done = anyio.Event()
         self._sharpening_sent: dict[tuple[str, int], anyio.Event] = {}
+        self.dropped_proposals: dict[str, int] = {}
+        """Per node, the proposals that were empty once cleaned."""
 
     # ------------------------------------------------------------------ the step
     async def run(self) -> StepResult:
@@ -433,7 +437,8 @@ class TrainingStep:
             rng=self.rng,
             node=node_id,
         )
-        return self._as_candidates(node_id, proposals)
+        self.dropped_proposals[node_id] = sum(1 for proposal in proposals if not proposal)
+        return self._as_candidates(node_id, [proposal for proposal in proposals if proposal])
 
     def _as_candidates(self, node_id: str, proposals: list[str]) -> list[Candidate]:
         """The current prompt, `proposals` and the remembered prompts, each once, with its origin.
@@ -579,7 +584,8 @@ class TrainingStep:
         for candidate, value, penalty in zip(candidates, elbos, penalties, strict=True):
             candidate.elbo, candidate.penalty, candidate.score = value, penalty, value - penalty
         chosen = elbo.argmax([candidate.score for candidate in candidates])
-        return NodeUpdate(node=node_id, role=role, method=method, candidates=candidates, chosen=chosen)
+        return NodeUpdate(node=node_id, role=role, method=method, candidates=candidates, chosen=chosen,
+                          dropped_proposals=self.dropped_proposals.get(node_id, 0))
 
     # ------------------------------------------------------------------ helpers
     async def _likelihood(self, node_id: str, rendered: str, target: str, phase: str, method: str = "logprobs") -> Likelihood:

@@ -41,6 +41,15 @@ class IterationRecord(msgspec.Struct, kw_only=True):
     elapsed_s: float
 
 
+class StartRecord(msgspec.Struct, kw_only=True, tag="start", tag_field="kind"):
+    """The first line of events.jsonl: the initial prompts' dev accuracy, before any step."""
+
+    prompts: dict[str, str]
+    dev_accuracy: float
+    usage: dict[str, Any]
+    elapsed_s: float
+
+
 class TrainOutcome(msgspec.Struct, kw_only=True):
     state: TrainState
     stopped: str
@@ -135,8 +144,8 @@ class Trainer:
         batches = self.batches()
         initial_dev = None
         try:
-            if state.iteration == 0 and self.training.do_first_eval and self.dev:
-                initial_dev = await self._validate(state, steps_done=0)
+            if state.iteration == 0 and state.best_iteration < 0 and self.training.do_first_eval and self.dev:
+                initial_dev = await self._validate_start(state)
             while state.iteration < self.training.iterations and state.stopped == "running":
                 await self._iteration(state, batches[state.iteration])
         except BudgetExceeded as error:
@@ -168,6 +177,20 @@ class Trainer:
         self._checkpoint(state)
         self.events.publish("checkpoint", iteration=iteration, batch_loss=result.batch_loss, dev_accuracy=dev,
                             best_dev_accuracy=state.best_dev_accuracy, prompts=state.prompts)
+
+    async def _validate_start(self, state: TrainState) -> float:
+        """Dev accuracy of the initial prompts, logged and checkpointed like an iteration's, so
+        that every run shows start -> best and a resumed run does not validate them again."""
+        started, usage_before = time.perf_counter(), self.usage()
+        accuracy = await self._validate(state, steps_done=0)
+        if self.run is not None:
+            self.run.append_event(StartRecord(
+                prompts=dict(state.prompts), dev_accuracy=accuracy,
+                usage=usage_delta(usage_before, self.usage()), elapsed_s=time.perf_counter() - started,
+            ))
+        self._checkpoint(state)
+        self.events.publish("start", dev_accuracy=accuracy)
+        return accuracy
 
     async def _test(self, state: TrainState) -> Evaluation | None:
         """Test accuracy of the best prompts, unless the budget stopped the run (or stops the test)."""

@@ -41,6 +41,7 @@ from dlngraph.llm.cache import Cache
 from dlngraph.llm.errors import ContextWindowExceeded, UnsupportedRequest
 from dlngraph.llm.limits import ModelLimiter
 from dlngraph.llm.retry import Retry
+from dlngraph.llm.tokens import estimate_tokens
 from dlngraph.llm.types import (
     Backend,
     Capabilities,
@@ -116,8 +117,9 @@ class LanguageModel:
             return "chat_top_logprobs"
         return "none"
 
-    def count_tokens(self, text: str) -> int:
-        return self.backend.count_tokens(text)
+    async def count_tokens(self, text: str) -> int:
+        """The tokens `text` takes as a prompt (exact where the backend can tell)."""
+        return await self.backend.count_tokens(text)
 
     # --- calls -------------------------------------------------------------------------------
 
@@ -240,9 +242,11 @@ class LanguageModel:
             self.stats.request_finished()
 
     def _check_context_window(self, request: Request) -> int:
-        """Raise `ContextWindowExceeded` if the request cannot fit; return its token estimate
-        (prompt + completion tokens) when limits or the budget need it, else 0."""
-        window = self.context_window
+        """Raise `ContextWindowExceeded` if the request cannot fit (unless the backend checks
+        it exactly itself); return its token estimate (prompt + completion tokens) when limits
+        or the budget need it, else 0. Estimated, never tokenised here: this runs per call, on
+        the event loop, where a model's own tokenizer may not be used."""
+        window = None if self.capabilities.checks_context_window else self.context_window
         if window is None and not self._counts_tokens:
             return 0
         prompt_tokens, completion_tokens, samples = self._token_shape(request)
@@ -256,8 +260,8 @@ class LanguageModel:
         return prompt_tokens + completion_tokens * samples
 
     def _token_shape(self, request: Request) -> tuple[int, int, int]:
-        """(prompt tokens, completion tokens per sample, samples) of a request."""
-        count = self.backend.count_tokens
+        """(prompt tokens, completion tokens per sample, samples) of a request, estimated."""
+        count = estimate_tokens
         if isinstance(request, GenerateRequest):
             return count(request.prompt), request.max_tokens, request.n
         if isinstance(request, ScoreRequest):

@@ -9,9 +9,10 @@ How each request kind is answered (all exactly, from the model's own distributio
 - class_distribution: the next-token distribution after the prompt, summed per class over the
   first tokens of the verbalizers (with and without a leading space), renormalised.
 
-The model work runs on one thread per model file and process (`dlngraph.llm.local_worker`),
-which reuses the KV cache across requests sharing a prefix. Needs the `local` extra:
-`pip install -e '.[local]'`.
+The model work, tokenising included, runs on one thread per model file and process
+(`dlngraph.llm.local_worker`), which reuses the KV cache across requests sharing a prefix. The
+context window is checked there too, on the tokens the request is evaluated with, so the
+client does not estimate it. Needs the `local` extra: `pip install -e '.[local]'`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from dlngraph.llm.errors import PermanentError
+from dlngraph.llm.local_buffers import ExtraBuffers, use_extra_buffers
 from dlngraph.llm.local_worker import EngineSettings, ModelWorker, acquire, release
 from dlngraph.llm.types import (
     Capabilities,
@@ -42,16 +45,17 @@ from dlngraph.llm.types import (
 )
 from dlngraph.spec.models import ModelSpec
 
+if TYPE_CHECKING:
+    from dlngraph.llm.local_engine import Completion, LlamaEngine
+
 DEFAULT_CONTEXT_WINDOW = 2048
 DEFAULT_BLOCK_SIZE = 32
 """Tokens per llama.cpp batch, and the unit of KV-cache reuse (a request re-evaluates fewer than
 this many cached tokens; see `dlngraph.llm.local_engine.LlamaEngine._evaluate`). On 2 cores a
 256-token prompt evaluates as fast in blocks of 32 as in one batch; 16 costs ~8%, 8 ~30%."""
-RECENT_TOKENISATIONS = 4096
-"""Prompts whose tokens are kept (the client counts a prompt just before the backend sends it)."""
 INSTALL_HINT = "pip install -e '.[local]'"
 
-LOCAL_CAPABILITIES = Capabilities(echo_scoring=True, top_logprobs=100, tokenizer=True)
+LOCAL_CAPABILITIES = Capabilities(echo_scoring=True, top_logprobs=100, checks_context_window=True)
 """Scores and class distributions are computed over the whole vocabulary; `top_logprobs` only
 tells the client that plenty are available."""
 
@@ -68,6 +72,7 @@ class LocalBackend:
         n_threads: int | None = None,
         block_size: int = DEFAULT_BLOCK_SIZE,
         prefix_grouping: bool = True,
+        extra_buffers: ExtraBuffers = "auto",
     ) -> None:
         _require("llama_cpp", "llama-cpp-python")
         path = Path(model_path).expanduser().resolve()
@@ -78,17 +83,14 @@ class LocalBackend:
             n_ctx=context_window,
             n_threads=n_threads if n_threads is not None else _cores(),
             block_size=block_size,
+            extra_buffers=use_extra_buffers(extra_buffers),
         )
         self._worker: ModelWorker = acquire(settings)
         self._prefix_grouping = prefix_grouping
         self._closed = False
-        self._recent_tokens = functools.lru_cache(maxsize=RECENT_TOKENISATIONS)(self._tokenize_now)
-        """The client counts a prompt's tokens just before the backend tokenises it to send it:
-        the second time comes from here."""
-        self._class_tokens = functools.lru_cache(maxsize=64)(
-            lambda classes: first_token_classes(classes, self._tokenize_bare)
-        )
-        """A node's classes never change: their first tokens are worked out once."""
+        self._class_tokens = functools.lru_cache(maxsize=64)(self._first_tokens_on_worker)
+        """A node's classes never change: their first tokens are worked out once (on the
+        worker thread, inside the job that needs them)."""
 
     @classmethod
     def from_spec(cls, model_spec: ModelSpec, *, prefix_grouping: bool = True) -> LocalBackend:
@@ -103,6 +105,7 @@ class LocalBackend:
             context_window=model_spec.context_window or DEFAULT_CONTEXT_WINDOW,
             n_threads=model_spec.n_threads,
             prefix_grouping=prefix_grouping,
+            extra_buffers=model_spec.extra_buffers,
         )
 
     # --- what the model is -------------------------------------------------------------------
@@ -119,13 +122,14 @@ class LocalBackend:
     def context_window(self) -> int:
         return self._worker.settings.n_ctx
 
-    def count_tokens(self, text: str) -> int:
+    async def count_tokens(self, text: str) -> int:
         """Exact: the tokens `text` takes as a prompt, beginning-of-sequence token included.
-        Loads the model on first use if no request has yet."""
-        return len(self._tokenize(text))
+        Counted by the worker ahead of its queue (it evaluates nothing)."""
+        self._check_open()
+        return await self._worker.run(text, lambda engine, cancelled: len(engine.tokens(text)), urgent=True)
 
     async def warm_up(self) -> None:
-        """Load the model now, off the event loop (otherwise the first call does)."""
+        """Load the model now, on its worker thread (otherwise the first call does)."""
         self._check_open()
         await self._worker.load()
 
@@ -133,27 +137,23 @@ class LocalBackend:
 
     async def generate(self, request: GenerateRequest) -> Generation:
         started = time.perf_counter()
-        await self.warm_up()
-        prompt = self._tokenize(request.prompt)
+        self._check_open()
         seeds = [draw_seed(request, sample) for sample in range(request.n)]
-        completions = await self._worker.run(
-            prompt,
-            lambda engine, cancelled: engine.generate(
-                prompt,
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                top_p=request.top_p,
-                stop=request.stop,
-                seeds=seeds,
-                cancelled=cancelled,
-            ),
-            prefix_grouping=self._prefix_grouping,
-        )
+
+        def work(engine: LlamaEngine, cancelled: Callable[[], bool]) -> tuple[int, list[Completion]]:
+            prompt = engine.tokens(request.prompt)
+            completions = engine.generate(
+                prompt, max_tokens=request.max_tokens, temperature=request.temperature, top_p=request.top_p,
+                stop=request.stop, seeds=seeds, cancelled=cancelled,
+            )
+            return len(prompt), completions
+
+        prompt_tokens, completions = await self._worker.run(request.prompt, work, prefix_grouping=self._prefix_grouping)
         return Generation(
             texts=[completion.text for completion in completions],
             finish_reasons=[completion.finish_reason for completion in completions],
             usage=Usage(
-                prompt_tokens=len(prompt),
+                prompt_tokens=prompt_tokens,
                 completion_tokens=sum(completion.num_tokens for completion in completions),
             ),
             latency_s=time.perf_counter() - started,
@@ -163,40 +163,41 @@ class LocalBackend:
         """log p(target | context): the target's tokens are those of context + target after
         their common prefix with the context's own tokens."""
         started = time.perf_counter()
-        await self.warm_up()
-        context = self._tokenize(request.context)
-        full = self._tokenize(request.context + request.target)
-        total, count = await self._worker.run(
-            full,
-            lambda engine, cancelled: engine.score(context, full),
-            prefix_grouping=self._prefix_grouping,
-        )
+        self._check_open()
+        text = request.context + request.target
+
+        def work(engine: LlamaEngine, cancelled: Callable[[], bool]) -> tuple[float, int, int]:
+            full = engine.tokens(text)
+            total, count = engine.score(engine.tokens(request.context), full)
+            return total, count, len(full)
+
+        total, count, full_tokens = await self._worker.run(text, work, prefix_grouping=self._prefix_grouping)
         return Score(
             logprob_sum=total,
             logprob_mean=total / count if count else 0.0,
             num_tokens=count,
-            usage=Usage(prompt_tokens=len(full)),
+            usage=Usage(prompt_tokens=full_tokens),
             latency_s=time.perf_counter() - started,
         )
 
     async def class_distribution(self, request: ClassDistributionRequest) -> ClassDistribution:
         started = time.perf_counter()
-        await self.warm_up()
-        prompt = self._tokenize(request.prompt)
-        class_of_token = self._class_tokens(request.classes)
-        token_ids = list(class_of_token)
-        logprobs = await self._worker.run(
-            prompt,
-            lambda engine, cancelled: engine.next_token_logprobs(prompt, token_ids),
-            prefix_grouping=self._prefix_grouping,
-        )
-        masses = [0.0] * len(request.classes)
-        for token_id, logprob in zip(token_ids, logprobs, strict=True):
-            masses[class_of_token[token_id]] += math.exp(logprob)
+        self._check_open()
+
+        def work(engine: LlamaEngine, cancelled: Callable[[], bool]) -> tuple[list[float], int]:
+            prompt = engine.tokens(request.prompt)
+            class_of_token = self._class_tokens(engine, request.classes)
+            logprobs = engine.next_token_logprobs(prompt, list(class_of_token))
+            masses = [0.0] * len(request.classes)
+            for token_id, logprob in zip(class_of_token, logprobs, strict=True):
+                masses[class_of_token[token_id]] += math.exp(logprob)
+            return masses, len(prompt)
+
+        masses, prompt_tokens = await self._worker.run(request.prompt, work, prefix_grouping=self._prefix_grouping)
         return ClassDistribution(
             probs=_renormalise(request.labels, masses),
             method="logprobs",
-            usage=Usage(prompt_tokens=len(prompt)),
+            usage=Usage(prompt_tokens=prompt_tokens),
             latency_s=time.perf_counter() - started,
         )
 
@@ -211,15 +212,9 @@ class LocalBackend:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _tokenize(self, text: str) -> list[int]:
-        self._check_open()
-        return self._recent_tokens(text)
-
-    def _tokenize_now(self, text: str) -> list[int]:
-        return self._worker.engine().tokenize(text)
-
-    def _tokenize_bare(self, text: str) -> list[int]:
-        return self._worker.engine().tokenize(text, bos=False)
+    @staticmethod
+    def _first_tokens_on_worker(engine: LlamaEngine, classes: tuple[tuple[str, ...], ...]) -> dict[int, int]:
+        return first_token_classes(classes, lambda text: engine.tokenize(text, bos=False))
 
     def _check_open(self) -> None:
         if self._closed:

@@ -100,7 +100,7 @@ async def measure_local_scoring(
             for mode, backend in backends.items():
                 seconds, scores[mode] = await _time_scoring(backend, requests)
                 timings[mode] = min(seconds, timings.get(mode, seconds))
-        prompt_tokens = [first.count_tokens(request.context) for request in requests]
+        prompt_tokens = [await first.count_tokens(request.context) for request in requests]
         shape = {"prompts": num_prompts, "examples": num_examples, "calls": len(requests)}
         return _summary(first, shape, prompt_tokens, timings, scores, quick)
     finally:

@@ -1,22 +1,27 @@
 """`LlamaEngine`: the synchronous model work of the local backend, on one llama.cpp context.
 
-Everything here runs on the one worker thread of `dlngraph.llm.local_worker` (tokenising
-excepted: it only reads the vocabulary, so any thread may do it). The engine keeps the KV
-cache's tokens and, before any work, evaluates only what the cache lacks: the suffix after the
-longest common prefix of the cache and the new tokens, rounded down to a whole aligned block so
-that results do not depend on what was cached before (see `LlamaEngine._evaluate`).
+Everything here, loading and tokenising included, runs on the one worker thread of
+`dlngraph.llm.local_worker`: llama.cpp's model and context are not thread-safe, so no other
+thread ever calls into them. The engine keeps the KV cache's tokens and, before any work,
+evaluates only what the cache lacks: the suffix after the longest common prefix of the cache
+and the new tokens, rounded down to a whole aligned block so that results do not depend on
+what was cached before (see `LlamaEngine._evaluate`).
 
 Logits are asked of llama.cpp only at the positions a request needs (the target's positions
 when scoring, the last position otherwise): with Gemma's 262k-token vocabulary the output
 layer and the log-softmax are most of the cost of a row, so computing them for every position
 (llama-cpp-python's `logits_all` / `logprobs` path) would be many times slower.
 
-This uses llama-cpp-python's `Llama` to load the model and its `_ctx` / `_model` handles for
-batches, logits and samplers (tested with llama-cpp-python 0.3.x).
+The model is loaded through llama-cpp-python's `_internals` wrappers (`LlamaModel`,
+`LlamaContext`, `LlamaBatch`, `LlamaSampler`) rather than its `Llama` class, which cannot turn off
+llama.cpp's extra buffer types (`dlngraph.llm.local_buffers`). `_internals` is private API, so
+pyproject.toml pins llama-cpp-python to the versions the tests ran on.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,38 +50,41 @@ class Completion:
     num_tokens: int
 
 
-class LlamaEngine:
-    """One loaded model and its KV cache (see the module docstring). Not thread-safe: one
-    thread at a time, except `tokenize`."""
+RECENT_TOKENISATIONS = 4096
+"""Texts whose tokens the engine keeps: the worker tokenises a queued job's text to choose the
+next job, and again when it runs it; the prompt of one node is tokenised for every example."""
 
-    def __init__(self, model_path: Path, *, n_ctx: int, n_threads: int, block_size: int) -> None:
-        self._llm = llama_cpp.Llama(
-            model_path=str(model_path),
-            n_ctx=n_ctx,
-            n_batch=block_size,
-            n_ubatch=block_size,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            logits_all=False,
-            verbose=False,
+
+class LlamaEngine:
+    """One loaded model and its KV cache (see the module docstring). Not thread-safe: only the
+    worker thread may use it, from loading to closing."""
+
+    def __init__(
+        self, model_path: Path, *, n_ctx: int, n_threads: int, block_size: int, extra_buffers: bool
+    ) -> None:
+        self._model, self._ctx = _load(
+            model_path, n_ctx=n_ctx, n_threads=n_threads, block_size=block_size, extra_buffers=extra_buffers
         )
-        self._ctx = self._llm._ctx
-        self._model = self._llm._model
         self._vocab = self._model.vocab
-        self.n_ctx = self._llm.n_ctx()
+        self.n_ctx = self._ctx.n_ctx()
         self.block_size = block_size
-        self.n_vocab = self._llm.n_vocab()
+        self.n_vocab = self._model.n_vocab()
         self._batch = _internals.LlamaBatch(n_tokens=block_size, embd=0, n_seq_max=1, verbose=False)
         self._cached: list[int] = []
         """The tokens whose keys and values the KV cache holds, in order."""
         self._canonical = 0
         """How many of them were evaluated in whole aligned blocks (see `_evaluate`)."""
+        self.tokens = functools.lru_cache(maxsize=RECENT_TOKENISATIONS)(self._tokenize_with_bos)
+        """`tokens(text)`: the prompt tokens of `text`, beginning-of-sequence token included."""
 
     # --- tokens ------------------------------------------------------------------------------
 
     def tokenize(self, text: str, *, bos: bool = True) -> list[int]:
         """Plain text: special-token markup in it is not interpreted."""
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
+        return self._model.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
+
+    def _tokenize_with_bos(self, text: str) -> list[int]:
+        return self.tokenize(text)
 
     def reusable_prefix(self, tokens: Sequence[int]) -> int:
         """How many leading `tokens` the KV cache already holds (what the scheduler groups by)."""
@@ -84,7 +92,8 @@ class LlamaEngine:
 
     def close(self) -> None:
         self._batch.close()
-        self._llm.close()
+        self._ctx.close()
+        self._model.close()
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -251,6 +260,36 @@ class LlamaEngine:
             prompt_tokens=tokens,
             context_window=self.n_ctx,
         )
+
+
+def _load(
+    model_path: Path, *, n_ctx: int, n_threads: int, block_size: int, extra_buffers: bool
+) -> tuple[_internals.LlamaModel, _internals.LlamaContext]:
+    """The model and one context on it, with the options `llama_cpp.Llama` would set for
+    ours (flash attention off, as its default), plus `use_extra_bufts`."""
+    _start_llama_cpp()
+    model_params = llama_cpp.llama_model_default_params()
+    model_params.use_extra_bufts = extra_buffers  # off on AMX CPUs: ggml-org/llama.cpp#20824
+    model = _internals.LlamaModel(path_model=str(model_path), params=model_params, verbose=False)
+    context_params = llama_cpp.llama_context_default_params()
+    context_params.n_ctx = n_ctx
+    context_params.n_batch = context_params.n_ubatch = block_size
+    context_params.n_threads = context_params.n_threads_batch = n_threads
+    context_params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+    try:
+        context = _internals.LlamaContext(model=model, params=context_params, verbose=False)
+    except BaseException:
+        model.close()
+        raise
+    return model, context
+
+
+@functools.cache
+def _start_llama_cpp() -> None:
+    """Once per process: llama.cpp's global initialisation, and its log quietened to errors
+    (llama-cpp-python's log callback prints what its logger's level lets through)."""
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+    llama_cpp.llama_backend_init()
 
 
 class _Sampler:

@@ -4,16 +4,19 @@ A DLN spec typically names the same model file twice (a cold forward model and a
 model that differ only in sampling options); both share one `ModelWorker`, so the weights are
 loaded once and the two never run llama.cpp at the same time (a llama.cpp context is not
 thread-safe, and on a few cores two concurrent evaluations would only slow each other down).
+The worker thread is the only thread that calls llama.cpp: it loads the model, tokenises every
+text (callers hand it texts, not tokens) and frees the model.
 
 Callers on any asyncio loop submit jobs and await an asyncio future; the worker thread runs the
 jobs one by one and settles the futures with `loop.call_soon_threadsafe`, so the event loop is
 never blocked by model work. A caller that is cancelled marks its job cancelled: a queued job is
 then skipped, and a running generation stops at its next token.
 
-Scheduling: with prefix grouping on, the worker runs next the queued job whose tokens share the
-longest prefix with the KV cache (the same prompt on other examples), so that only the suffix
-is evaluated. Arrival order is kept among equals, and a job passed over `MAX_PASSED_OVER` times
-runs next regardless, so no job waits forever.
+Scheduling: urgent jobs (token counts, which need no evaluation) run first. With prefix
+grouping on, the worker then runs the queued job whose text's tokens share the longest prefix
+with the KV cache (the same prompt on other examples), so that only the suffix is evaluated.
+Arrival order is kept among equals, and a job passed over `MAX_PASSED_OVER` times runs next
+regardless, so no job waits forever.
 
 This module does not import llama.cpp: the engine is imported when the model is first loaded.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -49,15 +52,19 @@ class EngineSettings:
     n_ctx: int
     n_threads: int
     block_size: int
+    extra_buffers: bool
+    """Whether llama.cpp may use its extra buffer types (`dlngraph.llm.local_buffers`)."""
 
 
 @dataclass(eq=False)
 class _Job:
-    tokens: Sequence[int]
+    text: str
+    """The text whose tokens the job evaluates first (what prefix grouping compares)."""
     work: Work[Any]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     prefix_grouping: bool
+    urgent: bool = False
     cancelled: bool = False
     passed_over: int = 0
 
@@ -87,31 +94,32 @@ class ModelWorker:
     def loaded(self) -> bool:
         return self._engine is not None
 
-    def engine(self) -> LlamaEngine:
-        """The loaded engine, loading it on first use (from whichever thread asks first)."""
+    def _engine_on_worker(self) -> LlamaEngine:
+        """The loaded engine, loading it on first use; called on the worker thread only."""
         if self._engine is None:
-            with self._load_lock:
-                if self._engine is None:
-                    from dlngraph.llm.local_engine import LlamaEngine
+            from dlngraph.llm.local_engine import LlamaEngine
 
-                    s = self.settings
-                    self._engine = LlamaEngine(
-                        s.model_path, n_ctx=s.n_ctx, n_threads=s.n_threads, block_size=s.block_size
-                    )
+            s = self.settings
+            engine = LlamaEngine(
+                s.model_path, n_ctx=s.n_ctx, n_threads=s.n_threads, block_size=s.block_size,
+                extra_buffers=s.extra_buffers,
+            )
+            with self._load_lock:
+                self._engine = engine
         return self._engine
 
-    async def load(self) -> LlamaEngine:
-        """Load the model off the event loop (a second or so, once per process)."""
-        if self._engine is not None:
-            return self._engine
-        return await asyncio.to_thread(self.engine)
+    async def load(self) -> None:
+        """Have the worker load the model now (a second or so, once per process)."""
+        if self._engine is None:
+            await self.run("", lambda engine, cancelled: None, urgent=True)
 
     # --- jobs --------------------------------------------------------------------------------
 
-    async def run(self, tokens: Sequence[int], work: Work[T], *, prefix_grouping: bool = True) -> T:
-        """Queue `work` (whose input is `tokens`) and wait for the worker to do it."""
+    async def run(self, text: str, work: Work[T], *, prefix_grouping: bool = True, urgent: bool = False) -> T:
+        """Queue `work` (which evaluates `text` first) and wait for the worker to do it;
+        `urgent` work runs before the other queued jobs."""
         loop = asyncio.get_running_loop()
-        job = _Job(tokens, work, loop, loop.create_future(), prefix_grouping)
+        job = _Job(text, work, loop, loop.create_future(), prefix_grouping and not urgent, urgent)
         job.future.add_done_callback(lambda future: _mark_cancelled(job, future))
         with self._queue.lock:
             if self._queue.closing:
@@ -131,9 +139,7 @@ class ModelWorker:
             thread = self._thread
         for job in dropped:
             _deliver(job, error=PermanentError("the local model was closed"))
-        if thread is None:
-            self._close_engine()  # loaded (e.g. by count_tokens) but never served a job
-        return thread
+        return thread  # None: no job was ever queued, so no model was loaded
 
     def _start_thread(self) -> None:
         if self._thread is None:
@@ -160,7 +166,7 @@ class ModelWorker:
         from dlngraph.llm.local_engine import Abandoned
 
         try:
-            result = job.work(self.engine(), lambda: job.cancelled)
+            result = job.work(self._engine_on_worker(), lambda: job.cancelled)
         except Abandoned:
             return
         except BaseException as error:  # noqa: BLE001 - handed to the caller, the worker lives on
@@ -202,15 +208,18 @@ class ModelWorker:
 
     def _choose(self, waiting: list[_Job]) -> _Job:
         """The job to run next (see the module docstring), counting the jobs it passes over.
-        Reads the KV cache's tokens, which only this thread changes."""
+        Tokenises the jobs' texts and reads the KV cache's tokens: on this thread only."""
+        urgent = next((job for job in waiting if job.urgent), None)
+        if urgent is not None:
+            return urgent
         best = 0
         oldest = waiting[0]
         engine = self._engine  # None before the first job: nothing cached to reuse yet
         if engine is not None and oldest.prefix_grouping and oldest.passed_over < MAX_PASSED_OVER:
-            best_reuse = engine.reusable_prefix(oldest.tokens)
+            best_reuse = engine.reusable_prefix(engine.tokens(oldest.text))
             for index, job in enumerate(waiting[1:], start=1):
                 if job.prefix_grouping:
-                    reuse = engine.reusable_prefix(job.tokens)
+                    reuse = engine.reusable_prefix(engine.tokens(job.text))
                     if reuse > best_reuse:
                         best, best_reuse = index, reuse
         for job in waiting[:best]:

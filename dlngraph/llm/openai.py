@@ -132,7 +132,7 @@ class OpenAIBackend:
     def context_window(self) -> int | None:
         return self._context_window
 
-    def count_tokens(self, text: str) -> int:
+    async def count_tokens(self, text: str) -> int:
         """A conservative over-estimate: the server's tokenizer is unknown here."""
         return estimate_tokens(text)
 

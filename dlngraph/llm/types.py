@@ -102,8 +102,9 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     """log p(target | context) of an arbitrary target (completions with echo, or local)."""
     top_logprobs: int
     """How many top log-probabilities a generated token can carry (0: none)."""
-    tokenizer: bool = False
-    """Exact token counts are available (otherwise a conservative estimate is used)."""
+    checks_context_window: bool = False
+    """The backend checks the context window itself, exactly, on the tokens it evaluates (and
+    raises `ContextWindowExceeded`): the client skips its estimate."""
 
 
 class Backend(Protocol):
@@ -120,8 +121,9 @@ class Backend(Protocol):
     @property
     def context_window(self) -> int | None: ...
 
-    def count_tokens(self, text: str) -> int:
-        """Exact with a tokenizer, otherwise a conservative over-estimate."""
+    async def count_tokens(self, text: str) -> int:
+        """The tokens `text` takes as a prompt: exact where the backend has the model's
+        tokenizer, otherwise a conservative over-estimate (`dlngraph.llm.tokens`)."""
 
     async def generate(self, request: GenerateRequest) -> Generation: ...
 

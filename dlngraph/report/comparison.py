@@ -19,7 +19,7 @@ from dlngraph.report.facts import run_facts
 from dlngraph.report.runlog import RunLog
 from dlngraph.words import plural
 
-HEADERS = ["run", "iterations", "best dev", "test", "calls", "tokens", "wall time"]
+HEADERS = ["run", "iterations", "dev: start -> best", "test", "calls", "tokens", "wall time"]
 
 COMPARISON_FILE = "compare.html"
 
@@ -38,7 +38,9 @@ def comparison_rows(runs: Sequence[RunLog]) -> list[list[str]]:
         facts = run_facts(run)
         name = run.name if run.summary is not None else f"{run.name} ({facts.status})"
         rows.append([
-            name, str(facts.iterations), fmt.accuracy(facts.best_dev_accuracy), fmt.accuracy(facts.test_accuracy),
+            name, str(facts.iterations),
+            f"{fmt.accuracy(facts.initial_dev_accuracy)} -> {fmt.accuracy(facts.best_dev_accuracy)}",
+            fmt.accuracy(facts.test_accuracy),
             fmt.count(facts.calls), fmt.count(facts.tokens), fmt.duration(facts.wall_time_s),
         ])
     return rows

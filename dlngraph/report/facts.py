@@ -1,9 +1,8 @@
 """The headline numbers of a run: how far it got, how well it did, what it cost.
 
 summary.json has them when the run ended; a run still going (or killed) has none, so each number
-is then rebuilt from events.jsonl, which only covers the logged iterations: the validation
-before the first step and the final test are missing from those costs, and there is no test
-accuracy. A number the run never recorded is None, not 0.
+is then rebuilt from events.jsonl, which covers the validation of the start and the logged
+iterations: the final test is missing from those costs, and there is no test accuracy. A number the run never recorded is None, not 0.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ def run_facts(run: RunLog) -> RunFacts:
     if summary is not None:
         return RunFacts(
             name=run.name, status=summary.stopped, iterations=summary.iterations_run,
-            initial_dev_accuracy=summary.initial_dev_accuracy, best_dev_accuracy=summary.best_dev_accuracy,
+            initial_dev_accuracy=run.initial_dev_accuracy, best_dev_accuracy=summary.best_dev_accuracy,
             test_accuracy=summary.test_accuracy, calls=summary.calls,
             tokens=summary.prompt_tokens + summary.completion_tokens, wall_time_s=summary.wall_time_s,
         )
@@ -49,7 +48,7 @@ def _facts_from_events(run: RunLog) -> RunFacts:
         name=run.name,
         status=UNFINISHED,
         iterations=max((it.steps_done for it in run.iterations), default=0),
-        initial_dev_accuracy=None,
+        initial_dev_accuracy=run.initial_dev_accuracy,
         best_dev_accuracy=_best_dev(run),
         test_accuracy=None,
         calls=counter(run.usage, "total", "requests") if logged_usage else None,
@@ -59,5 +58,6 @@ def _facts_from_events(run: RunLog) -> RunFacts:
 
 
 def _best_dev(run: RunLog) -> float | None:
-    measured = [it.best_dev_accuracy for it in run.iterations] + [it.dev_accuracy for it in run.iterations]
+    measured = [run.initial_dev_accuracy]
+    measured += [it.best_dev_accuracy for it in run.iterations] + [it.dev_accuracy for it in run.iterations]
     return max((value for value in measured if value is not None), default=None)

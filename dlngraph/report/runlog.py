@@ -21,6 +21,7 @@ import msgspec
 
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.step import HiddenInference, NodeUpdate
+from dlngraph.dln.trainer import StartRecord
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.report.usage import summed
 from dlngraph.runs.train import RunSummary
@@ -65,6 +66,8 @@ class RunLog:
     path: Path
     spec: NetworkSpec | None
     """The spec the run trained (spec.yaml), None if missing or unreadable."""
+    start: StartRecord | None
+    """The initial prompts' dev accuracy (the first line of events.jsonl), if it was measured."""
     iterations: list[Iteration]
     summary: RunSummary | None
     """summary.json, written only when a run ends: None while it runs or after a crash."""
@@ -94,11 +97,20 @@ class RunLog:
             ordered += [node for node in [*iteration.prompts, *iteration.updates] if node not in ordered]
         return ordered
 
+    @property
+    def initial_dev_accuracy(self) -> float | None:
+        """Dev accuracy of the initial prompts: from the log's start record, so a run still
+        going has it too; else from summary.json."""
+        if self.start is not None:
+            return self.start.dev_accuracy
+        return self.summary.initial_dev_accuracy if self.summary is not None else None
+
     @cached_property
     def usage(self) -> dict[str, Any]:
-        """What the logged iterations cost together (see `report.usage`). The validation before
-        the first step and the final test are not in the log: summary.json counts them."""
-        return summed(iteration.usage for iteration in self.iterations)
+        """What the logged validation of the start and iterations cost together (see
+        `report.usage`). The final test is not in the log: summary.json counts it."""
+        start = [self.start.usage] if self.start is not None else []
+        return summed([*start, *(iteration.usage for iteration in self.iterations)])
 
 
 def read_run(path: Path) -> RunLog:
@@ -107,10 +119,12 @@ def read_run(path: Path) -> RunLog:
     if not run.spec_path.exists() and not run.events_path.exists():
         raise NotARunDirectory(f"{path}: not a run directory (no spec.yaml and no events.jsonl)")
     problems: list[str] = []
+    start, iterations = _read_events(run, problems)
     return RunLog(
         path=run.path,
         spec=_read_spec(run, problems),
-        iterations=_read_iterations(run, problems),
+        start=start,
+        iterations=iterations,
         summary=_read_summary(run, problems),
         problems=problems,
     )
@@ -127,17 +141,22 @@ def _read_spec(run: RunDirectory, problems: list[str]) -> NetworkSpec | None:
         return None
 
 
-def _read_iterations(run: RunDirectory, problems: list[str]) -> list[Iteration]:
-    """Every readable line of events.jsonl; a line of an unexpected shape is skipped, not fatal."""
+def _read_events(run: RunDirectory, problems: list[str]) -> tuple[StartRecord | None, list[Iteration]]:
+    """The start record and every readable iteration of events.jsonl; a line of an unexpected
+    shape is skipped, not fatal."""
+    start: StartRecord | None = None
     iterations = []
     for number, event in enumerate(run.read_events(), start=1):
         try:
-            iterations.append(msgspec.convert(event, Iteration))
+            if event.get("kind") == "start":
+                start = msgspec.convert(event, StartRecord)
+            else:
+                iterations.append(msgspec.convert(event, Iteration))
         except msgspec.ValidationError as error:
             problems.append(f"events.jsonl line {number} skipped: {error}")
     if not iterations:
         problems.append("no iteration is logged yet (events.jsonl is missing or empty)")
-    return iterations
+    return start, iterations
 
 
 def _read_summary(run: RunDirectory, problems: list[str]) -> RunSummary | None:

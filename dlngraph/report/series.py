@@ -68,7 +68,7 @@ def chosen_elbo(run: RunLog) -> list[Series]:
 
 def _initial_point(run: RunLog) -> list[Point]:
     """The dev accuracy before training (at 0 steps, 0 tokens), which only summary.json holds."""
-    initial = run.summary.initial_dev_accuracy if run.summary is not None else None
+    initial = run.initial_dev_accuracy
     return [(0, initial)] if initial is not None else []
 
 

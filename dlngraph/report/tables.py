@@ -36,7 +36,7 @@ class PromptRow(NamedTuple):
 def prompt_history(run: RunLog) -> list[PromptRow]:
     """The prompts before training, then after each logged step."""
     previous = run.initial_prompts
-    initial_dev = run.summary.initial_dev_accuracy if run.summary is not None else None
+    initial_dev = run.initial_dev_accuracy
     start = {node: PromptCell(prompt, score=None, origin=None, changed=False) for node, prompt in previous.items()}
     rows = [PromptRow("start", initial_dev, start)]
     for iteration in run.iterations:

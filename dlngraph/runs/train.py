@@ -96,7 +96,7 @@ async def resume_run(
         state = msgspec.json.decode(run.checkpoint_path.read_bytes(), type=TrainState)
         run.keep_events_through(state.iteration - 1)
     else:
-        run.keep_events_through(-1)
+        run.clear_events()
     return await _train(spec, dataset_of(spec, run.spec_path), run, options, state, events, watch)
 
 

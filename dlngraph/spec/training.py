@@ -36,7 +36,9 @@ class TrainingSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     val_freq: int = 2
     tolerance: int = -1
     """Validations without improvement before early stop; -1 never stops early."""
-    do_first_eval: bool = False
+    do_first_eval: bool = True
+    """Validate the initial prompts on dev before the first step, so a run shows start -> best.
+    The paper's scripts leave it off (`--do_first_eval`); it costs one dev pass per run."""
     seed: int = 42
     backward_model: str | None = None
     """Model for prompt and posterior proposals; defaults to each node's own model."""

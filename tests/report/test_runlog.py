@@ -33,7 +33,9 @@ def test_an_unfinished_run_is_described_from_its_log(unfinished_run: Path) -> No
     facts = run_facts(run)
     assert facts.status == UNFINISHED and facts.iterations == 3
     assert facts.best_dev_accuracy == 1.0 and facts.test_accuracy is None
-    assert facts.calls == sum(counter(it.usage, "total", "requests") for it in run.iterations) > 0
+    assert run.start is not None and facts.initial_dev_accuracy == run.start.dev_accuracy
+    logged = [run.start.usage, *(it.usage for it in run.iterations)]  # the start's validation, then the steps
+    assert facts.calls == sum(counter(usage, "total", "requests") for usage in logged) > 0
 
 
 def test_a_line_cut_by_a_crash_and_a_line_of_another_shape_do_not_stop_reading(unfinished_run: Path, tmp_path: Path) -> None:
@@ -65,8 +67,9 @@ def test_curves_skip_unvalidated_steps_and_start_from_the_initial_dev_accuracy(f
     assert series.dev_accuracy(finished).x == [0, 1, 2, 3]
     tokens = series.dev_accuracy_by_tokens(finished).x
     assert tokens == sorted(tokens) and tokens[-1] == series.cumulative_tokens(finished)[-1] > 0
-    unfinished = read_run(unfinished_run)  # val_freq=2 over 3 steps: validated after steps 2 and 3
-    assert series.dev_accuracy(unfinished) == series.Series("dev accuracy", [2, 3], [1.0, 1.0])
+    unfinished = read_run(unfinished_run)  # val_freq=2 over 3 steps: validated at the start, after steps 2 and 3
+    assert unfinished.start is not None
+    assert series.dev_accuracy(unfinished) == series.Series("dev accuracy", [0, 2, 3], [unfinished.start.dev_accuracy, 1.0, 1.0])
     assert [line.label for line in series.chosen_elbo(finished)] == ["reason", "answer"]
 
 

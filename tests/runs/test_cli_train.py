@@ -53,7 +53,9 @@ def comparable(run: Path) -> dict:
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     return {
         "summary": {key: summary[key] for key in ("best_prompts", "best_dev_accuracy", "test_accuracy", "iterations_run", "stopped")},
-        "events": [{key: event[key] for key in ("iteration", "prompts", "updates", "batch_loss", "dev_accuracy")} for event in events],
+        "start": [event["dev_accuracy"] for event in events if event.get("kind") == "start"],
+        "events": [{key: event[key] for key in ("iteration", "prompts", "updates", "batch_loss", "dev_accuracy")}
+                   for event in events if event.get("kind") != "start"],
         "final": (run / "final.yaml").read_text(),
     }
 

@@ -16,4 +16,10 @@ def check_model_options(spec: NetworkSpec) -> list[Finding]:
                 f"only an OpenAI-compatible completions endpoint takes several prompts per request,"
                 f" and this is {where}; expected 1",
             ))
+        if model.extra_buffers != "auto" and model.backend != "local":
+            findings.append(Finding(
+                ("models", name, "extra_buffers"),
+                f"only the local backend loads model weights, and this is the {model.backend} backend;"
+                " expected to leave extra_buffers out",
+            ))
     return findings
