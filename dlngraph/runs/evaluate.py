@@ -21,8 +21,7 @@ from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.state import Spent
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.llm.cache import Cache
-from dlngraph.runs.session import dataset_of, open_models
-from dlngraph.spec import load_spec
+from dlngraph.runs.session import SpecSource, dataset_of, open_models, read_spec
 from dlngraph.spec.network import NetworkSpec
 from dlngraph.spec.nodes import LMNode
 
@@ -50,7 +49,7 @@ class EvalReport(msgspec.Struct, kw_only=True):
 
 
 async def evaluate_splits(
-    spec_path: Path,
+    source: SpecSource,
     *,
     splits: Sequence[Split],
     baselines: bool | Literal["only"] = False,
@@ -59,13 +58,15 @@ async def evaluate_splits(
     api_key_env: str | None = None,
     cache_path: Path | None = None,
     limit: int | None = None,
+    base_dir: Path | None = None,
 ) -> list[EvalReport]:
     """Evaluate the spec at `spec_path` on each of `splits`, and with `baselines` the 0-shot and
     (when `shots` > 0) k-shot baselines too; `baselines="only"` skips the spec's own prompts.
     One dataset and one model pool serve every split (a local model is loaded once); each
     report counts the calls and tokens of its own split. A run directory's `cache.sqlite` next
-    to the spec is used when no cache is given, so evaluating a run's `final.yaml` replays it."""
-    spec = load_spec(spec_path).spec
+    to the spec is used when no cache is given, so evaluating a run's `final.yaml` replays it.
+    `source` is a spec file's path or a spec object (relative data paths from `base_dir`)."""
+    spec, spec_path = read_spec(source, base_dir)
     dataset = dataset_of(spec, spec_path)
     systems = [] if baselines == "only" else [("spec", compile_network(spec))]
     if baselines:

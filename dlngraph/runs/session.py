@@ -13,12 +13,37 @@ from dlngraph.data.load import file_splits, resolve_data_path
 from dlngraph.llm.budget import Budget
 from dlngraph.llm.cache import Cache
 from dlngraph.llm.pool import ModelPool, override_base_url
+from dlngraph.spec import load_spec
 from dlngraph.spec.data import FileData, PresetData
 from dlngraph.spec.network import NetworkSpec
+
+SpecSource = Path | NetworkSpec
+"""A spec as a YAML file's path, or as a spec object built in code."""
 
 
 class RunSetupError(ValueError):
     """The spec cannot be run as it is (no data, ...); the message says what to add."""
+
+
+def read_spec(source: SpecSource, base_dir: Path | None = None) -> tuple[NetworkSpec, Path]:
+    """The spec, and the path it stands for: a YAML file's own, or for a spec object
+    `base_dir/<name>.yaml`, so that its relative data paths are read from `base_dir` (the
+    current folder by default)."""
+    if isinstance(source, NetworkSpec):
+        return source, (base_dir if base_dir is not None else Path.cwd()) / f"{source.name}.yaml"
+    return load_spec(Path(source)).spec, Path(source)
+
+
+def with_model_file(spec: NetworkSpec, model_path: Path | None) -> NetworkSpec:
+    """Every `local` model loading the GGUF file at `model_path` instead (unchanged if None)."""
+    if model_path is None:
+        return spec
+    models = {
+        name: msgspec.structs.replace(model, model_path=str(Path(model_path).expanduser().resolve()))
+        if model.backend == "local" else model
+        for name, model in spec.models.items()
+    }
+    return msgspec.structs.replace(spec, models=models)
 
 
 def with_absolute_data_paths(spec: NetworkSpec, base_dir: Path) -> NetworkSpec:

@@ -25,8 +25,10 @@ from dlngraph.llm.budget import Budget
 from dlngraph.llm.cache import Cache
 from dlngraph.runs.overrides import apply_overrides
 from dlngraph.runs.session import (
+    SpecSource,
     dataset_of,
     open_models,
+    read_spec,
     with_absolute_data_paths,
     with_base_url,
 )
@@ -45,6 +47,9 @@ class TrainOptions(msgspec.Struct, kw_only=True):
     api_key_env: str | None = None
     """The environment variable holding the `base_url` server's key (its name is recorded)."""
     cache: Literal["readwrite", "readonly", "off"] = "readwrite"
+    cache_path: Path | None = None
+    """A cache file shared with other runs (the demo's seeds share their identical calls);
+    by default the run directory's own cache.sqlite, which `--resume` reads."""
 
 
 UsageWatcher = Callable[[Callable[[], dict[str, Any]]], None]
@@ -71,10 +76,17 @@ class RunSummary(msgspec.Struct, kw_only=True):
 
 
 async def train_spec(
-    spec_path: Path, options: TrainOptions, events: EventBus | None = None, watch: UsageWatcher | None = None
+    source: SpecSource,
+    options: TrainOptions,
+    events: EventBus | None = None,
+    watch: UsageWatcher | None = None,
+    *,
+    base_dir: Path | None = None,
 ) -> RunSummary:
-    """Start a new run of the spec at `spec_path`."""
-    spec = apply_overrides(load_spec(spec_path).spec, options.overrides)
+    """Start a new run of a spec: the path of its YAML file, or a spec object (whose relative
+    data paths are read from `base_dir`, by default the current folder)."""
+    spec, spec_path = read_spec(source, base_dir)
+    spec = apply_overrides(spec, options.overrides)
     spec = with_base_url(with_absolute_data_paths(spec, spec_path.parent), options.base_url, options.api_key_env)
     dataset = dataset_of(spec, spec_path)  # before the run directory: bad data leaves none behind
     run = RunDirectory.create(options.runs_root, spec.name)
@@ -115,7 +127,7 @@ async def _train(
     network = compile_network(spec)
     limited = options.max_calls is not None or options.max_tokens is not None
     budget = Budget(options.max_calls, options.max_tokens) if limited else None
-    cache = Cache(run.cache_path, options.cache) if options.cache != "off" else Cache.off()
+    cache = Cache(options.cache_path or run.cache_path, options.cache) if options.cache != "off" else Cache.off()
     async with open_models(spec, cache, base_url=options.base_url, api_key_env=options.api_key_env, budget=budget) as pool:
         if watch is not None:
             watch(pool.usage)

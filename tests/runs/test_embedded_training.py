@@ -21,12 +21,13 @@ def test_dln1_trains_on_the_embedded_model_and_eval_reproduces_dev_accuracy(tmp_
     (run,) = list(tmp_path.iterdir())
     for name in ("spec.yaml", "events.jsonl", "checkpoint.json", "final.yaml", "summary.json", "cache.sqlite"):
         assert (run / name).exists(), name
-    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    start, *events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    assert start["kind"] == "start" and 0.0 <= start["dev_accuracy"] <= 1.0
     assert [event["iteration"] for event in events] == [0, 1]
     assert all(len(event["updates"]["answer"]["candidates"]) >= 2 for event in events)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["stopped"] == "completed" and summary["calls"] > 0
-    assert 0.0 <= summary["best_dev_accuracy"] <= 1.0
+    assert summary["initial_dev_accuracy"] == start["dev_accuracy"] <= summary["best_dev_accuracy"] <= 1.0
 
     report = json.loads(dlngraph("eval", str(run / "final.yaml"), "--split", "dev", "--json").stdout)
     assert report["rows"][0]["accuracy"] == summary["best_dev_accuracy"]

@@ -13,8 +13,9 @@ from dlngraph.data.tasks.base import Task
 from dlngraph.data.tasks.generate import generate_dataset
 from dlngraph.data.tasks.navigate import Navigate
 from dlngraph.data.tasks.object_counting import ObjectCounting
+from dlngraph.data.tasks.reviews import Reviews
 
-TASKS: dict[str, type[Task]] = {task.name: task for task in (Navigate, ObjectCounting)}
+TASKS: dict[str, type[Task]] = {task.name: task for task in (Navigate, ObjectCounting, Reviews)}
 
 
 def get_task(name: str, params: Mapping[str, object] | None = None) -> Task:
