@@ -123,17 +123,21 @@ copied back. The instruction ends before the first of them."""
 _WRAPPERS = ('"', "'", "`", "*", "“", "”", "‘", "’", "_")
 
 
-def clean_proposal(text: str) -> str:
+def clean_proposal(text: str, shown: Sequence[str] = ()) -> str:
     """The new instruction alone, or "" when nothing of it is left (the caller drops it).
 
     Removed: lead-ins ("Here's a clearer instruction:") and labels ("New instruction:"), list
-    markers, quotes and markdown emphasis around a line, lines repeated, and everything from
-    the first line that echoes the proposal template (an example, the meta-prompt). Only the
-    first paragraph of what is left is kept: small models add explanations after it."""
+    markers, quotes and markdown emphasis around a line, lines repeated, lines copied from the
+    `shown` examples' inputs, and everything from the first line that echoes the proposal
+    template ("Input:", "Answer:", the meta-prompt), together with the paragraph that line
+    ends: an example, its question above its answer. Only the first paragraph of what is
+    left is kept: small models add explanations after it."""
     lines: list[str] = []
     for raw in text.replace("\r\n", "\n").split("\n"):
         line = _strip_decorations(raw)
         if _TEMPLATE_LINE.match(line):
+            while lines and lines[-1] != "":  # the example this line belongs to
+                lines.pop()
             break
         line = _LABEL.sub("", line).strip()
         if not line or _LEAD_IN.match(line):
@@ -141,10 +145,18 @@ def clean_proposal(text: str) -> str:
                 lines.append("")  # a paragraph break
             continue
         line = _strip_decorations(line)
-        if line and line not in lines:
+        if line and line not in lines and not _copied(line, shown):
             lines.append(line)
-    first_paragraph = "\n".join(lines).strip().split("\n\n")[0]
-    return first_paragraph.strip()
+    paragraphs = "\n".join(lines).strip().split("\n\n")
+    return paragraphs[0].strip()
+
+
+_COPY_MIN_CHARS = 20
+"""A line this long that appears in a shown example is a copy, not an instruction."""
+
+
+def _copied(line: str, shown: Sequence[str]) -> bool:
+    return len(line) >= _COPY_MIN_CHARS and any(line in example or example in line for example in shown)
 
 
 def _strip_decorations(line: str) -> str:
@@ -192,7 +204,8 @@ async def propose_prompts(
     ]
     tag = step_tag(node, "proposal")
     generations = await gather(model.generate(request, tag=tag) for request in requests)
-    return [clean_proposal(generation.text) for generation in generations]
+    inputs = [example.input for example in selection]
+    return [clean_proposal(generation.text, inputs) for generation in generations]
 
 
 def unique_candidates(current: str, proposals: Sequence[str], memory: Sequence[str]) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from dlngraph.dln.proposals import Shown, clean_proposal, fit_examples, render_proposal
@@ -66,3 +69,39 @@ async def test_a_request_that_can_never_fit_is_a_clear_error() -> None:
 )
 def test_a_proposal_is_reduced_to_the_new_prompt(raw: str, clean: str) -> None:
     assert clean_proposal(raw) == clean
+
+
+GEMMA = json.loads((Path(__file__).parent / "fixtures" / "gemma_proposals.json").read_text())["proposals"]
+
+
+@pytest.mark.parametrize("proposal", GEMMA, ids=[f"{p['task']}-{i}" for i, p in enumerate(GEMMA)])
+def test_real_proposals_of_the_embedded_model_are_cleaned(proposal: dict) -> None:
+    assert clean_proposal(proposal["raw"], proposal["shown"]) == proposal["clean"]
+
+
+def test_nothing_of_the_template_or_the_shown_examples_survives_cleaning() -> None:
+    for proposal in GEMMA:
+        clean = proposal["clean"]
+        assert not any(line.startswith(("Input:", "Answer:", "Correct answer:", "New instruction")) for line in clean.splitlines())
+        assert not any(example in clean for example in proposal["shown"])
+        assert len(clean.splitlines()) == len(set(clean.splitlines()))
+    assert sum(not proposal["clean"] for proposal in GEMMA) >= 8  # most of a 270M model's proposals are examples
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Please analyze the review for tone.\nHere's your instruction in different words:\nPlease analyze the review for tone.",
+         "Please analyze the review for tone."),
+        ("Sure! Here is a clearer instruction:\n\n**Decide whether the review is positive or negative.**\n\nThis works because",
+         "Decide whether the review is positive or negative."),
+        ("Okay.\n“Count only the fruits.”", "Count only the fruits."),
+        ("Improved prompt 2: Track each move.", "Track each move."),
+        ("Decide Yes or No.\nThe moves: Take 3 steps.\nAnswer: Yes", ""),
+        ("Follow every move.\n\nInput: Take 2 steps.\nAnswer: No", "Follow every move."),
+        ("The walker takes 3 steps north and 3 steps south.", ""),
+    ],
+)
+def test_lead_ins_echoes_and_copies_are_removed(raw: str, clean: str) -> None:
+    assert clean_proposal(raw, shown=["Q: The walker takes 3 steps north and 3 steps south. Back?"]) == clean
+

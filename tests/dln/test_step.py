@@ -332,3 +332,14 @@ async def test_a_hidden_node_read_by_two_consumers_asks_both_their_terms_as_shar
             await close_models(models)
     phases = {(tag.node, tag.phase) for model in models.values() for _, tag, _ in model.stats.groups()}
     assert {("a", "sharpening"), ("b", "sharpening")} <= phases
+
+
+async def test_proposals_with_nothing_left_after_cleaning_are_dropped_and_counted() -> None:
+    script = Script().answer(r"(?s)instruction:\nCURRENT.*New instruction:", "Input: Q9 walk\nAnswer: Yes", "BEST",
+                             "Here is a better instruction:")
+    classes_favour(script, "BEST")
+    _, result = await run_step(dln1_network(), script, settings())
+    update = result.updates["answer"]
+    assert update.dropped_proposals == 2
+    assert [candidate.prompt for candidate in update.candidates] == ["CURRENT", "BEST"]
+    assert update.prompt == "BEST"

@@ -13,6 +13,7 @@ import pytest
 
 from dlngraph.cli.main import main
 from dlngraph.report.run_report import CURVES, NETWORK_PICTURE, USAGE_CHART
+from dlngraph.report.runlog import read_run
 from tests.report.conftest import BAD, GOOD
 from tests.report.pictures import assert_picture
 
@@ -81,3 +82,11 @@ def test_a_run_without_iterations_gets_a_page_written_into_its_directory(
 def test_the_command_refuses_a_folder_that_is_no_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path)]) == 1
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_the_overview_reads_start_to_best(finished_run: Path, finished_report: Path) -> None:
+    summary = read_run(finished_run).summary
+    assert summary is not None and summary.initial_dev_accuracy is not None and summary.best_dev_accuracy is not None
+    page = finished_report.read_text()
+    expected = f"{summary.initial_dev_accuracy:.1%} at start -&gt; {summary.best_dev_accuracy:.1%} best"
+    assert expected in page
