@@ -21,6 +21,7 @@ from dlngraph.cli import (
     evaluate,
     report,
     show,
+    sweep,
     train,
     validate,
 )
@@ -31,7 +32,7 @@ from dlngraph.llm.errors import LLMError
 from dlngraph.runs.overrides import OverrideError
 from dlngraph.spec import SpecError
 
-COMMANDS: list[Command] = [validate, show, train, evaluate, report, compare, demo, bench]
+COMMANDS: list[Command] = [validate, show, train, sweep, evaluate, report, compare, demo, bench]
 """Subcommands in the order `--help` lists them; add new command modules here."""
 
 USER_ERRORS = (DataError, TrainingError, LLMError, OverrideError)

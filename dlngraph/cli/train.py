@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dlngraph.cli import CommandError, add_server_arguments, check_server_arguments
 from dlngraph.cli.progress import Progress, add_progress_argument, three_decimals
-from dlngraph.dln.plan import calls_per_iteration, dependency_depth
+from dlngraph.dln.plan import calls_per_iteration, dependency_depth, validation_passes
 from dlngraph.engine import EventBus
 from dlngraph.graph import compile_network
 from dlngraph.runs import RunSummary, TrainOptions, resume_run, train_spec
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a training field, e.g. --set iterations=5 (repeatable)")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="folder for run directories (default: runs)")
-    parser.add_argument("--budget", action="append", default=[], type=_budget_entry, metavar="calls=N|tokens=N",
+    parser.add_argument("--budget", action="append", default=[], type=budget_entry, metavar="calls=N|tokens=N",
                         help="stop cleanly at a checkpoint when this many calls or tokens are spent (repeatable)")
     add_server_arguments(parser)
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the run's LLM cache")
@@ -110,18 +110,9 @@ def _dry_run(args: argparse.Namespace) -> int:
     print(f"{'step total':<12} {step_calls:>16}")
     print(f"dependency depth of one step: {plural(dependency_depth(network, spec.training), 'round')} of latency")
     print(f"whole run: about {step_calls * training.iterations} step calls"
-          f" + {calls['validation'] * _validations(training)} validation calls (upper bounds; the cache and"
+          f" + {calls['validation'] * validation_passes(training)} validation calls (upper bounds; the cache and"
           f" deduplication save some)")
     return 0
-
-
-def _validations(training) -> int:
-    """Dev passes of a run: the start's (`do_first_eval`), then every `val_freq` iterations and
-    after the last."""
-    start = 1 if training.do_first_eval else 0
-    if training.val_freq <= 0:
-        return start + 1
-    return start + max(1, training.iterations // training.val_freq + (training.iterations % training.val_freq != 0))
 
 
 def _best_when(steps: int) -> str:
@@ -135,7 +126,7 @@ def _validation_times(val_freq: int) -> str:
     return "every iteration" if val_freq == 1 else f"every {val_freq} iterations"
 
 
-def _budget_entry(entry: str) -> tuple[str, int]:
+def budget_entry(entry: str) -> tuple[str, int]:
     """`calls=N` or `tokens=N` as a `TrainOptions` field and its value; argparse reports a bad one."""
     kind, _, amount = entry.partition("=")
     if kind not in ("calls", "tokens") or not amount.isdecimal():

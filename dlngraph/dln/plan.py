@@ -40,6 +40,22 @@ def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev
     return calls
 
 
+def validation_passes(training: TrainingSpec) -> int:
+    """Dev passes of a whole run: the start's (`do_first_eval`), then every `val_freq`
+    iterations and after the last."""
+    start = 1 if training.do_first_eval else 0
+    if training.val_freq <= 0:
+        return start + 1
+    return start + max(1, training.iterations // training.val_freq + (training.iterations % training.val_freq != 0))
+
+
+def calls_per_run(network: CompiledNetwork, training: TrainingSpec, *, dev_size: int = 0) -> int:
+    """Expected calls of a whole run (an upper bound: the cache and deduplication save some)."""
+    calls = calls_per_iteration(network, training, dev_size=dev_size)
+    step = sum(count for phase, count in calls.items() if phase != "validation")
+    return step * training.iterations + calls["validation"] * validation_passes(training)
+
+
 def dependency_depth(network: CompiledNetwork, training: TrainingSpec | None = None) -> int:
     """Rounds of latency one training step needs at best, following the step's own waits
     (`dlngraph.dln.step`):

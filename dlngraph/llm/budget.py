@@ -84,6 +84,10 @@ class Budget:
         self._total.tokens += correction
         self._models[charge.model].tokens += correction
 
+    def exhausted(self) -> bool:
+        """Whether the whole budget leaves no room for one more call (nothing new should start)."""
+        return self._total.refusal(0) is not None
+
     def spent(self, model: str | None = None) -> Spent:
         """Calls and tokens so far (tokens of requests in flight are their estimates)."""
         account = self._total if model is None else self._models.get(model)

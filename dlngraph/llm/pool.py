@@ -84,14 +84,17 @@ class ModelPool(Mapping[str, LanguageModel]):
         base_url: str | None = None,
         base_url_api_key_env: str | None = None,
         seed: int | None = None,
+        limiters: LimiterRegistry | None = None,
     ) -> ModelPool:
         """One `LanguageModel` per entry of a spec's `models:` section (see the module docstring).
 
         `seed` seeds each model's retry jitter (derived from the seed and the model's name), so a
-        seeded run waits the same times; without it the jitter is random.
+        seeded run waits the same times; without it the jitter is random. `limiters`, shared by
+        pools that run side by side (a sweep's runs in one process), makes them queue behind
+        one set of limits per server model, as the models of one pool do.
         """
         stats = stats if stats is not None else CallStats()
-        shared = _Sharing()
+        shared = _Sharing(limiters if limiters is not None else {})
         built: dict[str, LanguageModel] = {}
         for name, spec in models.items():
             if base_url is not None:
@@ -236,12 +239,16 @@ def build_backend(spec: ModelSpec) -> Backend:
     raise ValueError(f"unknown backend {spec.backend!r}; use 'openai' or 'local'")
 
 
+LimiterRegistry = dict[tuple[Any, ...], ModelLimiter]
+"""Limiters by server model and limits (see `_Sharing.limiter`)."""
+
+
 class _Sharing:
     """The backends and limiters built so far, handed out again to every spec that shares them."""
 
-    def __init__(self) -> None:
+    def __init__(self, limiters: LimiterRegistry) -> None:
         self._backends: dict[ModelSpec, Backend] = {}
-        self._limiters: dict[tuple[Any, ...], ModelLimiter] = {}
+        self._limiters = limiters
 
     def backend(self, spec: ModelSpec) -> Backend:
         key = _backend_key(spec)

@@ -12,7 +12,7 @@ from dlngraph.data import Dataset, load_dataset
 from dlngraph.data.load import file_splits, resolve_data_path
 from dlngraph.llm.budget import Budget
 from dlngraph.llm.cache import Cache
-from dlngraph.llm.pool import ModelPool, override_base_url
+from dlngraph.llm.pool import LimiterRegistry, ModelPool, override_base_url
 from dlngraph.spec import load_spec
 from dlngraph.spec.data import FileData, PresetData
 from dlngraph.spec.network import NetworkSpec
@@ -84,6 +84,7 @@ async def open_models(
     base_url: str | None = None,
     api_key_env: str | None = None,
     budget: Budget | None = None,
+    limiters: LimiterRegistry | None = None,
 ) -> AsyncIterator[ModelPool]:
     """The spec's models over `cache`, an embedded model already loaded. Both are closed on
     the way out, the cache also when the models cannot be built (a bad base URL, a missing
@@ -91,7 +92,7 @@ async def open_models(
     try:
         pool = ModelPool.from_specs(
             spec.models, cache=cache, budget=budget, base_url=base_url, base_url_api_key_env=api_key_env,
-            seed=spec.training.seed,
+            seed=spec.training.seed, limiters=limiters,
         )
         try:
             await pool.warm_up()

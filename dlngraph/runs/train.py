@@ -23,6 +23,7 @@ from dlngraph.engine import EventBus
 from dlngraph.graph import compile_network
 from dlngraph.llm.budget import Budget
 from dlngraph.llm.cache import Cache
+from dlngraph.llm.pool import LimiterRegistry
 from dlngraph.runs.overrides import apply_overrides
 from dlngraph.runs.session import (
     SpecSource,
@@ -50,6 +51,17 @@ class TrainOptions(msgspec.Struct, kw_only=True):
     cache_path: Path | None = None
     """A cache file shared with other runs (the demo's seeds share their identical calls);
     by default the run directory's own cache.sqlite, which `--resume` reads."""
+    run_dir: Path | None = None
+    """The new run's directory itself (created if missing) instead of a fresh
+    `runs_root/<name>-<timestamp>`: a sweep names each of its runs."""
+
+
+class Shared(msgspec.Struct, kw_only=True):
+    """What runs side by side in one process share (a sweep's): one budget for all of them,
+    and one limiter per server model, so that together they keep to its limits."""
+
+    budget: Budget | None = None
+    limiters: LimiterRegistry = msgspec.field(default_factory=dict)
 
 
 UsageWatcher = Callable[[Callable[[], dict[str, Any]]], None]
@@ -82,6 +94,7 @@ async def train_spec(
     watch: UsageWatcher | None = None,
     *,
     base_dir: Path | None = None,
+    shared: Shared | None = None,
 ) -> RunSummary:
     """Start a new run of a spec: the path of its YAML file, or a spec object (whose relative
     data paths are read from `base_dir`, by default the current folder)."""
@@ -89,13 +102,22 @@ async def train_spec(
     spec = apply_overrides(spec, options.overrides)
     spec = with_base_url(with_absolute_data_paths(spec, spec_path.parent), options.base_url, options.api_key_env)
     dataset = dataset_of(spec, spec_path)  # before the run directory: bad data leaves none behind
-    run = RunDirectory.create(options.runs_root, spec.name)
+    if options.run_dir is not None:
+        options.run_dir.mkdir(parents=True, exist_ok=True)
+        run = RunDirectory(options.run_dir)
+    else:
+        run = RunDirectory.create(options.runs_root, spec.name)
     run.write_spec(dump_spec(spec))
-    return await _train(spec, dataset, run, options, None, events, watch)
+    return await _train(spec, dataset, run, options, None, events, watch, shared)
 
 
 async def resume_run(
-    run_dir: Path, options: TrainOptions, events: EventBus | None = None, watch: UsageWatcher | None = None
+    run_dir: Path,
+    options: TrainOptions,
+    events: EventBus | None = None,
+    watch: UsageWatcher | None = None,
+    *,
+    shared: Shared | None = None,
 ) -> RunSummary:
     """Continue the run in `run_dir` from its last checkpoint (a fresh start if it has none)."""
     run = RunDirectory(run_dir)
@@ -109,7 +131,7 @@ async def resume_run(
         run.keep_events_through(state.iteration - 1)
     else:
         run.clear_events()
-    return await _train(spec, dataset_of(spec, run.spec_path), run, options, state, events, watch)
+    return await _train(spec, dataset_of(spec, run.spec_path), run, options, state, events, watch, shared)
 
 
 async def _train(
@@ -120,6 +142,7 @@ async def _train(
     state: TrainState | None,
     events: EventBus | None,
     watch: UsageWatcher | None,
+    shared: Shared | None,
 ) -> RunSummary:
     started = time.perf_counter()
     events = events or EventBus()
@@ -127,8 +150,11 @@ async def _train(
     network = compile_network(spec)
     limited = options.max_calls is not None or options.max_tokens is not None
     budget = Budget(options.max_calls, options.max_tokens) if limited else None
+    if shared is not None and shared.budget is not None:
+        budget = shared.budget
     cache = Cache(options.cache_path or run.cache_path, options.cache) if options.cache != "off" else Cache.off()
-    async with open_models(spec, cache, base_url=options.base_url, api_key_env=options.api_key_env, budget=budget) as pool:
+    async with open_models(spec, cache, base_url=options.base_url, api_key_env=options.api_key_env, budget=budget,
+                           limiters=None if shared is None else shared.limiters) as pool:
         if watch is not None:
             watch(pool.usage)
         trainer = Trainer(

@@ -69,6 +69,18 @@ async def test_a_shared_limiter_caps_the_server_model_across_names(start_server)
     assert server.stats.requests == 12 and server.stats.max_in_flight == 2
 
 
+async def test_pools_sharing_a_limiter_registry_cap_the_server_model_together(start_server):
+    """A sweep's runs side by side: two pools, each with its own backends, one set of limits."""
+    server = await start_server(latency=Latency(mean_s=0.02))
+    specs = {"fast": openai_spec(server.base_url, limits=Limits(max_concurrency=3))}
+    registry: dict = {}
+    async with ModelPool.from_specs(specs, limiters=registry) as first, ModelPool.from_specs(specs, limiters=registry) as second:
+        assert first["fast"].backend is not second["fast"].backend and len(registry) == 1
+        calls = [pool["fast"].generate(GenerateRequest(prompt=f"{i}")) for pool in (first, second) for i in range(8)]
+        await asyncio.gather(*calls)
+    assert server.stats.requests == 16 and server.stats.max_in_flight == 3
+
+
 async def test_base_url_points_every_model_at_one_server(scripted_server, monkeypatch):
     monkeypatch.setenv("PROVIDER_KEY", "sk-provider-secret")
     specs = {

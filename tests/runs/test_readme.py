@@ -24,3 +24,11 @@ def test_the_eval_row_names_every_split_the_command_accepts(capsys: pytest.Captu
     assert main(["eval", "--help"]) == 0
     accepted = re.findall(r"--split \{(\S+)\}", capsys.readouterr().out)[0]
     assert documented.split("\\|") == accepted.split(",")
+
+
+def test_the_sweep_example_is_the_shipped_sweep_file_and_loads() -> None:
+    from dlngraph.runs.sweep_file import load_sweep
+
+    path = Path(__file__).resolve().parents[2] / "specs" / "sweeps" / "dln1_grid.yaml"
+    assert f"```yaml\n{path.read_text()}```" in README
+    assert len(load_sweep(path).runs) == 2 * 2 * 2 * 3
