@@ -10,12 +10,20 @@ class LLMError(Exception):
 class TransientError(LLMError):
     """Worth another attempt: 429, 5xx, connection reset, timeout, malformed body.
 
-    `retry_after` is the server's Retry-After in seconds when it sent one.
+    `retry_after` is the server's Retry-After in seconds when it sent one. `status` (the HTTP
+    status), `unreachable` (no connection could be made) and `dropped` (the connection broke)
+    tell an endpoint pool whether the server, rather than the request, failed.
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None,
+        unreachable: bool = False, dropped: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
+        self.unreachable = unreachable
+        self.dropped = dropped
 
 
 class PermanentError(LLMError):

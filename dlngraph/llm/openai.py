@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 
 from dlngraph.llm.errors import PermanentError, TransientError, UnsupportedRequest
 from dlngraph.llm.openai_batch import PromptBatcher
+from dlngraph.llm.openai_endpoints import EndpointPool
 from dlngraph.llm.openai_http import Endpoint, new_session, post_json
 from dlngraph.llm.openai_parse import (
     MalformedResponse,
@@ -48,7 +49,7 @@ from dlngraph.llm.types import (
     Score,
     ScoreRequest,
 )
-from dlngraph.spec.models import ModelSpec
+from dlngraph.spec.models import ModelSpec, model_endpoints
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -77,8 +78,11 @@ class OpenAIBackend:
         read_timeout_s: float = 120.0,
         capabilities: Capabilities | None = None,
         prompts_per_request: int = 1,
+        replicas: Sequence[tuple[str, float]] = (),
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self.endpoints = EndpointPool(replicas, model) if len(replicas) > 1 else None
+        """Several replicas of the model (`replicas`: URL and weight), or None for one server."""
         self._model = model
         self._api_key_env = api_key_env
         self._chat = chat
@@ -105,8 +109,10 @@ class OpenAIBackend:
         """The backend a `models:` entry with `backend: openai` describes."""
         if model_spec.backend != "openai":
             raise ValueError(f"OpenAIBackend needs backend 'openai', got {model_spec.backend!r}")
+        replicas = [(endpoint.url, endpoint.weight) for endpoint in model_endpoints(model_spec)]
         return cls(
-            base_url=model_spec.base_url or DEFAULT_BASE_URL,
+            base_url=replicas[0][0] if replicas else DEFAULT_BASE_URL,
+            replicas=replicas,
             model=model_spec.model,
             api_key_env=model_spec.api_key_env,
             chat=model_spec.chat,
@@ -120,9 +126,11 @@ class OpenAIBackend:
     @property
     def identity(self) -> str:
         """Server, model and API: a chat model answers the same prompt differently from the
-        same model asked through `/completions`, so the two must not share cache entries."""
+        same model asked through `/completions`, so the two must not share cache entries. A
+        pool's names every replica, so that a result cached from one is found whichever answers."""
         api = "chat" if self._chat else "completions"
-        return f"openai:{api}:{self._base_url}:{self._model}"
+        server = self._base_url if self.endpoints is None else "|".join(sorted(self.endpoints.urls))
+        return f"openai:{api}:{server}:{self._model}"  # a pool's: the same whichever replica answers
 
     @property
     def capabilities(self) -> Capabilities:
@@ -231,9 +239,19 @@ class OpenAIBackend:
             session, self._session = self._session, None
             await session.close()
 
+    def endpoint_usage(self) -> dict[str, dict[str, float]]:
+        """Requests, errors and latency per replica of a pool (empty for one server)."""
+        return {} if self.endpoints is None else self.endpoints.usage()
+
     async def _post(
         self, endpoint: Endpoint, payload: dict[str, Any]
     ) -> tuple[dict[str, Any], float]:
+        if self.endpoints is not None:
+            api = "chat" if endpoint is self._chat_completions else "completions"
+            return await self.endpoints.post(self._send, api, payload)
+        return await self._send(endpoint, payload)
+
+    async def _send(self, endpoint: Endpoint, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
         return await post_json(self._get_session(), endpoint, payload, api_key=self._api_key())
 
     async def _post_completions(self, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:

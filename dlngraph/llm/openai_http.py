@@ -79,7 +79,9 @@ async def post_json(
         raise TransientError(endpoint.describe(f"timed out ({type(error).__name__})")) from None
     except aiohttp.ClientError as error:
         problem = redact(f"{type(error).__name__}: {error}", api_key)
-        raise TransientError(endpoint.describe(problem)) from None
+        unreachable = isinstance(error, aiohttp.ClientConnectorError)
+        dropped = not unreachable and isinstance(error, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError))
+        raise TransientError(endpoint.describe(problem), unreachable=unreachable, dropped=dropped) from None
     latency_s = time.perf_counter() - started
     return decode_object(endpoint, raw), latency_s
 
@@ -104,7 +106,7 @@ def http_error(
     message = truncate(redact(server_message(raw), api_key))
     problem = endpoint.describe(f"HTTP {status}: {message}")
     if status in RETRYABLE_STATUSES or status >= 500:
-        return TransientError(problem, retry_after=parse_retry_after(headers))
+        return TransientError(problem, retry_after=parse_retry_after(headers), status=status)
     return PermanentError(problem)
 
 

@@ -39,7 +39,7 @@ from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.limits import ModelLimiter
 from dlngraph.llm.openai import DEFAULT_BASE_URL, OpenAIBackend
 from dlngraph.llm.types import Backend
-from dlngraph.spec.models import ModelSpec, Sampling
+from dlngraph.spec.models import ModelSpec, Sampling, model_endpoints
 
 USAGE_FIELDS = (
     "calls",
@@ -139,7 +139,8 @@ class ModelPool(Mapping[str, LanguageModel]):
             {"total": {...}, "by_phase": {phase: {...}}, "by_node": {node: {...}},
              "by_model": {model: {...}}, "in_flight": int, "max_in_flight": int}
 
-        where each `{...}` holds the `USAGE_FIELDS` counters. Calls made without a tag are
+        where each `{...}` holds the `USAGE_FIELDS` counters; with endpoint pools, also
+        "by_endpoint": {url: {"requests", "errors", "latency_s", "taken_out"}}. Calls made without a tag are
         grouped under `UNTAGGED`. The trainer logs the difference of two readings per iteration.
         """
         total = _zeros()
@@ -156,9 +157,17 @@ class ModelPool(Mapping[str, LanguageModel]):
             "by_phase": by_phase,
             "by_node": by_node,
             "by_model": by_model,
+            **({"by_endpoint": by_endpoint} if (by_endpoint := self.endpoint_usage()) else {}),
             "in_flight": self.stats.requests_in_flight,
             "max_in_flight": self.stats.max_requests_in_flight,
         }
+
+    def endpoint_usage(self) -> dict[str, dict[str, float]]:
+        """Per replica of every endpoint pool: requests, errors, summed latency, times taken out."""
+        usage: dict[str, dict[str, float]] = {}
+        for backend in self._backends:
+            usage.update(getattr(backend, "endpoint_usage", dict)())
+        return usage
 
     def requests_in_flight(self) -> int:
         """Requests sent to a backend and not yet answered, over every model."""
@@ -219,6 +228,7 @@ def override_base_url(spec: ModelSpec, base_url: str, api_key_env: str | None = 
         spec,
         backend="openai",
         base_url=base_url,
+        endpoints=(),
         api_key_env=api_key_env if api_key_env is not None or not same_server else spec.api_key_env,
         chat=spec.chat if spec.backend == "openai" else False,
         model_path=None,
@@ -271,7 +281,8 @@ def _backend_key(spec: ModelSpec) -> ModelSpec:
 def _server_key(spec: ModelSpec) -> tuple[str, ...]:
     """The model a server serves, whichever way it is asked (chat or not, any context window)."""
     if spec.backend == "openai":
-        return ("openai", (spec.base_url or DEFAULT_BASE_URL).rstrip("/"), spec.model)
+        urls = sorted(endpoint.url.rstrip("/") for endpoint in model_endpoints(spec)) or [DEFAULT_BASE_URL]
+        return ("openai", *urls, spec.model)
     return ("local", spec.model_path or spec.model)
 
 

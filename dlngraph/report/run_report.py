@@ -32,7 +32,7 @@ from dlngraph.report.tables import (
     top_candidates,
     usage_rows,
 )
-from dlngraph.report.usage import COUNTERS, breakdowns
+from dlngraph.report.usage import COUNTERS, Usage, breakdowns, counter
 from dlngraph.words import plural
 
 REPORT_FILE = "report.html"
@@ -173,11 +173,28 @@ def usage_section(run: RunLog, pictures: dict[str, bytes]) -> Html:
     counters = [*COUNTERS, "tokens"]
     headers = [name.replace("_", " ") for name in counters]
     for kind, groups in breakdowns(run.usage).items():
+        if kind == "endpoint":
+            continue
         rows = [[row.name, *(fmt.count(row.counts[key]) for key in counters)] for row in usage_rows(groups)]
         if rows:
             table = html.table([kind, *headers], rows, numbers=set(range(1, len(counters) + 1)))
             parts += [html.element("h3", f"By {kind}"), table]
+    parts += endpoint_table(breakdowns(run.usage).get("endpoint", {}))
     return html.section("Calls and tokens", *parts)
+
+
+def endpoint_table(replicas: dict[str, Usage]) -> list[Html]:
+    """The replicas of endpoint pools: what each answered, how fast, how often it failed."""
+    if not replicas:
+        return []
+    rows = []
+    for url, counts in replicas.items():
+        requests = counter(counts, "requests")
+        mean_ms = 1000 * counter(counts, "latency_s") / requests if requests else None
+        rows.append([url, fmt.count(requests), fmt.count(counter(counts, "errors")),
+                     "-" if mean_ms is None else f"{mean_ms:.0f} ms", fmt.count(counter(counts, "taken_out"))])
+    table = html.table(["endpoint", "requests", "errors", "mean latency", "taken out"], rows, numbers={1, 2, 3, 4})
+    return [html.element("h3", "By endpoint"), table]
 
 
 def _prompt_cell(cell: PromptCell | None) -> Html:

@@ -37,6 +37,9 @@ def convert(value: Any, target: Any, path: DocPath, findings: list[Finding]) -> 
         return _convert_literal(value, args, path, findings)
     if origin is list and _needs_walk(args[0]):
         return _convert_list(value, args[0], path, findings)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis and _needs_walk(args[0]):
+        items = _convert_list(list(value) if isinstance(value, tuple) else value, args[0], path, findings)  # frozen: endpoints
+        return items if items is INVALID else tuple(items)
     if origin is dict and _needs_walk(args[1]):
         return _convert_dict(value, args[1], path, findings)
     return _convert_leaf(value, target, path, findings)

@@ -31,6 +31,14 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
     read_timeout_s: float = 120.0
 
 
+class WeightedEndpoint(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """One replica of an endpoint pool; calls go to the replica with the fewest in flight
+    relative to its weight (a replica twice as large takes `weight: 2`)."""
+
+    url: str
+    weight: float = 1.0
+
+
 class ModelSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """How to reach one model.
 
@@ -40,7 +48,10 @@ class ModelSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
 
     backend: Literal["openai", "local"]
     model: str = "gemma-3-270m"
-    base_url: str | None = None
+    base_url: str | tuple[str, ...] | None = None
+    """One server, or several replicas serving the same model (an endpoint pool)."""
+    endpoints: tuple[WeightedEndpoint, ...] = ()
+    """The replicas with weights, instead of a list of `base_url`s."""
     api_key_env: str | None = None
     chat: bool = False
     context_window: int | None = None
@@ -55,3 +66,13 @@ class ModelSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     It saves client and server work per call; 1 sends every prompt on its own."""
     sampling: Sampling = Sampling()
     limits: Limits = Limits()
+
+
+def model_endpoints(spec: ModelSpec) -> tuple[WeightedEndpoint, ...]:
+    """The replicas a model's requests may go to, in the order the spec gives them (empty:
+    the backend's default server)."""
+    if spec.endpoints:
+        return spec.endpoints
+    if isinstance(spec.base_url, tuple):
+        return tuple(WeightedEndpoint(url=url) for url in spec.base_url)
+    return (WeightedEndpoint(url=spec.base_url),) if spec.base_url else ()

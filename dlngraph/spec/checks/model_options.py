@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dlngraph.spec.errors import Finding
+from dlngraph.spec.models import ModelSpec
 from dlngraph.spec.network import NetworkSpec
 
 
@@ -22,4 +23,18 @@ def check_model_options(spec: NetworkSpec) -> list[Finding]:
                 f"only the local backend loads model weights, and this is the {model.backend} backend;"
                 " expected to leave extra_buffers out",
             ))
+        findings += _endpoint_findings(name, model)
     return findings
+
+
+def _endpoint_findings(name: str, model: ModelSpec) -> list[Finding]:
+    """An endpoint pool is given one way, has replicas, and is an OpenAI-compatible model's."""
+    pool = model.endpoints or isinstance(model.base_url, tuple)
+    if model.endpoints and model.base_url is not None:
+        return [Finding(("models", name, "endpoints"), "give the replicas either as endpoints or as base_url, not both")]
+    if isinstance(model.base_url, tuple) and not model.base_url:
+        return [Finding(("models", name, "base_url"), "expected at least one URL")]
+    if pool and model.backend != "openai":
+        return [Finding(("models", name, "endpoints" if model.endpoints else "base_url"),
+                        f"only an OpenAI-compatible model has endpoints, and this is the {model.backend} backend")]
+    return []

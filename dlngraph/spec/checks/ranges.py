@@ -14,7 +14,7 @@ import msgspec
 
 from dlngraph.spec.data import FileData, SplitSizes
 from dlngraph.spec.errors import Finding
-from dlngraph.spec.models import Limits, ModelSpec, Sampling
+from dlngraph.spec.models import Limits, ModelSpec, Sampling, WeightedEndpoint
 from dlngraph.spec.network import NetworkSpec
 from dlngraph.spec.nodes import LMNode
 from dlngraph.spec.training import TrainingSpec
@@ -56,6 +56,7 @@ RULES: dict[type[msgspec.Struct], dict[str, Range]] = {
         "connect_timeout_s": POSITIVE,
         "read_timeout_s": POSITIVE,
     },
+    WeightedEndpoint: {"weight": POSITIVE},
     ModelSpec: {"context_window": AT_LEAST_ONE, "n_threads": AT_LEAST_ONE, "prompts_per_request": AT_LEAST_ONE},
     TrainingSpec: {
         "iterations": NON_NEGATIVE,
@@ -101,7 +102,7 @@ def _walk(value: Any, path: tuple[str | int, ...], findings: list[Finding]) -> N
                 findings.append(Finding((*path, name), f"expected a value {allowed.describe()}, found {number}"))
         for field in msgspec.structs.fields(value):
             _walk(getattr(value, field.name), (*path, field.encode_name), findings)
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             _walk(item, (*path, index), findings)
     elif isinstance(value, dict):
