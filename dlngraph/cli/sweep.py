@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from dlngraph.cli import add_server_arguments, at_least_one, check_server_arguments
+from dlngraph.cli import CommandError, add_server_arguments, at_least_one, check_server_arguments
 from dlngraph.cli.progress import three_decimals
 from dlngraph.cli.train import budget_entry
 from dlngraph.runs.sweep import SWEEP_FILE, RunRecord, SweepOptions, SweepResult, plan_sweep, ranked, run_sweep
@@ -27,12 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="runs trained at once in this process (default 2)")
     parser.add_argument("--budget", action="append", default=[], type=budget_entry, metavar="calls=N|tokens=N",
                         help="the whole sweep stops cleanly when this many calls or tokens are spent (repeatable)")
+    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run each run as a task on the Ray cluster at ADDRESS (auto, ray://HOST:10001), or on a"
+                             " local Ray when no ADDRESS is given; needs pip install 'dlngraph[ray]'")
+    parser.add_argument("--cpus-per-run", type=float, default=1.0, metavar="N",
+                        help="with --ray: the CPUs each run's task declares (default 1)")
     add_server_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the runs and their expected calls, then exit")
 
 
 def run(args: argparse.Namespace) -> int:
     check_server_arguments(args)
+    if args.ray is not None and args.budget:
+        raise CommandError("--budget caps a sweep trained in one process: it cannot be used with --ray", exit_code=2)
+    if args.cpus_per_run <= 0:
+        raise CommandError("--cpus-per-run must be above 0", exit_code=2)
     sweep = load_sweep(args.sweep)
     out = args.out if args.out is not None else Path("sweeps") / args.sweep.stem
     if args.dry_run:
@@ -41,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
                            api_key_env=args.api_key_env, **dict(args.budget))
     print(f"{args.sweep}: {plural(len(sweep.runs), 'run')} into {out}", file=sys.stderr)
     try:
-        result = asyncio.run(run_sweep(sweep, options, _print_finished))
+        if args.ray is not None:
+            result = _on_ray(sweep, options, args)
+        else:
+            result = asyncio.run(run_sweep(sweep, options, _print_finished))
     except KeyboardInterrupt:
         print(f"interrupted; continue with: dlngraph sweep {shlex.quote(str(args.sweep))} --out {shlex.quote(str(out))}",
               file=sys.stderr)
@@ -49,6 +61,18 @@ def run(args: argparse.Namespace) -> int:
     print_table(result, out)
     failed = [record for record in result.runs if record.status == "failed"]
     return 1 if failed else 0
+
+
+def _on_ray(sweep: Sweep, options: SweepOptions, args: argparse.Namespace) -> SweepResult:
+    try:
+        from dlngraph.runs.sweep_ray import RayOptions, run_sweep_on_ray
+        import ray  # noqa: F401 - only to say what to install
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] == "ray":
+            raise CommandError("--ray needs Ray: pip install 'dlngraph[ray]'") from None
+        raise
+    ray_options = RayOptions(address=args.ray or None, cpus_per_run=args.cpus_per_run)
+    return run_sweep_on_ray(sweep, options, ray_options, _print_finished)
 
 
 def print_table(result: SweepResult, out: Path) -> None:

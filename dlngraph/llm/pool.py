@@ -267,7 +267,7 @@ class _Sharing:
         return self._backends[key]
 
     def limiter(self, spec: ModelSpec) -> ModelLimiter:
-        key = (_server_key(spec), spec.limits)
+        key = limiter_key(spec)
         if key not in self._limiters:
             self._limiters[key] = ModelLimiter(spec.limits)
         return self._limiters[key]
@@ -278,7 +278,12 @@ def _backend_key(spec: ModelSpec) -> ModelSpec:
     return msgspec.structs.replace(spec, sampling=Sampling())
 
 
-def _server_key(spec: ModelSpec) -> tuple[str, ...]:
+def limiter_key(spec: ModelSpec) -> tuple[Any, ...]:
+    """What makes two models queue behind one limiter: the server model and its limits."""
+    return (server_key(spec), spec.limits)
+
+
+def server_key(spec: ModelSpec) -> tuple[str, ...]:
     """The model a server serves, whichever way it is asked (chat or not, any context window)."""
     if spec.backend == "openai":
         urls = sorted(endpoint.url.rstrip("/") for endpoint in model_endpoints(spec)) or [DEFAULT_BASE_URL]

@@ -99,8 +99,7 @@ async def run_sweep(sweep: Sweep, options: SweepOptions, finished: Finished | No
     """Train (or resume) every run not finished yet, `max_parallel` at once; a run that fails is
     recorded with its error and the others go on. sweep.json is rewritten after every run, and
     also when the sweep is interrupted."""
-    options.out.mkdir(parents=True, exist_ok=True)
-    records = [_record_of(run, options.out / run.id) for run in sweep.runs]
+    records, todo = pending_records(sweep, options.out)
     limited = options.max_calls is not None or options.max_tokens is not None
     shared = Shared(budget=Budget(options.max_calls, options.max_tokens) if limited else None)
     slots = asyncio.Semaphore(options.max_parallel)
@@ -111,27 +110,43 @@ async def run_sweep(sweep: Sweep, options: SweepOptions, finished: Finished | No
                 return  # waits for the next session
             record.status = "running"
             try:
-                summary = await _train_one(sweep, run, options, shared)
+                outcome: RunSummary | BaseException = await train_one(sweep, run, options, shared)
             except Exception as error:  # noqa: BLE001 - one run's failure is its own
-                record.status, record.error = "failed", f"{type(error).__name__}: {error}"
-            else:
-                record.status = "stopped" if summary.stopped == "budget" else "finished"
-                record.summary, record.error = summary, None
-            _write(sweep, options.out, records)
-            if finished is not None:
-                finished(record)
+                outcome = error
+            record_end(sweep, options.out, records, record, outcome, finished)
 
     try:
         async with asyncio.TaskGroup() as group:
-            for run, record in zip(sweep.runs, records, strict=True):
-                if record.status != "finished":
-                    group.create_task(one(run, record))
+            for run, record in todo:
+                group.create_task(one(run, record))
     finally:
         for record in records:
             if record.status == "running":
                 record.status = "waiting"  # interrupted: its checkpoint resumes it
-        result = _write(sweep, options.out, records)
+        result = write_result(sweep, options.out, records)
     return result
+
+
+def record_end(
+    sweep: Sweep, out: Path, records: list[RunRecord], record: RunRecord, outcome: RunSummary | BaseException,
+    finished: Finished | None,
+) -> None:
+    """A run has ended with its summary, or failed with an error: say so in sweep.json, and tell."""
+    if isinstance(outcome, BaseException):
+        record.status, record.error = "failed", f"{type(outcome).__name__}: {outcome}"
+    else:
+        record.status = "stopped" if outcome.stopped == "budget" else "finished"
+        record.summary, record.error = outcome, None
+    write_result(sweep, out, records)
+    if finished is not None:
+        finished(record)
+
+
+def pending_records(sweep: Sweep, out: Path) -> tuple[list[RunRecord], list[tuple[SweepRun, RunRecord]]]:
+    """Every run's record as its folder says, and the runs still to train (or resume)."""
+    out.mkdir(parents=True, exist_ok=True)
+    records = [_record_of(run, out / run.id) for run in sweep.runs]
+    return records, [(run, record) for run, record in zip(sweep.runs, records, strict=True) if record.status != "finished"]
 
 
 def sweep_run_dirs(folder: Path) -> list[Path] | None:
@@ -151,7 +166,7 @@ def ranked(records: list[RunRecord], metric: Metric) -> list[RunRecord]:
     return sorted(scored, key=lambda record: -getattr(record.summary, metric))
 
 
-async def _train_one(sweep: Sweep, run: SweepRun, options: SweepOptions, shared: Shared) -> RunSummary:
+async def train_one(sweep: Sweep, run: SweepRun, options: SweepOptions, shared: Shared) -> RunSummary:
     run_dir = options.out / run.id
     train_options = TrainOptions(
         run_dir=run_dir, overrides=run.overrides, base_url=options.base_url, api_key_env=options.api_key_env,
@@ -179,7 +194,7 @@ def _record_of(run: SweepRun, run_dir: Path) -> RunRecord:
     return record
 
 
-def _write(sweep: Sweep, out: Path, records: list[RunRecord]) -> SweepResult:
+def write_result(sweep: Sweep, out: Path, records: list[RunRecord]) -> SweepResult:
     result = SweepResult(
         sweep=str(sweep.path), spec=str(sweep.spec_path), metric=sweep.metric, runs=records,
         ranking=[record.id for record in ranked(records, sweep.metric)],

@@ -219,3 +219,14 @@ def test_a_sweep_interrupted_mid_run_resumes_to_the_results_of_one_never_interru
     assert again.returncode == 0, again.stderr
     assert outcomes(tmp_path / "killed") == outcomes(tmp_path / "whole")
     assert len(outcomes(tmp_path / "whole")) == 4
+
+
+def test_the_command_refuses_what_it_cannot_honour(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_sweep(tmp_path, "http://127.0.0.1:1/v1", "seeds: [1]\n")
+    assert main(["sweep", str(path), "--ray", "--budget", "calls=5", "--out", str(tmp_path / "out")]) == 2
+    assert "--budget caps a sweep trained in one process" in capsys.readouterr().err
+    assert main(["sweep", str(path), "--cpus-per-run", "0", "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+    path.write_text("spec: missing.yaml\n")
+    assert main(["sweep", str(path)]) == 1
+    assert f"{path}:1:7: spec: no spec file at" in capsys.readouterr().err

@@ -1,0 +1,68 @@
+"""What the cluster-wide limiter costs per call, beside the in-process one.
+
+    python benchmarks/bench_cluster_limiter.py [--calls N] [--in-flight K]
+
+Starts a local Ray (2 CPUs) and times acquiring and releasing a concurrency slot: through the
+process's own `ModelLimiter`, and through the `SlotTable` actor of `dlngraph.llm.cluster_limits`
+(one round trip to acquire, one to release), one call at a time (the latency a call pays) and
+K at once (what the actor sustains). The slot is empty work, so the figures are pure overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+import ray
+
+from dlngraph.llm.cluster_limits import ClusterSlots, cluster_slot_table
+from dlngraph.llm.limits import ModelLimiter
+from dlngraph.spec.models import Limits
+
+
+async def per_call_us(slot, calls: int, in_flight: int) -> float:  # noqa: ANN001 - an async context factory
+    """Microseconds of wall time per slot held and given back, `in_flight` at once."""
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            async with slot():
+                pass
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(calls // in_flight) for _ in range(in_flight)))
+    return (time.perf_counter() - started) / (calls // in_flight * in_flight) * 1e6
+
+
+async def measure(calls: int, in_flight: int) -> list[tuple[str, float, float]]:
+    local = ModelLimiter(Limits(max_concurrency=in_flight))
+    table = cluster_slot_table("bench-cluster-limiter", in_flight)
+    cluster = ClusterSlots.of_actor(table, holder="bench")
+    rows = []
+    for name, slot in (("in-process ModelLimiter", local.slot), ("Ray SlotTable actor", cluster.slot)):
+        await per_call_us(slot, min(calls, 200), 1)  # warm up
+        rows.append((name, await per_call_us(slot, calls, 1), await per_call_us(slot, calls, in_flight)))
+    ray.kill(table)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--in-flight", type=int, default=32)
+    args = parser.parse_args()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rows = asyncio.run(measure(args.calls, args.in_flight))
+    finally:
+        ray.shutdown()
+    print(f"{'limiter':<26} {'us/call, 1 at once':>20} {f'us/call, {args.in_flight} at once':>22}")
+    for name, alone, together in rows:
+        print(f"{name:<26} {alone:>20.1f} {together:>22.1f}")
+
+
+if __name__ == "__main__":
+    main()

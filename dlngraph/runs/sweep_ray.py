@@ -1,0 +1,111 @@
+"""`dlngraph sweep --ray [ADDRESS]`: each run of a sweep as one Ray task.
+
+    result = run_sweep_on_ray(sweep, SweepOptions(out=Path("/shared/sweeps/nav")), RayOptions(address="auto"))
+
+The driver connects to the cluster at `address` (`ray.init(address=...)`), or starts a local
+Ray when there is none, and submits one task per run not finished yet, each declaring
+`cpus_per_run` CPUs, so Ray runs as many at once as the cluster has room for. A task trains its
+run exactly as `dlngraph train` would (its own models, cache reads from `OUT/cache.sqlite`) and
+returns the run's summary; a task that fails is recorded with its error and the others go on.
+The workers read the sweep file and the spec, and write the run directories, where the driver
+names them. The runs' models share the cluster's limiters: one `SlotTable` actor per server
+model and limits (`dlngraph.llm.cluster_limits`), so runs on many nodes keep together to a
+server's concurrency, requests/min and tokens/min. On a cluster, `OUT`, the sweep file and the spec's data must be on a filesystem
+every node mounts at the same path (NFS, a cluster volume). sweep.json is the driver's, rewritten
+as each task ends, so skipping and resuming work as they do locally.
+
+Ray is an optional extra (`pip install 'dlngraph[ray]'`), imported only here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from dlngraph.llm.cluster_limits import ClusterLimiter, ClusterSlots, cluster_slot_table
+from dlngraph.llm.pool import LimiterRegistry, limiter_key
+from dlngraph.runs.overrides import apply_overrides
+from dlngraph.runs.session import with_base_url
+from dlngraph.runs.sweep import Finished, SweepOptions, SweepResult, pending_records, record_end, train_one, write_result
+from dlngraph.runs.sweep_file import Sweep, SweepRun, load_sweep
+from dlngraph.runs.train import RunSummary, Shared
+
+
+class RayOptions(msgspec.Struct, kw_only=True):
+    address: str | None = None
+    """A running cluster (`auto`, `ray://head:10001`, ...), or None for a local Ray."""
+    cpus_per_run: float = 1.0
+    """The CPUs each run's task declares (a run is one process driving its HTTP calls)."""
+    local_cpus: int | None = None
+    """The CPUs of a local Ray (None: the machine's)."""
+
+
+def run_sweep_on_ray(sweep: Sweep, options: SweepOptions, ray_options: RayOptions, finished: Finished | None = None) -> SweepResult:
+    """Every unfinished run as a Ray task; sweep.json after each (also when interrupted)."""
+    import ray
+
+    records, todo = pending_records(sweep, options.out)
+    started_here = not ray.is_initialized()
+    if started_here:
+        local = {} if ray_options.address is not None else {"num_cpus": ray_options.local_cpus, "include_dashboard": False}
+        ray.init(address=ray_options.address, log_to_driver=False, **local)
+    task = ray.remote(num_cpus=ray_options.cpus_per_run, max_retries=0)(train_in_worker)
+    tables = _limit_tables(sweep, options, [run for run, _ in todo])
+    waiting = {task.remote(str(sweep.path), run.id, options, tables): record for run, record in todo}
+    try:
+        for record in waiting.values():
+            record.status = "running"
+        while waiting:
+            (done,), _ = ray.wait(list(waiting), num_returns=1)
+            record = waiting.pop(done)
+            try:
+                outcome: RunSummary | BaseException = msgspec.convert(ray.get(done), RunSummary)
+            except ray.exceptions.RayError as error:
+                outcome = getattr(error, "cause", None) or error  # the run's own exception
+            record_end(sweep, options.out, records, record, outcome, finished)
+    finally:
+        for ref, record in waiting.items():
+            ray.cancel(ref, force=True)
+            record.status = "waiting"
+        result = write_result(sweep, options.out, records)
+        for table in tables.values():
+            ray.kill(table)
+        if started_here:
+            ray.shutdown()
+    return result
+
+
+def train_in_worker(sweep_path: str, run_id: str, options: SweepOptions, tables: dict[tuple[Any, ...], Any]) -> dict[str, Any]:
+    """The body of a run's task: read the sweep file, train (or resume) that run with the
+    cluster's limiters, return its summary as plain data (what crosses the cluster)."""
+    sweep = load_sweep(Path(sweep_path))
+    (run,) = [run for run in sweep.runs if run.id == run_id]
+    holder = f"{socket.gethostname()}:{os.getpid()}:{run_id}"
+    limiters: LimiterRegistry = {
+        key: ClusterLimiter(key[1], ClusterSlots.of_actor(table, holder=holder)) for key, table in tables.items()
+    }
+    return msgspec.to_builtins(asyncio.run(train_one(sweep, run, options, Shared(limiters=limiters))))
+
+
+def _limit_tables(sweep: Sweep, options: SweepOptions, runs: list[SweepRun]) -> dict[tuple[Any, ...], Any]:
+    """One `SlotTable` actor per server model and limits that the runs use, owned by the
+    driver (an actor lives as long as its owner), so every run on every node shares them."""
+    tables: dict[tuple[Any, ...], Any] = {}
+    for run in runs:
+        spec = with_base_url(apply_overrides(sweep.spec, run.overrides), options.base_url, options.api_key_env)
+        for model in spec.models.values():
+            key = limiter_key(model)
+            if key not in tables:
+                limits = model.limits
+                tables[key] = cluster_slot_table(
+                    f"dlngraph-limits-{uuid.uuid4().hex}", limits.max_concurrency,
+                    requests_per_minute=limits.requests_per_minute, tokens_per_minute=limits.tokens_per_minute,
+                )
+    return tables
+

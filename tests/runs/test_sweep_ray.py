@@ -1,0 +1,128 @@
+"""`dlngraph sweep --ray`: a real local Ray (2 CPUs, started here and shut down after)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.runs.sweep import SweepOptions, run_sweep
+from dlngraph.runs.sweep_file import load_sweep
+from tests.runs.test_sweep import closed_port_url, outcomes, sweep_json, write_sweep
+
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.slow  # a local Ray takes about 5 s to start
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    with ServerProcess("--latency-ms", "10") as server:
+        yield server.base_url
+
+
+def test_a_four_run_sweep_on_ray_reports_the_failed_run_and_finishes_the_others(
+    tmp_path: Path, server_url: str, local_ray: None
+) -> None:
+    from dlngraph.runs.sweep_ray import RayOptions, run_sweep_on_ray
+
+    path = write_sweep(tmp_path, server_url, f"""\
+variants:
+  - {{}}
+  - {{models.fast.base_url: "{closed_port_url()}", models.fast.limits.max_attempts: 1}}
+seeds: [1, 2]
+""")
+    sweep = load_sweep(path)
+    assert len(sweep.runs) == 4
+    finished = []
+    result = run_sweep_on_ray(sweep, SweepOptions(out=tmp_path / "ray"), RayOptions(), finished.append)
+    statuses = sorted(record.status for record in result.runs)
+    assert statuses == ["failed", "failed", "finished", "finished"], result.runs
+    assert all("onnect" in (record.error or "") for record in result.runs if record.status == "failed")
+    assert len(finished) == 4 and len(sweep_json(tmp_path / "ray")["ranking"]) == 2
+
+    asyncio.run(run_sweep(sweep, SweepOptions(out=tmp_path / "local", max_parallel=2)))
+    assert outcomes(tmp_path / "ray") == outcomes(tmp_path / "local")  # a Ray task trains as a local run does
+
+
+def test_the_shared_limiter_holds_a_concurrency_of_n_across_two_ray_workers(local_ray: None) -> None:
+    from dlngraph.llm.cluster_limits import ClusterSlots, cluster_slot_table
+
+    table = cluster_slot_table("test-limits-concurrency", 3, lease_s=5.0)
+
+    def hammer(table, holder: str) -> tuple[int, int]:  # noqa: ANN001 - a Ray actor handle
+        """In a worker: 8 calls at once through the shared slots; the most this worker held."""
+        async def main() -> tuple[int, int]:
+            slots = ClusterSlots.of_actor(table, holder=holder)
+            inside = most = 0
+
+            async def call() -> None:
+                nonlocal inside, most
+                async with slots.slot():
+                    inside += 1
+                    most = max(most, inside)
+                    await asyncio.sleep(0.05)
+                    inside -= 1
+
+            await asyncio.gather(*(call() for _ in range(8)))
+            return most, 8
+
+        return asyncio.run(main())
+
+    worker = ray.remote(num_cpus=1)(hammer)
+    results = ray.get([worker.remote(table, f"worker-{index}") for index in range(2)])
+    stats = ray.get(table.stats.remote())
+    assert stats["max_held"] == 3 and stats["held"] == 0, stats  # together, never more than 3
+    assert sum(calls for _, calls in results) == 16 and all(most >= 1 for most, _ in results)
+    ray.kill(table)
+
+
+def test_a_killed_worker_s_slots_come_back_when_their_leases_expire(local_ray: None) -> None:
+    import time
+
+    from dlngraph.llm.cluster_limits import ClusterSlots, cluster_slot_table
+
+    table = cluster_slot_table("test-limits-leases", 2, lease_s=0.5)
+
+    class Holder:
+        """An actor whose event loop (on a thread of its own) holds two slots and renews them."""
+
+        def grab(self, table) -> int:  # noqa: ANN001 - a Ray actor handle
+            import threading
+
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, daemon=True).start()
+            slots = ClusterSlots.of_actor(table, holder="doomed", lease_s=0.5)
+            entered = threading.Semaphore(0)
+
+            async def hold() -> None:
+                async with slots.slot():
+                    entered.release()
+                    await asyncio.sleep(3600)
+
+            for _ in range(2):
+                asyncio.run_coroutine_threadsafe(hold(), loop)
+            entered.acquire()
+            entered.acquire()
+            return 2
+
+    holder = ray.remote(num_cpus=0)(Holder).remote()
+    assert ray.get(holder.grab.remote(table)) == 2
+    time.sleep(1.2)  # over two lease terms: renewals keep the slots
+    assert ray.get(table.held.remote()) == 2
+    ray.kill(holder)  # dies holding both slots
+    deadline = time.monotonic() + 10
+    while ray.get(table.held.remote()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ray.get(table.stats.remote())["expired"] == 2
+    ray.kill(table)
