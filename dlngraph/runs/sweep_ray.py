@@ -50,6 +50,7 @@ def run_sweep_on_ray(sweep: Sweep, options: SweepOptions, ray_options: RayOption
     """Every unfinished run as a Ray task; sweep.json after each (also when interrupted)."""
     import ray
 
+    options = msgspec.structs.replace(options, out=options.out.resolve())  # the same on every node
     records, todo = pending_records(sweep, options.out)
     started_here = not ray.is_initialized()
     if started_here:
@@ -57,7 +58,7 @@ def run_sweep_on_ray(sweep: Sweep, options: SweepOptions, ray_options: RayOption
         ray.init(address=ray_options.address, log_to_driver=False, **local)
     task = ray.remote(num_cpus=ray_options.cpus_per_run, max_retries=0)(train_in_worker)
     tables = _limit_tables(sweep, options, [run for run, _ in todo])
-    waiting = {task.remote(str(sweep.path), run.id, options, tables): record for run, record in todo}
+    waiting = {task.remote(str(sweep.path.resolve()), run.id, options, tables): record for run, record in todo}
     try:
         for record in waiting.values():
             record.status = "running"
