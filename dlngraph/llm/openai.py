@@ -7,7 +7,8 @@ backend in `dlngraph.llm.client`. How each request kind is asked:
 - score: the echo trick on `/completions`: send context + target with `echo=true, logprobs=1`
   and read back the logprobs of the prompt's own tokens that cover the target;
 - class_distribution: one generated token with its top-k logprobs (`logprobs=k` on completions,
-  `logprobs=true, top_logprobs=k` on chat), mapped to classes by their verbalizers.
+  `logprobs=true, top_logprobs=k` on chat), mapped to classes by their verbalizers. k is the
+  paper's 100 until the server refuses it; the cap its refusal names is then remembered.
 
 With `prompts_per_request` > 1, completions calls made at the same moment that differ only in
 their prompt share one request (`dlngraph.llm.openai_batch`).
@@ -36,6 +37,7 @@ from dlngraph.llm.openai_parse import (
     completion_texts,
     completion_top_logprobs,
     echo_target_logprobs,
+    logprobs_cap,
     usage_of,
 )
 from dlngraph.llm.tokens import estimate_tokens
@@ -56,10 +58,14 @@ T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
-COMPLETIONS_CAPABILITIES = Capabilities(echo_scoring=True, top_logprobs=5)
-"""The legacy completions API returns at most 5 top logprobs; vLLM allows more (configurable)."""
+PAPER_TOP_LOGPROBS = 100
+"""What the paper's class scoring asks for (`LogProbsScore`, `top_logprobs: 100`). Servers cap
+it (vLLM's `--max-logprobs` and OpenAI's chat API at 20, OpenAI's legacy completions at 5): a
+backend asks this many until a server refuses, then what the refusal allows."""
 
-CHAT_CAPABILITIES = Capabilities(echo_scoring=False, top_logprobs=20)
+COMPLETIONS_CAPABILITIES = Capabilities(echo_scoring=True, top_logprobs=PAPER_TOP_LOGPROBS)
+
+CHAT_CAPABILITIES = Capabilities(echo_scoring=False, top_logprobs=PAPER_TOP_LOGPROBS)
 
 
 class OpenAIBackend:
@@ -90,6 +96,11 @@ class OpenAIBackend:
         )
         default = CHAT_CAPABILITIES if chat else COMPLETIONS_CAPABILITIES
         self._capabilities = capabilities if capabilities is not None else default
+        self.top_logprobs = self._capabilities.top_logprobs
+        """Top logprobs asked per class distribution: lowered to the server's cap once it
+        refuses more (`_probe_top_logprobs`)."""
+        self._top_logprobs_settled = False
+        self._probing = asyncio.Lock()
         self._completions = Endpoint(url=f"{self._base_url}/completions", model=model)
         self._chat_completions = Endpoint(url=f"{self._base_url}/chat/completions", model=model)
         self._session: aiohttp.ClientSession | None = None
@@ -204,9 +215,30 @@ class OpenAIBackend:
         )
 
     async def class_distribution(self, request: ClassDistributionRequest) -> ClassDistribution:
-        top_k = self._capabilities.top_logprobs
-        if top_k <= 0:
+        if self.top_logprobs <= 0:
             raise UnsupportedRequest(f"{self.identity} returns no top logprobs")
+        if not self._top_logprobs_settled:
+            async with self._probing:  # the first call finds the cap; the others wait for it
+                if not self._top_logprobs_settled:
+                    return await self._probe_top_logprobs(request)
+        return await self._ask_top_logprobs(request, self.top_logprobs)
+
+    async def _probe_top_logprobs(self, request: ClassDistributionRequest) -> ClassDistribution:
+        """Ask with `top_logprobs` and, while the server refuses, with the cap its refusal
+        names; remember what was accepted. Any other answer or error settles nothing."""
+        while True:
+            try:
+                distribution = await self._ask_top_logprobs(request, self.top_logprobs)
+            except PermanentError as error:
+                cap = logprobs_cap(error.detail, self.top_logprobs)
+                if cap is None:
+                    raise
+                self.top_logprobs = cap
+                continue
+            self._top_logprobs_settled = True
+            return distribution
+
+    async def _ask_top_logprobs(self, request: ClassDistributionRequest, top_k: int) -> ClassDistribution:
         payload: dict[str, Any] = {"model": self._model, "max_tokens": 1, "temperature": 0.0}
         if self._chat:
             payload.update(
