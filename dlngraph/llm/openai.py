@@ -98,9 +98,10 @@ class OpenAIBackend:
         self._capabilities = capabilities if capabilities is not None else default
         self.top_logprobs = self._capabilities.top_logprobs
         """Top logprobs asked per class distribution: lowered to the server's cap once it
-        refuses more (`_probe_top_logprobs`)."""
-        self._top_logprobs_settled = False
-        self._probing = asyncio.Lock()
+        refuses more (`_within_cap`)."""
+        self._probing = False
+        self._settled: asyncio.Event | None = None
+        self._settled_loop: asyncio.AbstractEventLoop | None = None
         self._completions = Endpoint(url=f"{self._base_url}/completions", model=model)
         self._chat_completions = Endpoint(url=f"{self._base_url}/chat/completions", model=model)
         self._session: aiohttp.ClientSession | None = None
@@ -217,26 +218,38 @@ class OpenAIBackend:
     async def class_distribution(self, request: ClassDistributionRequest) -> ClassDistribution:
         if self.top_logprobs <= 0:
             raise UnsupportedRequest(f"{self.identity} returns no top logprobs")
-        if not self._top_logprobs_settled:
-            async with self._probing:  # the first call finds the cap; the others wait for it
-                if not self._top_logprobs_settled:
-                    return await self._probe_top_logprobs(request)
-        return await self._ask_top_logprobs(request, self.top_logprobs)
+        settled = self._top_logprobs_settled()
+        if not settled.is_set():
+            if self._probing:
+                await settled.wait()  # the first call finds the cap; the others go with it
+            else:
+                self._probing = True
+                try:
+                    return await self._within_cap(request)
+                finally:
+                    self._probing = False
+                    settled.set()
+        return await self._within_cap(request)
 
-    async def _probe_top_logprobs(self, request: ClassDistributionRequest) -> ClassDistribution:
-        """Ask with `top_logprobs` and, while the server refuses, with the cap its refusal
-        names; remember what was accepted. Any other answer or error settles nothing."""
+    async def _within_cap(self, request: ClassDistributionRequest) -> ClassDistribution:
+        """Ask with `top_logprobs` and, while the server refuses that many, with the cap its
+        refusal names, remembered for every later call."""
         while True:
+            top_k = self.top_logprobs
             try:
-                distribution = await self._ask_top_logprobs(request, self.top_logprobs)
+                return await self._ask_top_logprobs(request, top_k)
             except PermanentError as error:
-                cap = logprobs_cap(error.detail, self.top_logprobs)
+                cap = logprobs_cap(error.detail, top_k)
                 if cap is None:
                     raise
-                self.top_logprobs = cap
-                continue
-            self._top_logprobs_settled = True
-            return distribution
+                self.top_logprobs = min(self.top_logprobs, cap)
+
+    def _top_logprobs_settled(self) -> asyncio.Event:
+        """Set once the first class call is answered (or failed): created in the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._settled is None or self._settled_loop is not loop:
+            self._settled, self._settled_loop = asyncio.Event(), loop
+        return self._settled
 
     async def _ask_top_logprobs(self, request: ClassDistributionRequest, top_k: int) -> ClassDistribution:
         payload: dict[str, Any] = {"model": self._model, "max_tokens": 1, "temperature": 0.0}
