@@ -31,7 +31,7 @@ import msgspec
 from dlngraph.dln import elbo
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.memo import Once
-from dlngraph.dln.posterior import PosteriorQuery, sample_posterior
+from dlngraph.dln.posterior import PosteriorQuery, posterior_logprob, render_posterior, sample_posterior
 from dlngraph.dln.postprocess import example_loss
 from dlngraph.dln.priorities import priority_of
 from dlngraph.dln.proposals import (
@@ -53,7 +53,7 @@ from dlngraph.dln.texts import reads, texts_for
 from dlngraph.engine import EventBus, ForwardRun, NodeOutput, gather
 from dlngraph.engine.node_ops import render_lm
 from dlngraph.graph import CompiledNetwork
-from dlngraph.spec.nodes import LMNode
+from dlngraph.spec.nodes import INPUT, LMNode
 from dlngraph.spec.templates import get_template
 from dlngraph.spec.training import TrainingSpec
 
@@ -215,6 +215,12 @@ class TrainingStep:
                     f"and model '{node.model}' cannot provide them; use a completions endpoint "
                     f"(vLLM, llama.cpp server) or the local backend, or set trainable: false"
                 )
+            backward = self._backward_model(node_id)
+            if self.training.correct_weighting and not self.models[backward].capabilities.echo_scoring:
+                raise TrainingError(
+                    f"correct_weighting scores hidden node '{node_id}' posterior samples under the backward "
+                    f"model '{backward}', which cannot provide log-probabilities of text (echo scoring)"
+                )
 
     def _split_rows(self) -> tuple[list[int], list[int]]:
         """Rows (positions in `kept`) shown to proposals and used for ranking; with held-out
@@ -296,25 +302,55 @@ class TrainingStep:
         if example not in consumer_targets:
             return []
         node = self._lm(node_id)
-        model_name = self.training.backward_model or node.model
-        query = PosteriorQuery(
-            input=reads(node, self._example_texts(node_id, example)),
-            h=self._own_output(node_id, example).text,
-            target=consumer_targets[example],
-            prompt=self.prompts[node_id],
-            next_prompt=self.prompts[consumer],
-        )
+        model_name = self._backward_model(node_id)
         num_samples = self.training.num_h_samples
         return await sample_posterior(
             model=self.models[model_name],
             template=get_template(node.posterior_template),
-            query=query,
+            query=self._posterior_query(node_id, example, consumer_targets[example]),
             num_samples=num_samples,
             temperature=self._backward_temperature(model_name),
             max_tokens=self.training.posterior_max_tokens,
             seed=derive_seed(self.seed, node_id, "posterior") + example * num_samples,
             node=node_id,
         )
+
+    def _posterior_query(self, node_id: str, example: int, target: str) -> PosteriorQuery:
+        """What the posterior template shows for one example, given its first consumer's target."""
+        node = self._lm(node_id)
+        return PosteriorQuery(
+            input=reads(node, self._example_texts(node_id, example)),
+            h=self._own_output(node_id, example).text,
+            target=target,
+            prompt=self.prompts[node_id],
+            next_prompt=self.prompts[self.roles.consumers(node_id)[0]],
+        )
+
+    def _sharpening_corrections(
+        self, node_id: str, example: int, samples: list[str], pairs: list[tuple[str, str]], methods: Mapping[str, str]
+    ) -> list[tuple[int, Awaitable[float]]]:
+        """Terms taken off sample j's sharpening logit, as (j, term), for the paper's
+        `posterior_sharpening_use_mi_regularization` (each consumer's log p(target | h~_j) with
+        the sample alone, its residual input left empty) and
+        `posterior_sharpening_correct_weighting` (log q(h~_j), the proposal's own probability)."""
+        corrections: list[tuple[int, Awaitable[float]]] = []
+        if self.training.use_mi_regularization:
+            for j, sample in enumerate(samples):
+                for consumer, target in pairs:
+                    alone = self._render_example(consumer, self.prompts[consumer], example, {node_id: sample, INPUT: ""})
+                    corrections.append((j, self._value(consumer, alone, target, methods[consumer])))
+        if self.training.correct_weighting:
+            node = self._lm(node_id)
+            prompt = render_posterior(get_template(node.posterior_template), self._posterior_query(node_id, example, pairs[0][1]))
+            model = self.models[self._backward_model(node_id)]
+            masked = not self.training.include_h1 and self._forward_only.get((node_id, example), False)
+            for j, sample in enumerate(samples):
+                if j > 0 or not masked:  # a forward state with no weight needs no term
+                    corrections.append((j, posterior_logprob(model=model, prompt=prompt, sample=sample, node=node_id)))
+        return corrections
+
+    async def _value(self, node_id: str, rendered: str, target: str, method: str) -> float:
+        return (await self._likelihood(node_id, rendered, target, "sharpening", method)).value
 
     async def weights(self, node_id: str) -> list[list[float]]:
         """The sharpening weights of a hidden node; `run` starts computing them for every
@@ -396,10 +432,13 @@ class TrainingStep:
             use_prior = self.training.include_prior and self._echo(node_id)
             if use_prior:
                 calls += [prior(j) for j in range(len(samples))]
-            values = await gather(calls, started=sent)
+            corrections = self._sharpening_corrections(node_id, example, samples, pairs, methods)
+            values = await gather([*calls, *(term for _, term in corrections)], started=sent)
             width = len(pairs)
             likelihoods = [sum(values[j * width:(j + 1) * width]) for j in range(len(samples))]
-            return likelihoods, values[len(samples) * width:]
+            for (j, _), value in zip(corrections, values[len(calls):], strict=True):
+                likelihoods[j] -= value
+            return likelihoods, values[len(samples) * width:len(calls)]
         finally:
             sent.set()  # also when nothing was asked: no one waits in vain
 
@@ -654,6 +693,9 @@ class TrainingStep:
 
     def _echo(self, node_id: str) -> bool:
         return self.models[self._lm(node_id).model].capabilities.echo_scoring
+
+    def _backward_model(self, node_id: str) -> str:
+        return self.training.backward_model or self._lm(node_id).model
 
     def _backward_temperature(self, model_name: str) -> float:
         return self.network.spec.models[model_name].sampling.temperature

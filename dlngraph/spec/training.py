@@ -24,6 +24,13 @@ class TrainingSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     include_prior: bool = True
     """Add log p(h | x, prompt_h) to the posterior sharpening weights (the paper's
     `posterior_sharpening_include_prior`)."""
+    correct_weighting: bool = False
+    """Take log q(h~) off each sample's sharpening logit, so that the weights are importance
+    weights of the proposal (the paper's `posterior_sharpening_correct_weighting`). Costs one
+    echo score per sample on the backward model."""
+    use_mi_regularization: bool = False
+    """Take each consumer's log p(target | h~ alone, without its residual input) off the
+    sharpening logit (the paper's `posterior_sharpening_use_mi_regularization`)."""
     include_h1: bool = False
     """Let the forward hidden state h compete with the posterior samples in the sharpening.
     The paper's code passes `include_h1=False` since f0d818b; `true` is its June 2023 release."""

@@ -205,3 +205,27 @@ async def test_tolerance_loads_the_best_prompts_back_and_goes_on() -> None:
     assert patient.iterations_run == 3  # training went on after the reload
     assert patient.state.prompts == {"answer": "GOOD"}  # the last validation reloaded GOOD again
     assert patient.state.best_prompts == {"answer": "GOOD"}
+
+
+# --- posterior_sharpening_correct_weighting and use_mi_regularization ---------------------------
+
+
+async def test_correct_weighting_takes_the_proposals_own_logprob_off_each_sample() -> None:
+    # The posterior prompt shows the current prompt "Follow the moves...", so the script gives a
+    # sample the same per-token logprob under q as its prior: the correction cancels the prior.
+    corrected, _, sent = await run_dln2(dln2_script(), correct_weighting=True)
+    scored_under_q = [prompt for prompt in sent if "New notes:" in prompt and prompt.rstrip().endswith(tuple(SAMPLES))]
+    assert len(scored_under_q) == 2 * len(SAMPLES)  # one score per posterior sample, not the weightless forward state
+    without_prior, _, _ = await run_dln2(dln2_script(), include_prior=False)
+    for row, expected in zip(await corrected.weights("reason"), await without_prior.weights("reason"), strict=True):
+        assert row == pytest.approx(expected)
+    plain, _, _ = await run_dln2(dln2_script())
+    assert (await plain.weights("reason"))[0] != pytest.approx((await corrected.weights("reason"))[0])
+
+
+async def test_mi_regularization_scores_each_sample_without_the_residual_question() -> None:
+    _, _, plain = await run_dln2(dln2_script())
+    _, _, regularized = await run_dln2(dln2_script(), use_mi_regularization=True)
+    without_question = [p for p in regularized if "Given the question" in p and "Q1" not in p and "Q2" not in p and "New " not in p]
+    assert not [p for p in plain if "Given the question" in p and "Q1" not in p and "Q2" not in p and "New " not in p]
+    assert {text for text in SAMPLES if any(text in prompt for prompt in without_question)} == SAMPLES
