@@ -92,7 +92,8 @@ def kl_divergence(p: dict[str, float], q: dict[str, float], floor: float = 1e-12
 
 
 def trust_penalties(candidate_distributions: list[list[dict[str, float]]]) -> list[float]:
-    """Per candidate k: mean_i KL(p_k(. | x_i) || p_current(. | x_i)); candidate 0 is current.
+    """Per candidate k: mean_i KL(p_current(. | x_i) || p_k(. | x_i)); candidate 0 is current
+    (the paper's `compute_pairwise_kl`, the current prompt's distribution as the reference).
 
     `candidate_distributions[i][k]` is candidate k's class distribution on example i.
     """
@@ -101,7 +102,7 @@ def trust_penalties(candidate_distributions: list[list[dict[str, float]]]) -> li
     for per_candidate in candidate_distributions:
         current = per_candidate[0]
         for k, distribution in enumerate(per_candidate):
-            penalties[k] += kl_divergence(distribution, current)
+            penalties[k] += kl_divergence(current, distribution)
     return [value / len(candidate_distributions) for value in penalties]
 
 
