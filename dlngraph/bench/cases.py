@@ -1,7 +1,11 @@
 """What `dlngraph bench` measures: a spec, a forward pass or a training step, and its settings.
 
-The training settings are those of the paper's navigate runs (batch 10, 10 prompt samples,
-5 hidden samples, a memory of 2 prompts), plus a larger batch 20 / 20 / 5 variant. The
+A step case is named by its spec, batch / prompt samples / hidden samples and memory. The
+headline, "DLN-2 step 10/10/5 mem 2", keeps the figures of benchmarks/RESULTS.md comparable: it
+mixes the paper's navigate scripts (batch 10 and 10 prompt samples from
+`two_layers_e2e/navigate.sh`, 5 hidden samples and a memory of 2 from `navigate_vllm.sh`).
+"navigate.sh DLN-2 step 10/10/10 mem 5" is `specs/paper/navigate-dln2.yaml`, the real
+navigate.sh configuration (trust factor, logp penalty and held-out ranking included). The
 examples are synthetic navigate-like questions with Yes/No targets: the scripted server
 answers any text, and only the number and shape of the calls matter here.
 """
@@ -22,7 +26,7 @@ FORWARD_EXAMPLES = 20
 """One mini-batch of the paper's schedule: what `benchmarks/bench_scheduler.py` runs."""
 DEV_PASS_EXAMPLES = 100
 """A validation pass over a dev set: the forward passes of `dlngraph bench`."""
-PAPER_MEMORY = 2
+HEADLINE_MEMORY = 2
 
 
 class Example(msgspec.Struct, frozen=True):
@@ -61,11 +65,13 @@ class Case(msgspec.Struct, frozen=True, kw_only=True):
         return StepSettings(training=training, iteration=0, memory=memory)
 
 
-def navigate_step(spec: str, batch: int = 10, prompts: int = 10, hidden: int = 5) -> Case:
-    label = {"dln2": "DLN-2"}.get(spec, spec)
+def step_case(spec: str, batch: int = 10, prompts: int = 10, hidden: int = 5, memory: int = HEADLINE_MEMORY,
+              label: str | None = None) -> Case:
+    """A training step of `spec` with these counts, named by them (and by `label`, or the spec)."""
+    label = label or {"dln2": "DLN-2"}.get(spec, spec)
     return Case(
-        name=f"{label} step {batch}/{prompts}/{hidden} mem {PAPER_MEMORY}", spec=spec, kind="step",
-        examples=batch, num_p_samples=prompts, num_h_samples=hidden, use_memory=PAPER_MEMORY,
+        name=f"{label} step {batch}/{prompts}/{hidden} mem {memory}", spec=spec, kind="step",
+        examples=batch, num_p_samples=prompts, num_h_samples=hidden, use_memory=memory,
     )
 
 
@@ -73,23 +79,27 @@ def forward_pass(spec: str, examples: int = FORWARD_EXAMPLES) -> Case:
     return Case(name=f"{spec} forward x{examples}", spec=spec, kind="forward", examples=examples)
 
 
-HEADLINE = navigate_step("dln2")
+HEADLINE = step_case("dln2")
 """The case the last line of `dlngraph bench` reports."""
+
+NAVIGATE_SH = step_case("paper/navigate-dln2", batch=10, prompts=10, hidden=10, memory=5, label="navigate.sh DLN-2")
+"""The paper's `two_layers_e2e/navigate.sh` at 036d895 (`specs/paper/navigate-dln2.yaml`)."""
 
 
 def bench_cases(quick: bool) -> list[Case]:
-    """The headline DLN-2 step first; quick mode adds only two cheap forward passes.
-    Every step uses the paper's navigate settings (10/10/5, memory 2) unless named otherwise."""
+    """The headline DLN-2 step first; quick mode adds only two cheap forward passes. Each step
+    case's name says its batch / prompt samples / hidden samples and memory."""
     deep4, wide = forward_pass("deep4", DEV_PASS_EXAMPLES), forward_pass("wide_ensemble", DEV_PASS_EXAMPLES)
     if quick:
         return [HEADLINE, deep4, wide]
     return [
         HEADLINE,
-        navigate_step("dln2", batch=20, prompts=20, hidden=5),
+        NAVIGATE_SH,
+        step_case("dln2", batch=20, prompts=20, hidden=5),
         deep4,
-        navigate_step("deep4"),
+        step_case("deep4"),
         wide,
-        navigate_step("wide_ensemble"),
+        step_case("wide_ensemble"),
     ]
 
 

@@ -2,8 +2,8 @@
 it gets to what the server allows.
 
 A scripted OpenAI-compatible server (200 ms +-20% per request, 256 requests at once; 50 ms
-with `--quick`) serves a DLN-2 training step with the paper's navigate settings and a few other
-cases, each run under dlngraph's schedule and under the layer-synchronous one with
+with `--quick`) serves a DLN-2 training step (batch 10, 10 prompt and 5 hidden samples, memory 2),
+the paper's navigate.sh step (10/10/10, memory 5) and a few other cases, each run under dlngraph's schedule and under the layer-synchronous one with
 mini-batches of 20. The last line is for scripts:
 
     speedup_vs_layer_sync=X.X ratio_to_limit=Y.YY client_rps=N

@@ -29,6 +29,13 @@ def with_options(question: str, options: Sequence[str], style: ChoiceStyle) -> s
     return question + _HEADER + "\n".join(lines)
 
 
+def without_options(text: str) -> str:
+    """`text` without its options block, as the paper's `strip_options` cuts it: everything
+    from the first "Options:" on, the rest stripped of surrounding blanks."""
+    index = text.find("Options:")
+    return text if index < 0 else text[:index].strip()
+
+
 def letter_target(index: int) -> str:
     """The target naming the option at `index` in the "letters" style: `(A)`, `(B)`, ..."""
     return f"({LETTERS[index]})"

@@ -61,6 +61,24 @@ def weighted_elbo(scores: list[Matrix], weights: Matrix) -> list[float]:
     return [total / len(scores) for total in totals]
 
 
+def nce_elbo(scores: list[Matrix], weights: Matrix) -> list[float]:
+    """Per candidate k: mean_i sum_j w_ij log softmax_j(scores[i][.][k]) (the paper's `use_nce`).
+
+    A candidate is rewarded for telling the sharpened samples apart from the other samples of
+    the same example rather than for making them likely; the softmax runs over the samples
+    with some weight (a forward state left out by `include_h1: false` takes no part)."""
+    num_candidates = len(scores[0][0])
+    totals = [0.0] * num_candidates
+    for per_sample, row_weights in zip(scores, weights, strict=True):
+        active = [j for j, weight in enumerate(row_weights) if weight > 0]
+        for k in range(num_candidates):
+            logits = [per_sample[j][k] for j in active]
+            top = max(logits)
+            log_total = top + math.log(sum(math.exp(value - top) for value in logits))
+            totals[k] += sum(row_weights[j] * (per_sample[j][k] - log_total) for j in active)
+    return [total / len(scores) for total in totals]
+
+
 def mean_over_examples(scores: Matrix) -> list[float]:
     """Per candidate k: mean_i scores[i][k] (DLN-1 ranking: mean log-likelihood of targets)."""
     num_candidates = len(scores[0])
@@ -74,7 +92,8 @@ def kl_divergence(p: dict[str, float], q: dict[str, float], floor: float = 1e-12
 
 
 def trust_penalties(candidate_distributions: list[list[dict[str, float]]]) -> list[float]:
-    """Per candidate k: mean_i KL(p_k(. | x_i) || p_current(. | x_i)); candidate 0 is current.
+    """Per candidate k: mean_i KL(p_current(. | x_i) || p_k(. | x_i)); candidate 0 is current
+    (the paper's `compute_pairwise_kl`, the current prompt's distribution as the reference).
 
     `candidate_distributions[i][k]` is candidate k's class distribution on example i.
     """
@@ -83,12 +102,13 @@ def trust_penalties(candidate_distributions: list[list[dict[str, float]]]) -> li
     for per_candidate in candidate_distributions:
         current = per_candidate[0]
         for k, distribution in enumerate(per_candidate):
-            penalties[k] += kl_divergence(distribution, current)
+            penalties[k] += kl_divergence(current, distribution)
     return [value / len(candidate_distributions) for value in penalties]
 
 
 def decayed(value: float, iteration: int, iterations: int, decay: bool) -> float:
-    """Linear decay reaching zero at the last iteration (the paper's `decay_logp_penalty`)."""
-    if not decay or iterations <= 1:
+    """The paper's `decay_logp_penalty`: `value * (1 - iteration / iterations)`, linear from
+    `value` at the first step down to `value / iterations` at the last."""
+    if not decay or iterations <= 0:
         return value
-    return value * max(0.0, 1.0 - iteration / (iterations - 1))
+    return value * max(0.0, 1.0 - iteration / iterations)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
+from dlngraph.dln.input_views import InputViews
 from dlngraph.dln.postprocess import accuracy
 from dlngraph.dln.step import LabeledExample
 from dlngraph.engine import run_forward
@@ -31,10 +32,12 @@ async def evaluate(
     split: str,
     prompts: Mapping[str, str] | None = None,
     loss: str = "exact_match",
+    input_views: InputViews | None = None,
 ) -> Evaluation:
+    """`input_views`: what some nodes read of the input (`dln.input_views`), as in training."""
     result = await run_forward(
         network, models, [example.input for example in examples],
-        prompts=prompts, keep_going=True, phase=split,
+        prompts=prompts, keep_going=True, phase=split, input_views=input_views,
     )
     predictions = result.predictions()
     return Evaluation(

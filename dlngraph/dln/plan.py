@@ -28,15 +28,19 @@ def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev
     for node in roles.hidden:
         calls["posterior"] += batch * training.num_h_samples
         prior = 1 if training.include_prior else 0
-        calls["sharpening"] += batch * samples * (len(roles.consumers(node)) + prior)
+        consumers = len(roles.consumers(node)) * (2 if training.use_mi_regularization else 1)
+        calls["sharpening"] += batch * samples * (consumers + prior)
+        calls["sharpening"] += batch * training.num_h_samples if training.correct_weighting else 0
+    ranked_samples = 2 if training.use_h_argmax else samples  # the forward state and h*
     for node in network.trainable:
-        calls["proposal"] += max(training.num_p_samples - 1, 0)
+        rounds = 1 if node in roles.scored else training.num_p1_steps
+        calls["proposal"] += rounds * max(training.num_p_samples - 1, 0)
         candidates = training.num_p_samples + training.use_memory
         if node in roles.scored:
             parents = len(roles.hidden_parents(node))
-            calls["score"] += ranked * candidates * (samples * parents if parents else 1)
+            calls["score"] += ranked * candidates * (ranked_samples * parents if parents else 1)
         else:
-            calls["score"] += ranked * samples * candidates
+            calls["score"] += rounds * ranked * ranked_samples * candidates
     return calls
 
 

@@ -12,7 +12,7 @@ import msgspec
 from dlngraph.dln.priorities import step_tag
 from dlngraph.engine.node_ops import ModelHandle
 from dlngraph.engine.waves import gather
-from dlngraph.llm.types import GenerateRequest
+from dlngraph.llm.types import GenerateRequest, ScoreRequest
 from dlngraph.spec.templates import Template
 
 
@@ -22,6 +22,18 @@ class PosteriorQuery(msgspec.Struct, kw_only=True):
     target: str
     prompt: str
     next_prompt: str
+
+
+def render_posterior(template: Template, query: PosteriorQuery) -> str:
+    """The prompt posterior samples are drawn from (and scored under, `correct_weighting`)."""
+    return template.render(**msgspec.structs.asdict(query))
+
+
+async def posterior_logprob(*, model: ModelHandle, prompt: str, sample: str, node: str) -> float:
+    """log q(h~ | ...) per token: the backward model's mean log-probability of a posterior
+    sample after its prompt, which the paper reads off the sampling call (`return_logprobs`)."""
+    score = await model.score(ScoreRequest(context=prompt, target=sample), tag=step_tag(node, "sharpening"))
+    return score.logprob_mean
 
 
 async def sample_posterior(
@@ -39,7 +51,7 @@ async def sample_posterior(
     `seed + j`); empty rewrites are dropped (the caller always keeps the current hidden
     state, so no example ends up without one)."""
     tag = step_tag(node, "posterior")
-    prompt = template.render(**msgspec.structs.asdict(query))
+    prompt = render_posterior(template, query)
     requests = [
         GenerateRequest(prompt=prompt, max_tokens=max_tokens, temperature=temperature, seed=seed + j, sample_index=j)
         for j in range(num_samples)

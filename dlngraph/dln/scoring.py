@@ -52,6 +52,7 @@ async def likelihood(
     method: ScoringMethod,
     phase: str,
     loss: str = "exact_match",
+    burn_in_ratio: float = 0.0,
 ) -> Likelihood:
     model = models[node.model]
     tag = step_tag(node.id, phase)
@@ -63,7 +64,9 @@ async def likelihood(
         request = ClassDistributionRequest(prompt=rendered, classes=parse_classes(node.classes))
         distribution = await model.class_distribution(request, tag=tag)
         return class_likelihood(node, distribution.probs, target)
-    score = await model.score(ScoreRequest(context=rendered, target=TARGET_SEPARATOR + target), tag=tag)
+    score = await model.score(
+        ScoreRequest(context=rendered, target=TARGET_SEPARATOR + target, burn_in_ratio=burn_in_ratio), tag=tag
+    )
     return Likelihood(value=score.logprob_mean)
 
 

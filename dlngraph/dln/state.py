@@ -55,7 +55,9 @@ class TrainState(msgspec.Struct, kw_only=True):
     """Training steps taken when the best prompts were validated: 0 for the initial prompts,
     -1 before any validation."""
     stale_validations: int = 0
-    """Validations since the best dev accuracy improved (for `tolerance`)."""
+    """Validations since the best dev accuracy improved (for `tolerance` and `early_stop`)."""
+    reloads: int = 0
+    """Times the best prompts were loaded back (`tolerance`)."""
     memory: list[Remembered] = msgspec.field(default_factory=list)
     dev_scores: dict[str, float] = msgspec.field(default_factory=dict)
     """Dev accuracy per prompt set (`prompt_key`): a prompt set is validated once."""

@@ -29,8 +29,9 @@ import anyio
 import msgspec
 
 from dlngraph.dln import elbo
+from dlngraph.dln.input_views import input_views
 from dlngraph.dln.memo import Once
-from dlngraph.dln.posterior import PosteriorQuery, sample_posterior
+from dlngraph.dln.posterior import PosteriorQuery, posterior_logprob, render_posterior, sample_posterior
 from dlngraph.dln.postprocess import example_loss
 from dlngraph.dln.priorities import priority_of
 from dlngraph.dln.proposals import (
@@ -52,7 +53,7 @@ from dlngraph.dln.texts import reads, texts_for
 from dlngraph.engine import EventBus, ForwardRun, NodeOutput, gather
 from dlngraph.engine.node_ops import render_lm
 from dlngraph.graph import CompiledNetwork
-from dlngraph.spec.nodes import LMNode
+from dlngraph.spec.nodes import INPUT, LMNode
 from dlngraph.spec.templates import get_template
 from dlngraph.spec.training import TrainingSpec
 
@@ -146,6 +147,9 @@ class TrainingStep:
         self.failed: list[int] = []
         self._forward_done = anyio.Event()
         self._sharpening_sent: dict[tuple[str, int], anyio.Event] = {}
+        self._forward_only: dict[tuple[str, int], bool] = {}
+        """Per (hidden node, example): its samples hold posterior samples, and the forward state
+        (sample 0) is not one of them (`include_h1: false` gives it no weight)."""
         self.dropped_proposals: dict[str, int] = {}
         """Per node, the proposals that were empty once cleaned."""
 
@@ -155,6 +159,7 @@ class TrainingStep:
         self.forward_run = ForwardRun(
             self.network, self.models, [example.input for example in self.batch],
             seed=self.seed, keep_going=True, phase="forward", priority=priority_of("forward"),
+            input_views=input_views(self.network, self.training),
         )
         examples = range(len(self.batch))
         updates, *_ = await gather([
@@ -210,6 +215,12 @@ class TrainingStep:
                     f"and model '{node.model}' cannot provide them; use a completions endpoint "
                     f"(vLLM, llama.cpp server) or the local backend, or set trainable: false"
                 )
+            backward = self._backward_model(node_id)
+            if self.training.correct_weighting and not self.models[backward].capabilities.echo_scoring:
+                raise TrainingError(
+                    f"correct_weighting scores hidden node '{node_id}' posterior samples under the backward "
+                    f"model '{backward}', which cannot provide log-probabilities of text (echo scoring)"
+                )
 
     def _split_rows(self) -> tuple[list[int], list[int]]:
         """Rows (positions in `kept`) shown to proposals and used for ranking; with held-out
@@ -229,7 +240,8 @@ class TrainingStep:
         return node
 
     def _example_texts(self, node_id: str, example: int, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-        return texts_for(self.network, self._lm(node_id), self.batch[example].input, self.forward_run.outputs_of(example), overrides)
+        example_input = self.forward_run.input_of(node_id, example)
+        return texts_for(self.network, self._lm(node_id), example_input, self.forward_run.outputs_of(example), overrides)
 
     def _texts(self, node_id: str, row: int, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
         return self._example_texts(node_id, self.kept[row], overrides)
@@ -279,6 +291,7 @@ class TrainingStep:
             await self.forward_done()
             wanted = example in self.kept and self.losses[self.kept.index(example)] > 0
         sampled = await self._posterior_samples(node_id, example) if wanted else []
+        self._forward_only[node_id, example] = bool(sampled) and current.text not in sampled
         return list(dict.fromkeys([current.text, *sampled]))
 
     async def _posterior_samples(self, node_id: str, example: int) -> list[str]:
@@ -289,25 +302,55 @@ class TrainingStep:
         if example not in consumer_targets:
             return []
         node = self._lm(node_id)
-        model_name = self.training.backward_model or node.model
-        query = PosteriorQuery(
-            input=reads(node, self._example_texts(node_id, example)),
-            h=self._own_output(node_id, example).text,
-            target=consumer_targets[example],
-            prompt=self.prompts[node_id],
-            next_prompt=self.prompts[consumer],
-        )
+        model_name = self._backward_model(node_id)
         num_samples = self.training.num_h_samples
         return await sample_posterior(
             model=self.models[model_name],
             template=get_template(node.posterior_template),
-            query=query,
+            query=self._posterior_query(node_id, example, consumer_targets[example]),
             num_samples=num_samples,
             temperature=self._backward_temperature(model_name),
             max_tokens=self.training.posterior_max_tokens,
             seed=derive_seed(self.seed, node_id, "posterior") + example * num_samples,
             node=node_id,
         )
+
+    def _posterior_query(self, node_id: str, example: int, target: str) -> PosteriorQuery:
+        """What the posterior template shows for one example, given its first consumer's target."""
+        node = self._lm(node_id)
+        return PosteriorQuery(
+            input=reads(node, self._example_texts(node_id, example)),
+            h=self._own_output(node_id, example).text,
+            target=target,
+            prompt=self.prompts[node_id],
+            next_prompt=self.prompts[self.roles.consumers(node_id)[0]],
+        )
+
+    def _sharpening_corrections(
+        self, node_id: str, example: int, samples: list[str], pairs: list[tuple[str, str]], methods: Mapping[str, str]
+    ) -> list[tuple[int, Awaitable[float]]]:
+        """Terms taken off sample j's sharpening logit, as (j, term), for the paper's
+        `posterior_sharpening_use_mi_regularization` (each consumer's log p(target | h~_j) with
+        the sample alone, its residual input left empty) and
+        `posterior_sharpening_correct_weighting` (log q(h~_j), the proposal's own probability)."""
+        corrections: list[tuple[int, Awaitable[float]]] = []
+        if self.training.use_mi_regularization:
+            for j, sample in enumerate(samples):
+                for consumer, target in pairs:
+                    alone = self._render_example(consumer, self.prompts[consumer], example, {node_id: sample, INPUT: ""})
+                    corrections.append((j, self._value(consumer, alone, target, methods[consumer])))
+        if self.training.correct_weighting:
+            node = self._lm(node_id)
+            prompt = render_posterior(get_template(node.posterior_template), self._posterior_query(node_id, example, pairs[0][1]))
+            model = self.models[self._backward_model(node_id)]
+            masked = not self.training.include_h1 and self._forward_only.get((node_id, example), False)
+            for j, sample in enumerate(samples):
+                if j > 0 or not masked:  # a forward state with no weight needs no term
+                    corrections.append((j, posterior_logprob(model=model, prompt=prompt, sample=sample, node=node_id)))
+        return corrections
+
+    async def _value(self, node_id: str, rendered: str, target: str, method: str) -> float:
+        return (await self._likelihood(node_id, rendered, target, "sharpening", method)).value
 
     async def weights(self, node_id: str) -> list[list[float]]:
         """The sharpening weights of a hidden node; `run` starts computing them for every
@@ -336,6 +379,11 @@ class TrainingStep:
         await self.forward_done()
         terms = [await self._sharpening_terms(node_id, example) for example in self.kept]
         likelihoods = [_kept(likelihood) for likelihood, _ in terms]
+        if not self.training.include_h1:
+            likelihoods = [
+                [-math.inf, *row[1:]] if self._forward_only.get((node_id, example)) else row
+                for row, example in zip(likelihoods, self.kept, strict=True)
+            ]
         priors = [prior for _, prior in terms] if self.training.include_prior and self._echo(node_id) else None
         return elbo.sharpening_weights(likelihoods, priors, self.training.posterior_temp)
 
@@ -384,10 +432,13 @@ class TrainingStep:
             use_prior = self.training.include_prior and self._echo(node_id)
             if use_prior:
                 calls += [prior(j) for j in range(len(samples))]
-            values = await gather(calls, started=sent)
+            corrections = self._sharpening_corrections(node_id, example, samples, pairs, methods)
+            values = await gather([*calls, *(term for _, term in corrections)], started=sent)
             width = len(pairs)
             likelihoods = [sum(values[j * width:(j + 1) * width]) for j in range(len(samples))]
-            return likelihoods, values[len(samples) * width:]
+            for (j, _), value in zip(corrections, values[len(calls):], strict=True):
+                likelihoods[j] -= value
+            return likelihoods, values[len(samples) * width:len(calls)]
         finally:
             sent.set()  # also when nothing was asked: no one waits in vain
 
@@ -417,7 +468,11 @@ class TrainingStep:
             return await self._update_scored(node_id)
         return await self._update_hidden(node_id)
 
-    async def _candidates(self, node_id: str, shown: list[Shown]) -> list[Candidate]:
+    async def _candidates(self, node_id: str, shown: list[Shown], base: str | None = None, round_: int = 0) -> list[Candidate]:
+        """Proposals from `base` (the node's prompt by default) as candidates; a later round
+        (`num_p1_steps`) draws with other seeds."""
+        base = self.prompts[node_id] if base is None else base
+        seed = derive_seed(self.seed, node_id, "proposal", *([round_] if round_ else []))
         node = self._lm(node_id)
         model_name = self.training.backward_model or node.model
         model = self.models[model_name]
@@ -426,31 +481,34 @@ class TrainingStep:
             count_tokens=model.count_tokens,
             context_window=model.context_window,
             template=get_template(node.proposal_template),
-            prompt=self.prompts[node_id],
+            prompt=base,
             shown=shown,
             settings=ProposalSettings(
                 count=max(self.training.num_p_samples - 1, 0),
                 temperature=self._backward_temperature(model_name),
                 max_tokens=self.training.proposal_max_tokens,
-                seed=derive_seed(self.seed, node_id, "proposal"),
+                seed=seed,
             ),
             rng=self.rng,
             node=node_id,
         )
         self.dropped_proposals[node_id] = sum(1 for proposal in proposals if not proposal)
-        return self._as_candidates(node_id, [proposal for proposal in proposals if proposal])
+        return self._as_candidates(node_id, [proposal for proposal in proposals if proposal], base)
 
-    def _as_candidates(self, node_id: str, proposals: list[str]) -> list[Candidate]:
-        """The current prompt, `proposals` and the remembered prompts, each once, with its origin.
-        With no proposals: the candidates known before any is written, scored meanwhile."""
+    def _as_candidates(self, node_id: str, proposals: list[str], base: str | None = None) -> list[Candidate]:
+        """`base` (the current prompt by default), `proposals` and the remembered prompts, each
+        once, with its origin. With no proposals: the candidates known before any is written,
+        scored meanwhile."""
+        base = self.prompts[node_id] if base is None else base
         memory = self.settings.memory.get(node_id, [])
-        prompts = unique_candidates(self.prompts[node_id], proposals, memory)
+        prompts = unique_candidates(base, proposals, memory)
         origin = {prompt: "memory" for prompt in memory} | {prompt: "proposal" for prompt in proposals}
-        origin[self.prompts[node_id]] = "current"
+        origin[base] = "current"
         return [Candidate(prompt=prompt, origin=origin[prompt]) for prompt in prompts]  # type: ignore[arg-type]
 
     async def _propose_and_rank(
-        self, node_id: str, propose: Callable[[], Awaitable[list[Candidate]]], rank: Callable[[list[Candidate]], Awaitable[R]]
+        self, node_id: str, propose: Callable[[], Awaitable[list[Candidate]]], rank: Callable[[list[Candidate]], Awaitable[R]],
+        base: str | None = None,
     ) -> tuple[list[Candidate], R]:
         """The candidates and their ranking terms. The known candidates (no proposals) are
         ranked while the proposals are written; asking again with them is free, since every
@@ -460,7 +518,7 @@ class TrainingStep:
             candidates = await propose()
             return candidates, await rank(candidates)
 
-        (candidates, ranked), _ = await gather([propose_then_rank(), rank(self._as_candidates(node_id, []))])
+        (candidates, ranked), _ = await gather([propose_then_rank(), rank(self._as_candidates(node_id, [], base))])
         return candidates, ranked
 
     async def _update_scored(self, node_id: str) -> NodeUpdate:
@@ -509,8 +567,7 @@ class TrainingStep:
 
         Asked for once the parent's sharpening has been sent: its terms (the current
         candidate's, shared) are on the critical path, and these queue behind them."""
-        samples = await self.samples(parent)
-        await self.sharpening_sent(parent)
+        samples, weights = await self._ranking_samples(parent)
         rows = self.ranking_rows
 
         async def cell(row: int, j: int, candidate: Candidate) -> Likelihood:
@@ -518,7 +575,7 @@ class TrainingStep:
             return await self._likelihood(node_id, rendered, targets[row], "score", method)
 
         scores = await _grid(cell, rows, samples, candidates)
-        weights = await self.weights(parent)
+        weights = weights or await self.weights(parent)
         values = [[[c.value for c in per_j] for per_j in per_row] for per_row in scores]
         elbos = elbo.weighted_elbo(values, [weights[row] for row in rows])
         at_forward = [per_row[0] for per_row in scores]  # sample 0 is the forward hidden state
@@ -531,13 +588,25 @@ class TrainingStep:
         return [self.training.trust_factor * kl for kl in elbo.trust_penalties(distributions)]
 
     async def _update_hidden(self, node_id: str) -> NodeUpdate:
+        """`num_p1_steps` rounds of proposals and ranking, each from the last round's best
+        prompt (the paper's loop over `num_p1_steps`); the last round is the update."""
+        base = self.prompts[node_id]
+        for round_ in range(self.training.num_p1_steps):
+            update = await self._hidden_round(node_id, base, round_)
+            base = update.prompt
+        return update
+
+    async def _hidden_round(self, node_id: str, base: str, round_: int) -> NodeUpdate:
         candidates, (scores, elbos) = await self._propose_and_rank(
-            node_id, lambda: self._hidden_candidates(node_id), lambda candidates: self._hidden_terms(node_id, candidates)
+            node_id,
+            lambda: self._hidden_candidates(node_id, base, round_),
+            lambda candidates: self._hidden_terms(node_id, candidates),
+            base,
         )
         penalties = self._logp_penalties(scores, self.ranking_rows, len(candidates))
         return self._choose(node_id, "hidden", "logprobs", candidates, elbos, penalties)
 
-    async def _hidden_candidates(self, node_id: str) -> list[Candidate]:
+    async def _hidden_candidates(self, node_id: str, base: str, round_: int) -> list[Candidate]:
         """Proposals shown the best hidden states h* as the targets to aim for."""
         node = self._lm(node_id)
         best = await self.best_hidden(node_id)
@@ -550,7 +619,7 @@ class TrainingStep:
             )
             for row in self.shown_rows
         ]
-        return await self._candidates(node_id, shown)
+        return await self._candidates(node_id, shown, base, round_)
 
     async def _hidden_terms(
         self, node_id: str, candidates: list[Candidate]
@@ -558,8 +627,7 @@ class TrainingStep:
         """log p(h~_ij | x_i, candidate) for every posterior sample, and each candidate's ELBO
         (those log-probabilities weighted by the sharpening weights). Asked for once this
         node's sharpening has been sent, as in `_scored_elbo`."""
-        samples = await self.samples(node_id)
-        await self.sharpening_sent(node_id)
+        samples, weights = await self._ranking_samples(node_id)
         rows = self.ranking_rows
         rendered = {(row, c.prompt): self._render(node_id, c.prompt, row) for row in rows for c in candidates}
 
@@ -567,8 +635,21 @@ class TrainingStep:
             return (await self._likelihood(node_id, rendered[row, candidate.prompt], samples[row][j], "score")).value
 
         scores = await _grid(cell, rows, samples, candidates)
-        weights = await self.weights(node_id)
-        return scores, elbo.weighted_elbo(scores, [weights[row] for row in rows])
+        weights = weights or await self.weights(node_id)
+        objective = elbo.nce_elbo if self.training.use_nce else elbo.weighted_elbo
+        return scores, objective(scores, [weights[row] for row in rows])
+
+    async def _ranking_samples(self, node_id: str) -> tuple[list[list[str]], list[list[float]] | None]:
+        """The hidden states of `node_id` candidates are ranked on, per row, sample 0 (the
+        forward state) first. With `use_h_argmax`, only the forward state and h*, which has all
+        the weight (the forward state stays for the trust-region and logp penalties); the
+        weights are then returned too. Otherwise every sample, asked for once the sharpening
+        has been sent (see `sharpening_sent`): the weights come later."""
+        samples = await self.samples(node_id)
+        if not self.training.use_h_argmax:
+            await self.sharpening_sent(node_id)
+            return samples, None
+        return _argmax_only(samples, await self.weights(node_id))
 
     def _logp_penalties(self, scores: list[list[list[float]]], rows: list[int], count: int) -> list[float]:
         """Penalise candidates that still find the forward (wrong) hidden states likely:
@@ -600,7 +681,8 @@ class TrainingStep:
         key = ("likelihood", node_id, rendered, target, method)
         return await self.once.get(key, lambda: likelihood(
             self.network, self.models, node, rendered, target,
-            method=method, phase=phase, loss=self.training.loss))  # type: ignore[arg-type]
+            method=method, phase=phase, loss=self.training.loss,  # type: ignore[arg-type]
+            burn_in_ratio=self.training.burn_in_ratio))
 
     def _method(self, node_id: str) -> ScoringMethod:
         """How a node's likelihood terms are scored, the same for sharpening and ranking (so
@@ -611,6 +693,9 @@ class TrainingStep:
 
     def _echo(self, node_id: str) -> bool:
         return self.models[self._lm(node_id).model].capabilities.echo_scoring
+
+    def _backward_model(self, node_id: str) -> str:
+        return self.training.backward_model or self._lm(node_id).model
 
     def _backward_temperature(self, model_name: str) -> float:
         return self.network.spec.models[model_name].sampling.temperature
@@ -632,6 +717,21 @@ async def _grid(
         grid.append([flat[start + j * width:start + (j + 1) * width] for j in range(count)])
         start += count * width
     return grid
+
+
+def _argmax_only(samples: list[list[str]], weights: list[list[float]]) -> tuple[list[list[str]], list[list[float]]]:
+    """Per row, the forward state and the best sample h*, with all the weight on h*
+    (`use_h_argmax`): candidates are ranked on h* alone."""
+    kept_samples, kept_weights = [], []
+    for per_row, row_weights in zip(samples, weights, strict=True):
+        best = elbo.argmax(row_weights)
+        if best == 0:
+            kept_samples.append(per_row[:1])
+            kept_weights.append([1.0])
+        else:
+            kept_samples.append([per_row[0], per_row[best]])
+            kept_weights.append([0.0, 1.0])
+    return kept_samples, kept_weights
 
 
 def _kept(value: T | None) -> T:

@@ -16,6 +16,7 @@ import msgspec
 
 from dlngraph.data.batches import BatchSampler
 from dlngraph.dln.evaluate import Evaluation, evaluate
+from dlngraph.dln.input_views import input_views
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.state import Spent, TrainState, prompt_key
@@ -85,6 +86,7 @@ class Trainer:
         self.network = network
         self.models = models
         self.training = network.spec.training
+        self.input_views = input_views(network, self.training)
         self.train, self.dev, self.test = list(train), list(dev), list(test)
         self.labels = labels
         self.run = run
@@ -199,7 +201,7 @@ class Trainer:
         self.events.publish("phase", phase="test", iteration=state.iteration)
         try:
             return await evaluate(self.network, self.models, self.test, split="test",
-                                  prompts=state.best_prompts, loss=self.training.loss)
+                                  prompts=state.best_prompts, loss=self.training.loss, input_views=self.input_views)
         except BudgetExceeded as error:
             self.events.publish("budget", message=str(error), iteration=state.iteration)
             return None
@@ -234,7 +236,7 @@ class Trainer:
         if key not in state.dev_scores:
             self.events.publish("phase", phase="validation", iteration=state.iteration)
             result = await evaluate(self.network, self.models, self.dev, split="dev",
-                                    prompts=state.prompts, loss=self.training.loss)
+                                    prompts=state.prompts, loss=self.training.loss, input_views=self.input_views)
             state.dev_scores[key] = result.accuracy
         accuracy = state.dev_scores[key]
         if state.best_dev_accuracy is None or accuracy > state.best_dev_accuracy:
@@ -243,12 +245,26 @@ class Trainer:
             state.stale_validations = 0
         else:
             state.stale_validations += 1
-            if 0 <= self.training.tolerance < state.stale_validations:
+            if 0 <= self.training.early_stop < state.stale_validations:
                 state.stopped = "early_stop"
         state.remember(state.prompts, accuracy, self.training.use_memory)
+        self._reload_best_if_stale(state)
         self.events.publish("validation", iteration=state.iteration, dev_accuracy=accuracy,
                             best_dev_accuracy=state.best_dev_accuracy)
         return accuracy
+
+    def _reload_best_if_stale(self, state: TrainState) -> None:
+        """`tolerance`, as the paper's `vi_main.py` has it: once `tolerance` validations in a row
+        have not improved on the best, the best prompts are loaded back, the count starts
+        again and training goes on from them."""
+        tolerance = self.training.tolerance
+        if tolerance < 0 or state.stale_validations < tolerance or state.stopped != "running":
+            return
+        state.stale_validations = 0
+        if state.prompts != state.best_prompts:
+            state.prompts = dict(state.best_prompts)
+            state.reloads += 1
+            self.events.publish("reload_best", iteration=state.iteration, prompts=state.prompts)
 
     def _record(self, state: TrainState, result: StepResult, dev: float | None,
                 usage_before: dict[str, Any], started: float) -> IterationRecord:

@@ -9,7 +9,7 @@ of a node reads chain s of its parents.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import anyio
 
@@ -55,6 +55,7 @@ async def run_forward(
     keep_going: bool = False,
     phase: str = "forward",
     priority: int = 0,
+    input_views: Mapping[str, Callable[[str], str]] | None = None,
 ) -> ForwardResult:
     """Run `network` over `inputs`.
 
@@ -64,10 +65,12 @@ async def run_forward(
     `NodeExecutionError` naming the node and the example. Running out of the run's budget
     (`BudgetExceeded`) stops the pass either way: it is no example's failure. `phase` and `priority` go into the
     calls' tags (accounting, and who goes first when the model's slots are all taken).
+    `input_views` maps a node to what it reads of the example's input instead of the input
+    itself (the paper's `strip_options_for_hidden`).
     """
     run = ForwardRun(
         network, models, inputs, prompts=prompts, samples=samples, temperature=temperature,
-        seed=seed, keep_going=keep_going, phase=phase, priority=priority,
+        seed=seed, keep_going=keep_going, phase=phase, priority=priority, input_views=input_views,
     )
     return await run.execute()
 
@@ -91,10 +94,12 @@ class ForwardRun:
         keep_going: bool = False,
         phase: str = "forward",
         priority: int = 0,
+        input_views: Mapping[str, Callable[[str], str]] | None = None,
     ) -> None:
         self.network = network
         self.models = models
         self.inputs = list(inputs)
+        self.input_views = dict(input_views or {})
         self.prompts = {**network.prompts(), **(prompts or {})}
         self.samples = samples
         self.temperature = temperature
@@ -111,6 +116,12 @@ class ForwardRun:
         }
         self.failures: list[NodeFailure] = []
         self._distributions: dict[tuple[str, str], dict[str, float]] = {}
+
+    def input_of(self, node_id: str, example: int) -> str:
+        """The example's input as `node_id` reads it (see `input_views`)."""
+        view = self.input_views.get(node_id)
+        text = self.inputs[example]
+        return text if view is None else view(text)
 
     def output(self, node_id: str, example: int, sample: int = 0) -> NodeOutput | None:
         """The cell's output; None while it runs, or if it failed or was skipped."""
@@ -187,7 +198,7 @@ class ForwardRun:
     async def _evaluate(self, node_id: str, example: int, sample: int, parents: dict[str, NodeOutput]) -> NodeOutput:
         node = self.network.node(node_id)
         if isinstance(node, LMNode):
-            text_of = source_texts(list(parents), self.inputs[example], parents)
+            text_of = source_texts(list(parents), self.input_of(node_id, example), parents)
             return await evaluate_lm(
                 self.network,
                 self.models,

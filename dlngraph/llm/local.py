@@ -168,7 +168,7 @@ class LocalBackend:
 
         def work(engine: LlamaEngine, cancelled: Callable[[], bool]) -> tuple[float, int, int]:
             full = engine.tokens(text)
-            total, count = engine.score(engine.tokens(request.context), full)
+            total, count = engine.score(engine.tokens(request.context), full, request.burn_in_ratio)
             return total, count, len(full)
 
         total, count, full_tokens = await self._worker.run(text, work, prefix_grouping=self._prefix_grouping)

@@ -32,6 +32,7 @@ import numpy as np
 from llama_cpp import _internals
 
 from dlngraph.llm.errors import ContextWindowExceeded
+from dlngraph.llm.types import after_burn_in
 
 OnLogits = Callable[[int, np.ndarray], None]
 """Called with (position, logits of the next token after that position) while they are valid."""
@@ -121,9 +122,10 @@ class LlamaEngine:
             for seed in seeds
         ]
 
-    def score(self, context: Sequence[int], full: Sequence[int]) -> tuple[float, int]:
+    def score(self, context: Sequence[int], full: Sequence[int], burn_in_ratio: float = 0.0) -> tuple[float, int]:
         """(sum of log p, number of tokens) of the tokens of `full` after its common prefix
-        with `context` (the target's tokens, as an echo-scoring server would report them)."""
+        with `context` (the target's tokens, as an echo-scoring server would report them),
+        without the first `burn_in_ratio` of them (`after_burn_in`)."""
         if len(full) > self.n_ctx:
             raise self._too_long(len(full))
         first = max(common_prefix_len(context, full), 1)  # position 0 is predicted by nothing
@@ -135,7 +137,8 @@ class LlamaEngine:
             logprobs.append(_log_softmax_at(logits, [full[position + 1]])[0])
 
         self._evaluate(full, range(first - 1, len(full) - 1), take)
-        return math.fsum(logprobs), len(logprobs)
+        kept = after_burn_in(logprobs, burn_in_ratio)
+        return math.fsum(kept), len(kept)
 
     def next_token_logprobs(self, prompt: Sequence[int], token_ids: Sequence[int]) -> list[float]:
         """log p(token | prompt) of each of `token_ids` as the next token."""

@@ -7,7 +7,8 @@ backend in `dlngraph.llm.client`. How each request kind is asked:
 - score: the echo trick on `/completions`: send context + target with `echo=true, logprobs=1`
   and read back the logprobs of the prompt's own tokens that cover the target;
 - class_distribution: one generated token with its top-k logprobs (`logprobs=k` on completions,
-  `logprobs=true, top_logprobs=k` on chat), mapped to classes by their verbalizers.
+  `logprobs=true, top_logprobs=k` on chat), mapped to classes by their verbalizers. k is the
+  paper's 100 until the server refuses it; the cap its refusal names is then remembered.
 
 With `prompts_per_request` > 1, completions calls made at the same moment that differ only in
 their prompt share one request (`dlngraph.llm.openai_batch`).
@@ -37,6 +38,7 @@ from dlngraph.llm.openai_parse import (
     completion_texts,
     completion_top_logprobs,
     echo_target_logprobs,
+    logprobs_cap,
     usage_of,
 )
 from dlngraph.llm.tokens import estimate_tokens
@@ -48,6 +50,7 @@ from dlngraph.llm.types import (
     Generation,
     Score,
     ScoreRequest,
+    after_burn_in,
 )
 from dlngraph.spec.models import ModelSpec, model_endpoints
 
@@ -56,10 +59,14 @@ T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
-COMPLETIONS_CAPABILITIES = Capabilities(echo_scoring=True, top_logprobs=5)
-"""The legacy completions API returns at most 5 top logprobs; vLLM allows more (configurable)."""
+PAPER_TOP_LOGPROBS = 100
+"""What the paper's class scoring asks for (`LogProbsScore`, `top_logprobs: 100`). Servers cap
+it (vLLM's `--max-logprobs` and OpenAI's chat API at 20, OpenAI's legacy completions at 5): a
+backend asks this many until a server refuses, then what the refusal allows."""
 
-CHAT_CAPABILITIES = Capabilities(echo_scoring=False, top_logprobs=20)
+COMPLETIONS_CAPABILITIES = Capabilities(echo_scoring=True, top_logprobs=PAPER_TOP_LOGPROBS)
+
+CHAT_CAPABILITIES = Capabilities(echo_scoring=False, top_logprobs=PAPER_TOP_LOGPROBS)
 
 
 class OpenAIBackend:
@@ -93,6 +100,12 @@ class OpenAIBackend:
         )
         default = CHAT_CAPABILITIES if chat else COMPLETIONS_CAPABILITIES
         self._capabilities = capabilities if capabilities is not None else default
+        self.top_logprobs = self._capabilities.top_logprobs
+        """Top logprobs asked per class distribution: lowered to the server's cap once it
+        refuses more (`_within_cap`)."""
+        self._probing = False
+        self._settled: asyncio.Event | None = None
+        self._settled_loop: asyncio.AbstractEventLoop | None = None
         self._completions = Endpoint(url=f"{self._base_url}/completions", model=model)
         self._chat_completions = Endpoint(url=f"{self._base_url}/chat/completions", model=model)
         self._session: aiohttp.ClientSession | None = None
@@ -200,7 +213,7 @@ class OpenAIBackend:
             raise PermanentError(
                 self._completions.describe("the echoed tokens do not cover the target")
             )
-        logprobs = [float(logprob) for logprob in selected if logprob is not None]
+        logprobs = after_burn_in([float(logprob) for logprob in selected if logprob is not None], request.burn_in_ratio)
         total = sum(logprobs)
         return Score(
             logprob_sum=total,
@@ -211,9 +224,42 @@ class OpenAIBackend:
         )
 
     async def class_distribution(self, request: ClassDistributionRequest) -> ClassDistribution:
-        top_k = self._capabilities.top_logprobs
-        if top_k <= 0:
+        if self.top_logprobs <= 0:
             raise UnsupportedRequest(f"{self.identity} returns no top logprobs")
+        settled = self._top_logprobs_settled()
+        if not settled.is_set():
+            if self._probing:
+                await settled.wait()  # the first call finds the cap; the others go with it
+            else:
+                self._probing = True
+                try:
+                    return await self._within_cap(request)
+                finally:
+                    self._probing = False
+                    settled.set()
+        return await self._within_cap(request)
+
+    async def _within_cap(self, request: ClassDistributionRequest) -> ClassDistribution:
+        """Ask with `top_logprobs` and, while the server refuses that many, with the cap its
+        refusal names, remembered for every later call."""
+        while True:
+            top_k = self.top_logprobs
+            try:
+                return await self._ask_top_logprobs(request, top_k)
+            except PermanentError as error:
+                cap = logprobs_cap(error.detail, top_k)
+                if cap is None:
+                    raise
+                self.top_logprobs = min(self.top_logprobs, cap)
+
+    def _top_logprobs_settled(self) -> asyncio.Event:
+        """Set once the first class call is answered (or failed): created in the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._settled is None or self._settled_loop is not loop:
+            self._settled, self._settled_loop = asyncio.Event(), loop
+        return self._settled
+
+    async def _ask_top_logprobs(self, request: ClassDistributionRequest, top_k: int) -> ClassDistribution:
         payload: dict[str, Any] = {"model": self._model, "max_tokens": 1, "temperature": 0.0}
         if self._chat:
             payload.update(

@@ -107,7 +107,7 @@ def http_error(
     problem = endpoint.describe(f"HTTP {status}: {message}")
     if status in RETRYABLE_STATUSES or status >= 500:
         return TransientError(problem, retry_after=parse_retry_after(headers), status=status)
-    return PermanentError(problem)
+    return PermanentError(problem, status=status, detail=message)
 
 
 def server_message(raw: bytes) -> str:

@@ -9,6 +9,7 @@ that lacks what the schema promises raises `MalformedResponse`, which the backen
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,6 +55,20 @@ def chat_texts(data: dict[str, Any], n: int) -> tuple[list[str], list[str | None
             raise MalformedResponse("choices[].message is missing")
         texts.append(message.get("content") or "")  # null content: the model said nothing
     return texts, [choice.get("finish_reason") for choice in choices]
+
+
+_INTEGER = re.compile(r"\d+")
+
+
+def logprobs_cap(detail: str | None, asked: int) -> int | None:
+    """The most top logprobs a server allows, read from its refusal of `asked` of them, or None
+    if `detail` is no such refusal. Servers word it differently (vLLM: "Requested sample
+    logprobs of 100, which is greater than max allowed: 20"; OpenAI: "Expected a value <= 20,
+    but got 100"), but all name the cap: the largest number below `asked` in the message."""
+    if not detail or "logprobs" not in detail.lower():
+        return None
+    below = [number for number in map(int, _INTEGER.findall(detail)) if 0 < number < asked]
+    return max(below) if below else None
 
 
 def echo_target_logprobs(data: dict[str, Any], start: int, end: int) -> list[float | None]:

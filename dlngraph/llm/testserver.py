@@ -31,6 +31,7 @@ from aiohttp import web
 
 from dlngraph.llm.testserver_faults import FAULT_KINDS, REJECTIONS, Faults, Latency
 from dlngraph.llm.testserver_responses import (
+    MAX_TOP_LOGPROBS,
     RequestError,
     chat_body,
     completion_prompts,
@@ -42,7 +43,7 @@ from dlngraph.llm.testserver_script import Script
 
 __all__ = ["Faults", "Latency", "Script", "ScriptedServer", "ServerStats"]
 
-BodyBuilder = Callable[[Script, dict[str, Any], str], dict[str, Any]]
+BodyBuilder = Callable[[Script, dict[str, Any], str, int], dict[str, Any]]
 
 SHUTDOWN_GRACE_S = 0.1
 """How long stopping waits for in-flight handlers before cancelling them: a test server has no
@@ -114,12 +115,15 @@ class ScriptedServer:
         port: int = 0,
         api_key: str | None = None,
         max_bodies: int = 1000,
+        max_logprobs: int = MAX_TOP_LOGPROBS,
     ) -> None:
         self.script = script if script is not None else Script()
         self.latency = latency if latency is not None else Latency()
         self.faults = faults if faults is not None else Faults()
         self.max_concurrency = max_concurrency
         self.model = model
+        self.max_logprobs = max_logprobs
+        """The most top logprobs a request may ask for (vLLM's `--max-logprobs`)."""
         self.stats = ServerStats(max_bodies=max_bodies)
         self._host = host
         self._port = port
@@ -211,7 +215,7 @@ class ScriptedServer:
         if fault == "timeout":
             await asyncio.sleep(self.faults.timeout_s)
         try:
-            payload = _encode(build(self.script, body, self.model))
+            payload = _encode(build(self.script, body, self.model, self.max_logprobs))
         except RequestError as error:
             return json_response(error.body(), error.status)
         if fault == "truncated":
@@ -312,6 +316,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=None, help="requests served at once")
     parser.add_argument("--model", default="scripted")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-logprobs", type=int, default=MAX_TOP_LOGPROBS, help="most top logprobs a request may ask")
     parser.add_argument(
         "--fault",
         action="append",
@@ -338,6 +343,7 @@ async def serve(args: argparse.Namespace) -> None:
         faults=faults_from_args(args.fault, args.seed),
         max_concurrency=args.concurrency,
         model=args.model,
+        max_logprobs=args.max_logprobs,
         host=args.host,
         port=args.port,
     )

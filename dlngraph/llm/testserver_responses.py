@@ -24,6 +24,8 @@ COMPLETIONS_DEFAULT_MAX_TOKENS = 16
 """The legacy completions endpoint's default; chat completions default to no limit."""
 
 MAX_TOP_LOGPROBS = 20
+"""The default cap on top logprobs, as vLLM's `--max-logprobs` and OpenAI's chat API have it;
+`ScriptedServer(max_logprobs=...)` sets another."""
 MAX_N = 128
 
 ERROR_TYPES = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error"}
@@ -77,7 +79,7 @@ def completion_prompts(body: dict[str, Any]) -> list[str]:
     raise RequestError(400, "'prompt' must be a string or a non-empty list of strings.", "prompt")
 
 
-def completions_body(script: Script, body: dict[str, Any], model: str) -> dict[str, Any]:
+def completions_body(script: Script, body: dict[str, Any], model: str, max_logprobs: int = MAX_TOP_LOGPROBS) -> dict[str, Any]:
     """The answer to every prompt of the request, `n` choices each, indexed prompt x n + sample
     (as OpenAI and vLLM number them), with the usage summed over the prompts."""
     prompts = completion_prompts(body)
@@ -85,7 +87,7 @@ def completions_body(script: Script, body: dict[str, Any], model: str) -> dict[s
         raise_scripted_failure(script, prompt)
     sampling = read_sampling(body, default_max_tokens=COMPLETIONS_DEFAULT_MAX_TOKENS)
     echo = body.get("echo") is True
-    top_k = read_optional_int(body, "logprobs", 0, MAX_TOP_LOGPROBS)
+    top_k = read_top_logprobs(body, "logprobs", max_logprobs)
     choices: list[dict[str, Any]] = []
     prompt_tokens = completion_tokens = 0
     for position, prompt in enumerate(prompts):
@@ -108,14 +110,14 @@ def completions_body(script: Script, body: dict[str, Any], model: str) -> dict[s
     return envelope("text_completion", body, model, choices, usage_body(prompt_tokens, completion_tokens))
 
 
-def chat_body(script: Script, body: dict[str, Any], model: str) -> dict[str, Any]:
+def chat_body(script: Script, body: dict[str, Any], model: str, max_logprobs: int = MAX_TOP_LOGPROBS) -> dict[str, Any]:
     contents = read_message_contents(body)
     last_message = contents[-1]
     raise_scripted_failure(script, last_message)
     sampling = read_sampling(body, default_max_tokens=None)
     if "max_completion_tokens" in body:
         sampling.max_tokens = read_optional_int(body, "max_completion_tokens", 0, None)
-    top_k = read_optional_int(body, "top_logprobs", 0, MAX_TOP_LOGPROBS)
+    top_k = read_top_logprobs(body, "top_logprobs", max_logprobs)
     wants_logprobs = body.get("logprobs") is True
     if top_k is not None and not wants_logprobs:
         raise RequestError(400, "'top_logprobs' requires 'logprobs' to be true.", "top_logprobs")
@@ -304,6 +306,14 @@ def read_optional_int(
         raise RequestError(400, f"'{name}' must be an integer.", name)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise RequestError(400, f"'{name}' must be in [{minimum}, {maximum}], got {value}.", name)
+    return value
+
+
+def read_top_logprobs(body: dict[str, Any], name: str, cap: int) -> int | None:
+    """How many top logprobs a request asks for; more than `cap` is refused with vLLM's words."""
+    value = read_optional_int(body, name, 0, None)
+    if value is not None and value > cap:
+        raise RequestError(400, f"Requested sample logprobs of {value}, which is greater than max allowed: {cap}", name)
     return value
 
 

@@ -30,6 +30,14 @@ class GenerateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 class ScoreRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     context: str
     target: str
+    burn_in_ratio: float = 0.0
+    """The first int(ratio * n) of the target's n tokens are left out of the score (the
+    paper's `burn_in_ratio`): the first words of a text are the hardest to predict."""
+
+
+def after_burn_in(logprobs: list[float], ratio: float) -> list[float]:
+    """The target's token logprobs without the burn-in, as the paper's `LogProbsScore` drops it."""
+    return logprobs[int(ratio * len(logprobs)):]
 
 
 class ClassDistributionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

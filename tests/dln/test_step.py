@@ -149,7 +149,9 @@ BATCH2 = [Example(input="Q1 Always face forward.", target="Yes"), Example(input=
 
 async def test_sharpening_weights_equal_hand_computed_values() -> None:
     network = dln2_network()
-    step, result = await run_step(network, dln2_script(), settings(backward_model="backward", posterior_temp=2.0), BATCH2)
+    step, result = await run_step(
+        network, dln2_script(), settings(backward_model="backward", posterior_temp=2.0, include_h1=True), BATCH2
+    )
     samples = await step.samples("reason")
     weights = await step.weights("reason")
     for row in range(2):
@@ -176,7 +178,7 @@ async def test_dln2_picks_the_hidden_sample_and_the_prompts_that_explain_it() ->
 
 async def test_without_the_prior_the_likelihood_alone_decides() -> None:
     network = dln2_network()
-    step, _ = await run_step(network, dln2_script(), settings(backward_model="backward", include_prior=False), BATCH2)
+    step, _ = await run_step(network, dln2_script(), settings(backward_model="backward", include_prior=False, include_h1=True), BATCH2)
     weights = await step.weights("reason")
     samples = await step.samples("reason")
     for row in range(2):
@@ -288,7 +290,8 @@ async def test_a_class_distribution_the_forward_pass_has_is_not_asked_for_again(
             result = await step.run()
         finally:
             await close_models(models)
-        prompts = [body.get("prompt") for body in server.stats.bodies]
+        # the first class call asks the paper's 100 top logprobs and is refused: not an answer
+        prompts = [body.get("prompt") for body in server.stats.bodies if body.get("logprobs", 0) <= server.max_logprobs]
     forward_prompts = [step.forward_run.output("answer", i).rendered for i in range(len(BATCH))]
     assert all(prompts.count(prompt) == 1 for prompt in forward_prompts)
     assert result.prompts["answer"] == "BEST"

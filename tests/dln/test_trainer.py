@@ -84,8 +84,8 @@ async def test_the_run_directory_holds_events_checkpoint_and_state(tmp_path) -> 
     assert {"start", "iteration", "phase", "validation", "checkpoint", "done"} <= set(seen)
 
 
-async def test_early_stop_after_tolerance_validations_without_improvement() -> None:
-    outcome = await fit(network(iterations=6, tolerance=1))
+async def test_early_stop_after_validations_without_improvement() -> None:
+    outcome = await fit(network(iterations=6, early_stop=1))
     # dev is perfect after the first iteration, then cannot improve: stop after 2 more.
     assert outcome.stopped == "early_stop"
     assert outcome.iterations_run == 3

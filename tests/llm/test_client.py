@@ -27,6 +27,7 @@ from dlngraph.llm.errors import (
     UnsupportedRequest,
 )
 from dlngraph.llm.openai import OpenAIBackend
+from dlngraph.llm.openai_parse import logprobs_cap
 from dlngraph.llm.retry import Retry
 from dlngraph.llm.testserver import Faults, Latency, Script, ScriptedServer
 from dlngraph.llm.testserver_process import ServerProcess
@@ -144,9 +145,45 @@ async def test_class_distribution_on_completions_and_chat(start_server, make_mod
     total = sum(expected.values())
     assert result.method == method and result.label == "positive"
     assert result.probs == pytest.approx({label: p / total for label, p in expected.items()})
-    body = server.stats.bodies[-1]
+    refused, body = server.stats.bodies[-2:]
     assert body["max_tokens"] == 1
-    assert (body["top_logprobs"] == 20 and body["logprobs"] is True) if chat else body["logprobs"] == 5
+    key = "top_logprobs" if chat else "logprobs"
+    assert (refused[key], body[key]) == (100, 20)  # the paper's 100, then the server's cap
+    assert body["logprobs"] is True or not chat
+
+
+@pytest.mark.parametrize("chat", [False, True])
+async def test_the_top_logprobs_cap_is_read_from_the_refusal_and_remembered(start_server, make_model, chat):
+    server = await start_server(script=Script().class_logprobs("Sentiment", SENTIMENT), max_logprobs=5)
+    model = make_model(server, backend={"chat": chat})
+    requests = [ClassDistributionRequest(prompt=f"Sentiment: {word}", classes=CLASSES) for word in ("a", "b", "c")]
+    results = await asyncio.gather(*(model.class_distribution(request) for request in requests))
+    assert all(result.label == "positive" for result in results)
+    key = "top_logprobs" if chat else "logprobs"
+    asked = [body[key] for body in server.stats.bodies]
+    assert asked == [100, 5, 5, 5]  # one refusal, while the other calls wait for the cap
+    assert model.backend.top_logprobs == 5
+
+
+async def test_a_server_with_a_high_cap_is_asked_the_papers_100(start_server, make_model):
+    server = await start_server(script=Script().class_logprobs("Sentiment", SENTIMENT), max_logprobs=100)
+    model = make_model(server)
+    await model.class_distribution(ClassDistributionRequest(prompt="Sentiment: a", classes=CLASSES))
+    assert [body["logprobs"] for body in server.stats.bodies] == [100]
+
+
+@pytest.mark.parametrize(
+    ("detail", "cap"),
+    [
+        ("Requested sample logprobs of 100, which is greater than max allowed: 20", 20),
+        ("Invalid 'top_logprobs': integer above maximum value. Expected a value <= 20, but got 100 instead.", 20),
+        ("'logprobs' must be less than or equal to 5.", 5),
+        ("'prompt' must be a string.", None),
+        (None, None),
+    ],
+)
+def test_logprobs_cap_reads_the_servers_words(detail, cap):
+    assert logprobs_cap(detail, 100) == cap
 
 
 # --- retries -------------------------------------------------------------------------------------

@@ -162,6 +162,15 @@ async def test_score_matches_brute_force(backend: LocalBackend, reference: llama
     assert result.logprob_sum == pytest.approx(sum(expected), abs=1e-3)
 
 
+async def test_burn_in_leaves_out_the_first_target_tokens(backend: LocalBackend, reference: llama_cpp.Llama) -> None:
+    context, target = "Q: What colour is the sky on a clear day?\nA:", " It is blue, and clouds are white or grey."
+    expected = reference_logprobs(reference, context, target)
+    result = await backend.score(ScoreRequest(context=context, target=target, burn_in_ratio=0.5))
+    skipped = int(0.5 * len(expected))
+    assert skipped > 0 and result.num_tokens == len(expected) - skipped
+    assert result.logprob_sum == pytest.approx(sum(expected[skipped:]), abs=1e-3)
+
+
 async def test_empty_target_scores_zero(backend: LocalBackend) -> None:
     result = await backend.score(ScoreRequest(context=CAPITAL, target=""))
     assert (result.logprob_sum, result.num_tokens) == (0.0, 0)

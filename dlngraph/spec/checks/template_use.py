@@ -20,9 +20,10 @@ from dlngraph.spec.templates import (
 
 def check_template_use(spec: NetworkSpec) -> list[Finding]:
     findings: list[Finding] = []
+    read = _read_by_others(spec)
     for index, node in enumerate(spec.nodes):
         if isinstance(node, LMNode):
-            findings += _check_lm_node(node, ("nodes", index))
+            findings += _check_lm_node(node, ("nodes", index), hidden=node.id in read)
         elif isinstance(node, ConcatNode):
             template = _resolve_forward(node, ("nodes", index), findings)
             if template is not None:
@@ -32,13 +33,22 @@ def check_template_use(spec: NetworkSpec) -> list[Finding]:
     return findings
 
 
-def _check_lm_node(node: LMNode, path: DocPath) -> list[Finding]:
+def _read_by_others(spec: NetworkSpec) -> set[str]:
+    """Ids of the nodes some other node reads (as an input or a residual source)."""
+    return {
+        source
+        for node in spec.nodes
+        for source in [*node.inputs, *(node.residual if isinstance(node, LMNode) else [])]
+    }
+
+
+def _check_lm_node(node: LMNode, path: DocPath, *, hidden: bool = False) -> list[Finding]:
     findings: list[Finding] = []
     template = _resolve_forward(node, path, findings)
     if template is not None:
         findings += _unsupported(template, FORWARD_VARIABLES, "lm nodes", _template_path(node, path))
         findings += _check_sources_match(node, template, path)
-        findings += _check_prompt_use(node, template, path)
+        findings += _check_prompt_use(node, template, path, hidden=hidden)
     if node.trainable:
         findings += _check_backward(
             node.proposal_template, PROPOSAL_VARIABLES, "proposal", (*path, "proposal_template")
@@ -97,7 +107,9 @@ def _check_sources_match(node: LMNode, template: Template, path: DocPath) -> lis
     return findings
 
 
-def _check_prompt_use(node: LMNode, template: Template, path: DocPath) -> list[Finding]:
+def _check_prompt_use(node: LMNode, template: Template, path: DocPath, *, hidden: bool = False) -> list[Finding]:
+    """A trainable node's prompt must be shown and non-empty; a layer other nodes read may
+    start empty (a warning), as the paper's first layer does (`init_p1` is "")."""
     if not node.trainable:
         return []
     if "prompt" not in template.variables:
@@ -110,6 +122,15 @@ def _check_prompt_use(node: LMNode, template: Template, path: DocPath) -> list[F
             )
         ]
     if not node.prompt.strip():
+        if hidden:
+            return [
+                Finding(
+                    (*path, "prompt"),
+                    f"trainable node '{node.id}' starts from an empty prompt (as the paper's first layer): "
+                    "its first proposals are written from the examples alone",
+                    severity="warning",
+                )
+            ]
         return [
             Finding(
                 (*path, "prompt"),
