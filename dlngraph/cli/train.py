@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from dlngraph.cli import CommandError, add_server_arguments, check_server_arguments
-from dlngraph.cli.progress import Progress, add_progress_argument, three_decimals
+from dlngraph.cli.progress import Progress, add_progress_argument, requests_sent, three_decimals
 from dlngraph.dln.plan import calls_per_iteration, dependency_depth
 from dlngraph.engine import EventBus
 from dlngraph.graph import compile_network
@@ -85,7 +85,7 @@ def print_summary(summary: RunSummary) -> None:
     print(f"dev:        {three_decimals(summary.initial_dev_accuracy)} at start -> {three_decimals(summary.best_dev_accuracy)} best"
           f"{_best_when(summary.best_iteration)}")
     print(f"test:       {three_decimals(summary.test_accuracy)}")
-    print(f"cost:       {summary.calls} calls, {summary.cache_hits} cache hits,"
+    print(f"cost:       {summary.calls} calls ({requests_sent(summary.requests, summary.retries)}), {summary.cache_hits} cache hits,"
           f" {summary.prompt_tokens + summary.completion_tokens} tokens, {summary.wall_time_s:.1f}s")
     print(f"final spec: {Path(summary.run_dir) / 'final.yaml'}")
 

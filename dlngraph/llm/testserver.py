@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -312,6 +313,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=None, help="requests served at once")
     parser.add_argument("--model", default="scripted")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--api-key-env", default=None, metavar="NAME",
+                        help="require `Authorization: Bearer KEY`, KEY read from this variable")
     parser.add_argument(
         "--fault",
         action="append",
@@ -340,6 +343,7 @@ async def serve(args: argparse.Namespace) -> None:
         model=args.model,
         host=args.host,
         port=args.port,
+        api_key=os.environ[args.api_key_env] if args.api_key_env else None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -69,10 +69,15 @@ class RunSummary(msgspec.Struct, kw_only=True):
     test_accuracy: float | None
     best_prompts: dict[str, str]
     calls: int
+    """Calls made (cache hits included), as events.jsonl counts them; before `requests` was
+    recorded, this field held the requests."""
     cache_hits: int
     prompt_tokens: int
     completion_tokens: int
     wall_time_s: float
+    requests: int | None = None
+    """Requests sent to model servers, retries included (None in runs made before it was)."""
+    retries: int | None = None
 
 
 async def train_spec(
@@ -157,6 +162,8 @@ def _summary(spec: NetworkSpec, run: RunDirectory, outcome: TrainOutcome) -> Run
         test_accuracy=None if outcome.test is None else outcome.test.accuracy,
         best_prompts=outcome.state.best_prompts,
         calls=spent.calls,
+        requests=spent.requests,
+        retries=spent.retries,
         cache_hits=spent.cache_hits,
         prompt_tokens=spent.prompt_tokens,
         completion_tokens=spent.completion_tokens,
