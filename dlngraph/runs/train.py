@@ -16,7 +16,7 @@ from typing import Any, Literal
 import msgspec
 
 from dlngraph.data import Dataset
-from dlngraph.dln.rundir import RunDirectory
+from dlngraph.dln.rundir import RESTART_ADVICE, RunDirectory, RunDirectoryError
 from dlngraph.dln.state import TrainState
 from dlngraph.dln.trainer import Trainer, TrainOutcome
 from dlngraph.engine import EventBus
@@ -95,8 +95,9 @@ async def train_spec(
     spec = with_base_url(with_absolute_data_paths(spec, spec_path.parent), options.base_url, options.api_key_env)
     dataset = dataset_of(spec, spec_path)  # before the run directory: bad data leaves none behind
     run = RunDirectory.create(options.runs_root, spec.name)
-    run.write_spec(dump_spec(spec))
-    return await _train(spec, dataset, run, options, None, events, watch)
+    with run.locked():
+        run.write_spec(dump_spec(spec))
+        return await _train(spec, dataset, run, options, None, events, watch)
 
 
 async def resume_run(
@@ -106,15 +107,25 @@ async def resume_run(
     run = RunDirectory(run_dir)
     if not run.spec_path.exists():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no spec.yaml)")
-    run.remove_stale_temporaries()
-    spec = load_spec(run.spec_path).spec
-    state = None
-    if run.checkpoint_path.exists():
-        state = msgspec.json.decode(run.checkpoint_path.read_bytes(), type=TrainState)
-        run.keep_events_through(state.iteration - 1)
-    else:
-        run.clear_events()
-    return await _train(spec, dataset_of(spec, run.spec_path), run, options, state, events, watch)
+    with run.locked():
+        run.remove_stale_temporaries()
+        spec = load_spec(run.spec_path).spec
+        state = None
+        if run.checkpoint_path.exists():
+            state = _read_checkpoint(run)
+            run.keep_events_through(state.iteration - 1)
+        else:
+            run.clear_events()
+        return await _train(spec, dataset_of(spec, run.spec_path), run, options, state, events, watch)
+
+
+def _read_checkpoint(run: RunDirectory) -> TrainState:
+    """checkpoint.json, or a `RunDirectoryError` saying it is damaged (it is written atomically,
+    so only something other than a crash of the trainer damages it)."""
+    try:
+        return msgspec.json.decode(run.checkpoint_path.read_bytes(), type=TrainState)
+    except msgspec.DecodeError as error:  # ValidationError is a DecodeError too
+        raise RunDirectoryError(f"{run.checkpoint_path}: not a readable checkpoint ({error}); {RESTART_ADVICE}") from None
 
 
 async def _train(
