@@ -10,11 +10,12 @@ multi-core machine) the core of the client being tested or measured.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 START_TIMEOUT_S = 30.0
 
@@ -30,6 +31,8 @@ class ServerProcess:
         self.arguments = arguments
         self.log = log
         self.env = env or {}
+        self.stats: dict[str, Any] | None = None
+        """What the server counted (requests, by endpoint, faults injected), once stopped."""
         self.base_url = ""
         self._process: subprocess.Popen[str] | None = None
 
@@ -69,6 +72,9 @@ class ServerProcess:
         if process.stdout is not None:
             rest = process.stdout.read()
             process.stdout.close()
+            for line in rest.splitlines():
+                if line.startswith("stats "):
+                    self.stats = json.loads(line.removeprefix("stats "))
             if self.log is not None:
                 with self.log.open("a") as log:
                     log.write(rest)
