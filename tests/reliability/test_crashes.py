@@ -72,7 +72,7 @@ def test_a_run_killed_anywhere_resumes_to_the_uninterrupted_result(
 
 
 def test_a_second_process_refuses_a_run_being_trained_and_a_killed_one_leaves_no_lock(tmp_path: Path) -> None:
-    with ServerProcess("--latency-ms", "20") as server:
+    with ServerProcess("--latency-ms", "200") as server:  # slow enough to be training still when the second comes
         first = subprocess.Popen([*COMMAND, "train", DLN2, "--base-url", server.base_url, "--runs", str(tmp_path), *TRAIN],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         try:
@@ -82,6 +82,7 @@ def test_a_second_process_refuses_a_run_being_trained_and_a_killed_one_leaves_no
             assert second.returncode == 1
             assert second.stderr.startswith(f"error: {run}: another process is training this run (it holds run.lock);")
             assert "Traceback" not in second.stderr
+            assert first.poll() is None  # refused because the first was training, not because it had finished
         finally:
             first.send_signal(signal.SIGKILL)
             first.communicate(timeout=30)
