@@ -62,3 +62,14 @@ def test_data_that_looks_like_a_template_is_shown_literally(text: str) -> None:
     for template in (get_template("classify"), get_template("forward_cot"), inline_template("{{ prompt }}: {{ input }}")):
         rendered = template.render(prompt=f"Answer {text}", input=f"Q: {text}?", residual=[])
         assert f"Q: {text}?" in rendered and f"Answer {text}" in rendered
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/escaped", "runs/../../escaped", "..", ".hidden", "a\\\\b"])
+def test_a_network_name_cannot_place_its_run_outside_the_runs_folder(name: str, tmp_path: Path) -> None:
+    spec = tmp_path / "named.yaml"
+    spec.write_text((SPECS / "dln1.yaml").read_text().replace("\nname: dln1\n", f"\nname: {name!r}\n"))
+    runs = tmp_path / "deep" / "runs"
+    result = dlngraph("train", str(spec), "--runs", str(runs), "--progress", "quiet")
+    assert result.returncode == 1
+    assert f"{spec}:6:7: name: invalid network name" in result.stderr, result.stderr
+    assert list(tmp_path.rglob("*")) == [spec]  # nothing written, inside the runs folder or out of it
