@@ -13,6 +13,7 @@ from dlngraph.cli import (
     at_least_one,
     check_server_arguments,
 )
+from dlngraph.cli.progress import requests_sent
 from dlngraph.runs import EvalReport, evaluate_splits
 
 NAME = "eval"
@@ -67,7 +68,8 @@ def print_report(report: EvalReport) -> None:
     for row in report.rows:
         print(f"{row.system:<10} {row.accuracy:>9.3f} {row.count:>9} {row.failed:>7}")
     cached = f", {report.cache_hits} answered by the cache" if report.cache_hits else ""
-    print(f"cost: {report.calls} calls, {report.prompt_tokens + report.completion_tokens} tokens{cached}")
+    print(f"cost: {report.calls} calls ({requests_sent(report.requests, report.retries)}),"
+          f" {report.prompt_tokens + report.completion_tokens} tokens{cached}")
 
 
 def print_failures(report: EvalReport) -> None:

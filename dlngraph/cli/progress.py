@@ -2,7 +2,7 @@
 lines for scripts, or nothing.
 
 It listens to the trainer's events (start, iteration, phase, validation, checkpoint, done) and polls
-the models' usage (calls, tokens, cache hits, requests in flight) twice a second.
+the models' usage (calls, requests and retries, tokens, cache hits, requests in flight) twice a second.
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ class Progress:
             dev = "" if data["dev_accuracy"] is None else f" dev={data['dev_accuracy']:.3f}"
             best = "" if data["best_dev_accuracy"] is None else f" best={data['best_dev_accuracy']:.3f}"
             return (f"[{self.title}] iteration {data['iteration'] + 1}/{self.state['of']} loss={data['batch_loss']:.3f}"
-                    f"{dev}{best}{self._since_start()} calls={totals.get('requests', 0)} tokens={_tokens(totals)}"
-                    f" cache_hits={totals.get('cache_hits', 0)} elapsed={self._elapsed():.0f}s")
+                    f"{dev}{best}{self._since_start()} calls={totals.get('calls', 0)} requests={totals.get('requests', 0)}"
+                    f" retries={totals.get('retries', 0)} tokens={_tokens(totals)} cache_hits={totals.get('cache_hits', 0)} elapsed={self._elapsed():.0f}s")
         if event.kind == "done":
             return (f"[{self.title}] done: {data['stopped']}, dev {three_decimals(self.state['start'])} at start"
                     f" -> {three_decimals(data.get('best_dev_accuracy'))} best,"
@@ -116,7 +116,7 @@ class Progress:
         table.add_column()
         state = self.state
         table.add_row(self.title, f"iteration {state['iteration'] + 1}/{state['of']}  phase: {state['phase']}")
-        table.add_row("requests", f"{totals.get('requests', 0)} sent, {usage.get('in_flight', 0)} in flight,"
+        table.add_row("requests", f"{totals.get('requests', 0)} sent ({totals.get('retries', 0)} retries), {usage.get('in_flight', 0)} in flight,"
                       f" {totals.get('cache_hits', 0)} cache hits")
         table.add_row("tokens", f"{_tokens(totals)}")
         table.add_row("by phase", by_phase or "-")
@@ -154,3 +154,11 @@ def _tokens(totals: dict[str, Any]) -> int:
 def three_decimals(value: float | None) -> str:
     """How the command line prints accuracies: 0.833, or - when there is none."""
     return "-" if value is None else f"{value:.3f}"
+
+
+def requests_sent(requests: int | None, retries: int | None) -> str:
+    """'831 requests, 93 of them retries': what a run's calls cost on the wire (calls answered
+    by the cache or by a joined call send nothing; a retried call sends several)."""
+    if requests is None:
+        return "requests not recorded"
+    return f"{requests} requests, {retries or 0} of them retries"

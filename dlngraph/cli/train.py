@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shlex
+import sqlite3
 import sys
 from pathlib import Path
 
 from dlngraph.cli import CommandError, add_server_arguments, check_server_arguments
-from dlngraph.cli.progress import Progress, add_progress_argument, three_decimals
+from dlngraph.cli.progress import Progress, add_progress_argument, requests_sent, three_decimals
 from dlngraph.dln.plan import calls_per_iteration, dependency_depth, validation_passes
+from dlngraph.dln.rundir import RunDirectoryError
 from dlngraph.engine import EventBus
 from dlngraph.graph import compile_network
 from dlngraph.runs import RunSummary, TrainOptions, resume_run, train_spec
@@ -66,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
                 summary = asyncio.run(resume_run(args.resume, options, events, progress.watch))
             else:
                 summary = asyncio.run(train_spec(args.spec, options, events, progress.watch))
-        except (OverrideError, FileNotFoundError, ValueError) as error:
+        except (OverrideError, FileNotFoundError, ValueError, RunDirectoryError) as error:
             raise CommandError(str(error)) from None
+        except (OSError, sqlite3.Error) as error:  # disk full, a read-only folder, ...
+            raise CommandError(_cannot_write(error, run_dirs)) from None
         except KeyboardInterrupt:
             if not run_dirs:
                 raise
@@ -79,13 +83,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cannot_write(error: OSError | sqlite3.Error, run_dirs: list[str]) -> str:
+    """A failure to write the run (every write is atomic, so its last checkpoint is intact)."""
+    if isinstance(error, OSError) and error.filename is not None:
+        problem = f"{error.filename}: {error.strerror or error}"
+    else:
+        problem = f"the run's cache: {error}" if isinstance(error, sqlite3.Error) else str(error)
+    if not run_dirs:
+        return problem
+    return (f"{problem}; the run's last checkpoint is intact: once the disk has space (or the folder is writable)"
+            f" continue with: dlngraph train --resume {shlex.quote(run_dirs[0])}")
+
+
 def print_summary(summary: RunSummary) -> None:
     stopped = STOPPED.get(summary.stopped, summary.stopped)
     print(f"run:        {summary.run_dir}  ({stopped} after {plural(summary.iterations_run, 'iteration')})")
     print(f"dev:        {three_decimals(summary.initial_dev_accuracy)} at start -> {three_decimals(summary.best_dev_accuracy)} best"
           f"{_best_when(summary.best_iteration)}")
     print(f"test:       {three_decimals(summary.test_accuracy)}")
-    print(f"cost:       {summary.calls} calls, {summary.cache_hits} cache hits,"
+    print(f"cost:       {summary.calls} calls ({requests_sent(summary.requests, summary.retries)}), {summary.cache_hits} cache hits,"
           f" {summary.prompt_tokens + summary.completion_tokens} tokens, {summary.wall_time_s:.1f}s")
     print(f"final spec: {Path(summary.run_dir) / 'final.yaml'}")
 

@@ -9,14 +9,19 @@ moment leaves it readable.
       final.yaml       the spec with the best prompts, for `dlngraph eval`
       summary.json     accuracies, calls, tokens and wall time of the run
       cache.sqlite     the LLM cache: a resumed or repeated run replays calls from it
+      run.lock         held (flock) by the one process training the run; the kernel drops
+                       it when that process ends, however it ends, so it is never stale
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import os
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +75,17 @@ def _create_temporary(path: Path) -> tuple[int, Path]:
     raise FileExistsError(f"{path}: no free temporary name beside it")
 
 
+class RunDirectoryError(Exception):
+    """A run directory that cannot be trained as it is: busy, or a file damaged. The message
+    names the file and what to do."""
+
+
+RESTART_ADVICE = (
+    "delete checkpoint.json to train the run again from its start (events.jsonl is then"
+    " rewritten, and the cache replays the calls already made), or restore it from a backup"
+)
+
+
 class RunDirectory:
     ATOMIC_FILES = ("spec.yaml", "events.jsonl", "checkpoint.json", "final.yaml", "summary.json")
     """The files written with `atomic_write` (events.jsonl when a resume trims it)."""
@@ -94,6 +110,28 @@ class RunDirectory:
     final_spec_path = property(lambda self: self.path / "final.yaml")
     summary_path = property(lambda self: self.path / "summary.json")
     cache_path = property(lambda self: self.path / "cache.sqlite")
+    lock_path = property(lambda self: self.path / "run.lock")
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run's lock while training it: a second process refuses at once. An flock
+        belongs to the open file, so a killed holder leaves no stale lock behind."""
+        handle = open(self.lock_path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise RunDirectoryError(
+                f"{self.path}: another process is training this run (it holds {self.lock_path.name});"
+                " wait for it to end, or stop it, then resume"
+            ) from None
+        try:
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")  # for a person wondering who holds it
+            handle.flush()
+            yield
+        finally:
+            handle.close()
 
     def write_spec(self, text: str) -> None:
         atomic_write(self.spec_path, text.encode())
@@ -110,14 +148,23 @@ class RunDirectory:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def read_events(self) -> list[dict[str, Any]]:
+    def read_events(self, *, strict: bool = False) -> list[dict[str, Any]]:
+        """Every event up to the first unreadable line. A crash can cut only the last line;
+        `strict` raises `RunDirectoryError` for a damaged line with more lines after it (the
+        file was damaged otherwise, and what follows it would be lost)."""
         if not self.events_path.exists():
             return []
         events = []
-        for line in self.events_path.read_bytes().splitlines():
+        lines = self.events_path.read_bytes().splitlines()
+        for number, line in enumerate(lines, start=1):
             try:
                 events.append(msgspec.json.decode(line))
             except msgspec.DecodeError:
+                if strict and any(rest.strip() for rest in lines[number:]):
+                    raise RunDirectoryError(
+                        f"{self.events_path}: line {number} is not a JSON object, and lines follow it:"
+                        f" the log is damaged; {RESTART_ADVICE}"
+                    ) from None
                 break  # a line cut by a crash ends the readable log
         return events
 
@@ -137,7 +184,7 @@ class RunDirectory:
         """Drop events past the checkpoint (written by an iteration a crash interrupted); the
         start record (no `iteration`) is kept, as the checkpoint follows it. Without a
         checkpoint, `clear_events`."""
-        kept = [event for event in self.read_events() if event.get("iteration", -1) <= iteration]
+        kept = [event for event in self.read_events(strict=True) if event.get("iteration", -1) <= iteration]
         atomic_write(self.events_path, b"".join(msgspec.json.encode(event) + b"\n" for event in kept))
 
     def clear_events(self) -> None:

@@ -20,7 +20,13 @@ class Spent(msgspec.Struct, kw_only=True):
     """What a run has cost so far, over all its sessions (a resumed run adds to it)."""
 
     calls: int = 0
-    """Requests sent to a model (cache hits and deduplicated calls not included)."""
+    """Calls the run made, as events.jsonl counts them: cache hits and calls that joined an
+    identical call in flight included."""
+    requests: int = 0
+    """HTTP (or embedded-model) requests sent: calls not answered by the cache or a joined
+    call, once per attempt, so retries included."""
+    retries: int = 0
+    """Attempts repeated after a transient failure (counted in `requests` too)."""
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -31,7 +37,9 @@ class Spent(msgspec.Struct, kw_only=True):
         """The totals of a model pool's cumulative usage (`ModelPool.usage()`)."""
         totals = usage.get("total", {})
         return cls(
-            calls=int(totals.get("requests", 0)),
+            calls=int(totals.get("calls", 0)),
+            requests=int(totals.get("requests", 0)),
+            retries=int(totals.get("retries", 0)),
             cache_hits=int(totals.get("cache_hits", 0)),
             prompt_tokens=int(totals.get("prompt_tokens", 0)),
             completion_tokens=int(totals.get("completion_tokens", 0)),

@@ -122,7 +122,8 @@ class Cache:
             self._db.executemany(_STORE, self._pending.items())
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite ends it itself on some errors (a full disk)
+                self._db.execute("ROLLBACK")
             raise
         self._pending.clear()
 
@@ -159,11 +160,42 @@ class Cache:
             uri = self.path.resolve().as_uri() + "?mode=ro"
             return sqlite3.connect(uri, uri=True, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._open_readwrite(busy_timeout_s)
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError):  # locked, disk full, read-only: not damage
+                raise
+            aside = self._move_aside(error)
+            logger.warning("%s is damaged (%s): moved to %s; a new, empty cache is built (the calls it held"
+                           " will be made again)", self.path, error, aside.name)
+            return self._open_readwrite(busy_timeout_s)
+
+    def _open_readwrite(self, busy_timeout_s: float) -> sqlite3.Connection:
+        """The file in WAL mode, checked: a damaged one raises `sqlite3.DatabaseError` here,
+        not in the middle of a run."""
+        assert self.path is not None
         db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable across a killed process
-        db.execute(_SCHEMA)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable across a killed process
+            db.execute(_SCHEMA)
+            (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {verdict}")
+        except BaseException:
+            db.close()
+            raise
         return db
+
+    def _move_aside(self, error: sqlite3.DatabaseError) -> Path:
+        """Rename the damaged file (and its WAL) to `NAME.damaged`, kept for a person to look at."""
+        assert self.path is not None
+        aside = self.path.with_name(self.path.name + ".damaged")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                os.replace(part, Path(f"{aside}{suffix}"))
+        return aside
 
     def _decoder(self, result_type: type[R]) -> msgspec.msgpack.Decoder:
         decoder = self._decoders.get(result_type)

@@ -83,6 +83,7 @@ class OpenAIBackend:
         max_connections: int = 32,
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 120.0,
+        request_timeout_s: float | None = None,
         capabilities: Capabilities | None = None,
         prompts_per_request: int = 1,
         replicas: Sequence[tuple[str, float]] = (),
@@ -96,7 +97,7 @@ class OpenAIBackend:
         self._context_window = context_window
         self._max_connections = max_connections
         self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s
+            total=request_timeout_s, sock_connect=connect_timeout_s, sock_read=read_timeout_s
         )
         default = CHAT_CAPABILITIES if chat else COMPLETIONS_CAPABILITIES
         self._capabilities = capabilities if capabilities is not None else default
@@ -133,6 +134,7 @@ class OpenAIBackend:
             max_connections=model_spec.limits.max_concurrency,
             connect_timeout_s=model_spec.limits.connect_timeout_s,
             read_timeout_s=model_spec.limits.read_timeout_s,
+            request_timeout_s=model_spec.limits.request_timeout_s,
             prompts_per_request=model_spec.prompts_per_request,
         )
 

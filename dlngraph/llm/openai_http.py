@@ -10,6 +10,7 @@ message, and never the API key: it is scrubbed even from text the server echoes 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -153,8 +154,25 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+SECRET_SHAPES = re.compile(
+    r"(?i)(?P<lead>\bbearer\s+|\b(?:api[_-]?key|x-api-key|authorization|access[_-]?token|token)"
+    r"[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)(?P<secret>[^\s\"',;}]{8,})"
+    r"|(?P<key>\b(?:sk|pk|rk|gsk|hf|xox[abp])[-_][A-Za-z0-9_-]{8,})"
+)
+"""What a server's echo of a credential looks like: `Bearer X`, `api_key: X`, `token=X`, and
+keys of the common `sk-...` shapes, whatever key this client sent."""
+
+
 def redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
+    """`text` without `secret`, nor anything shaped like a bearer token or an API key (a server
+    may echo another credential than ours, e.g. a proxy's)."""
+    if secret:
+        text = text.replace(secret, "***")
+    return SECRET_SHAPES.sub(_hide, text)
+
+
+def _hide(match: re.Match[str]) -> str:
+    return "***" if match["key"] else f"{match['lead']}***"
 
 
 def truncate(text: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -220,6 +221,8 @@ class ScriptedServer:
             return json_response(error.body(), error.status)
         if fault == "truncated":
             return await send_truncated(request, payload)
+        if fault == "slowloris":
+            return await send_slowly(request, payload, self.faults.slowloris_s)
         if fault == "malformed":  # a complete HTTP response whose JSON is cut short
             payload = payload[: len(payload) // 2]
         return web.Response(body=payload, content_type="application/json")
@@ -300,6 +303,21 @@ async def send_truncated(request: web.Request, payload: bytes) -> web.StreamResp
     return response
 
 
+async def send_slowly(request: web.Request, payload: bytes, duration_s: float) -> web.StreamResponse:
+    """The whole body, a few bytes at a time over `duration_s`: each read is quick, the
+    response never ends soon (a slow-loris)."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = len(payload)
+    await response.prepare(request)
+    pieces = max(1, min(len(payload), 50))
+    step = -(-len(payload) // pieces)
+    for start in range(0, len(payload), step):
+        await response.write(payload[start : start + step])
+        await asyncio.sleep(duration_s / pieces)
+    await response.write_eof()
+    return response
+
+
 def format_seconds(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
 
@@ -317,6 +335,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default="scripted")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-logprobs", type=int, default=MAX_TOP_LOGPROBS, help="most top logprobs a request may ask")
+    parser.add_argument("--api-key-env", default=None, metavar="NAME",
+                        help="require `Authorization: Bearer KEY`, KEY read from this variable")
     parser.add_argument(
         "--fault",
         action="append",
@@ -324,28 +344,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KIND=RATE",
         help=f"inject a fault at this rate; KIND in {', '.join(FAULT_KINDS)} (repeatable)",
     )
+    parser.add_argument("--fault-duration-s", type=float, default=None, metavar="SECONDS",
+                        help="how long a timeout fault holds its answer, and a slowloris fault dribbles it")
     return parser.parse_args(argv)
 
 
-def faults_from_args(specs: list[str], seed: int) -> Faults:
+def faults_from_args(specs: list[str], seed: int, duration_s: float | None = None) -> Faults:
     rates: dict[str, float] = {}
     for spec in specs:
         kind, _, rate = spec.partition("=")
         if kind not in FAULT_KINDS:
             raise SystemExit(f"unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
         rates[f"rate_{kind}"] = float(rate)
-    return Faults(seed=seed, **rates)
+    durations = {} if duration_s is None else {"timeout_s": duration_s, "slowloris_s": duration_s}
+    return Faults(seed=seed, **rates, **durations)
 
 
 async def serve(args: argparse.Namespace) -> None:
     server = ScriptedServer(
         latency=Latency(mean_s=args.latency_ms / 1000.0, jitter=args.jitter, seed=args.seed),
-        faults=faults_from_args(args.fault, args.seed),
+        faults=faults_from_args(args.fault, args.seed, args.fault_duration_s),
         max_concurrency=args.concurrency,
         model=args.model,
         max_logprobs=args.max_logprobs,
         host=args.host,
         port=args.port,
+        api_key=os.environ[args.api_key_env] if args.api_key_env else None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -354,6 +378,9 @@ async def serve(args: argparse.Namespace) -> None:
     async with server:
         print(f"listening {server.base_url}", flush=True)
         await stop.wait()
+        stats = {"requests": server.stats.requests, "by_endpoint": server.stats.by_endpoint,
+                 "faults_injected": server.stats.faults_injected}
+        print(f"stats {_encode(stats).decode()}", flush=True)  # what ServerProcess.stats reads
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-FAULT_KINDS = ("429", "500", "503", "reset", "timeout", "truncated", "malformed")
+FAULT_KINDS = ("429", "500", "503", "reset", "timeout", "truncated", "malformed", "slowloris")
 """Every fault the server can inject, in the order their rates are tried."""
 
 REJECTIONS = frozenset({"429", "500", "503", "reset"})
@@ -34,6 +34,9 @@ class Faults:
     timeout_s: float = 30.0
     rate_truncated: float = 0.0
     rate_malformed: float = 0.0
+    rate_slowloris: float = 0.0
+    slowloris_s: float = 5.0
+    """How long a slow-loris answer takes to dribble out (a few bytes at a time)."""
     first_n: dict[str, int] = field(default_factory=dict)
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
@@ -54,6 +57,7 @@ class Faults:
             ("timeout", self.rate_timeout),
             ("truncated", self.rate_truncated),
             ("malformed", self.rate_malformed),
+            ("slowloris", self.rate_slowloris),
         )
 
     def draw(self) -> str | None:

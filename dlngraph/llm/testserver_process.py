@@ -10,19 +10,29 @@ multi-core machine) the core of the client being tested or measured.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
-from typing import Self
+from pathlib import Path
+from typing import Any, Self
 
 START_TIMEOUT_S = 30.0
 
 
 class ServerProcess:
-    """`python -m dlngraph.llm.testserver --port 0 ARGUMENTS...`; `base_url` once started."""
+    """`python -m dlngraph.llm.testserver --port 0 ARGUMENTS...`; `base_url` once started.
 
-    def __init__(self, *arguments: str) -> None:
+    With `log` set, the server's stderr goes to that file and, once stopped, the rest of its
+    stdout is appended to it: what a test may search (for a leaked secret, say). `env` adds
+    variables to the server's environment (the key of `--api-key-env`, say)."""
+
+    def __init__(self, *arguments: str, log: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.arguments = arguments
+        self.log = log
+        self.env = env or {}
+        self.stats: dict[str, Any] | None = None
+        """What the server counted (requests, by endpoint, faults injected), once stopped."""
         self.base_url = ""
         self._process: subprocess.Popen[str] | None = None
 
@@ -34,9 +44,14 @@ class ServerProcess:
 
     def start(self) -> Self:
         command = [sys.executable, "-m", "dlngraph.llm.testserver", "--port", "0", *self.arguments]
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
+        stderr = self.log.open("a") if self.log is not None else None
+        try:
+            self._process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=stderr, text=True, env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+            )
+        finally:
+            if stderr is not None:
+                stderr.close()
         try:
             self.base_url = self._read_url(self._process)
         except BaseException:
@@ -55,7 +70,14 @@ class ServerProcess:
             process.kill()
             process.wait()
         if process.stdout is not None:
+            rest = process.stdout.read()
             process.stdout.close()
+            for line in rest.splitlines():
+                if line.startswith("stats "):
+                    self.stats = json.loads(line.removeprefix("stats "))
+            if self.log is not None:
+                with self.log.open("a") as log:
+                    log.write(rest)
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time the server has used so far (Linux only, else None)."""

@@ -22,7 +22,9 @@ class RunFacts(NamedTuple):
     best_dev_accuracy: float | None
     test_accuracy: float | None
     calls: float | None
-    """Requests sent to model servers (cache hits excluded), as summary.json counts calls."""
+    """Calls made, cache hits included, as summary.json and events.jsonl count them."""
+    requests: float | None
+    """Requests sent to model servers, retries included (None where the run did not record them)."""
     tokens: float | None
     wall_time_s: float | None
 
@@ -36,7 +38,7 @@ def run_facts(run: RunLog) -> RunFacts:
         return RunFacts(
             name=run.name, status=summary.stopped, iterations=summary.iterations_run,
             initial_dev_accuracy=run.initial_dev_accuracy, best_dev_accuracy=summary.best_dev_accuracy,
-            test_accuracy=summary.test_accuracy, calls=summary.calls,
+            test_accuracy=summary.test_accuracy, calls=summary.calls, requests=summary.requests,
             tokens=summary.prompt_tokens + summary.completion_tokens, wall_time_s=summary.wall_time_s,
         )
     return _facts_from_events(run)
@@ -51,7 +53,8 @@ def _facts_from_events(run: RunLog) -> RunFacts:
         initial_dev_accuracy=run.initial_dev_accuracy,
         best_dev_accuracy=_best_dev(run),
         test_accuracy=None,
-        calls=counter(run.usage, "total", "requests") if logged_usage else None,
+        calls=counter(run.usage, "total", "calls") if logged_usage else None,
+        requests=counter(run.usage, "total", "requests") if logged_usage else None,
         tokens=total_tokens(run.usage) if logged_usage else None,
         wall_time_s=sum(it.elapsed_s for it in run.iterations) if run.iterations else None,
     )

@@ -106,6 +106,7 @@ def overview(run: RunLog) -> Html:
         ("dev accuracy", f"{fmt.accuracy(facts.initial_dev_accuracy)} at start -> {fmt.accuracy(facts.best_dev_accuracy)} best"),
         ("test accuracy", fmt.accuracy(facts.test_accuracy)),
         ("calls", fmt.count(facts.calls)),
+        ("requests", fmt.count(facts.requests)),
         ("tokens", fmt.count(facts.tokens)),
         ("wall time", fmt.duration(facts.wall_time_s)),
     ]

@@ -44,9 +44,13 @@ class EvalReport(msgspec.Struct, kw_only=True):
     split: str
     rows: list[EvalRow]
     calls: int
+    """Calls made, cache hits included."""
     prompt_tokens: int
     completion_tokens: int
     cache_hits: int = 0
+    requests: int = 0
+    """Requests sent to model servers, retries included."""
+    retries: int = 0
 
 
 async def evaluate_splits(
@@ -93,7 +97,7 @@ async def evaluate_splits(
                 ))
             cost = Spent.of(pool.usage()).minus(before)
             reports.append(EvalReport(
-                spec=str(spec_path), split=split, rows=rows, calls=cost.calls, prompt_tokens=cost.prompt_tokens,
+                spec=str(spec_path), split=split, rows=rows, calls=cost.calls, requests=cost.requests, retries=cost.retries, prompt_tokens=cost.prompt_tokens,
                 completion_tokens=cost.completion_tokens, cache_hits=cost.cache_hits,
             ))
     return reports

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import msgspec
 
 from dlngraph.data import Dataset
-from dlngraph.dln.rundir import RunDirectory
+from dlngraph.dln.rundir import RESTART_ADVICE, RunDirectory, RunDirectoryError
 from dlngraph.dln.state import TrainState
 from dlngraph.dln.trainer import Trainer, TrainOutcome
 from dlngraph.engine import EventBus
@@ -81,10 +81,15 @@ class RunSummary(msgspec.Struct, kw_only=True):
     test_accuracy: float | None
     best_prompts: dict[str, str]
     calls: int
+    """Calls made (cache hits included), as events.jsonl counts them; before `requests` was
+    recorded, this field held the requests."""
     cache_hits: int
     prompt_tokens: int
     completion_tokens: int
     wall_time_s: float
+    requests: int | None = None
+    """Requests sent to model servers, retries included (None in runs made before it was)."""
+    retries: int | None = None
 
 
 async def train_spec(
@@ -107,8 +112,9 @@ async def train_spec(
         run = RunDirectory(options.run_dir)
     else:
         run = RunDirectory.create(options.runs_root, spec.name)
-    run.write_spec(dump_spec(spec))
-    return await _train(spec, dataset, run, options, None, events, watch, shared)
+    with run.locked():
+        run.write_spec(dump_spec(spec))
+        return await _train(spec, dataset, run, options, None, events, watch, shared)
 
 
 async def resume_run(
@@ -123,15 +129,25 @@ async def resume_run(
     run = RunDirectory(run_dir)
     if not run.spec_path.exists():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no spec.yaml)")
-    run.remove_stale_temporaries()
-    spec = load_spec(run.spec_path).spec
-    state = None
-    if run.checkpoint_path.exists():
-        state = msgspec.json.decode(run.checkpoint_path.read_bytes(), type=TrainState)
-        run.keep_events_through(state.iteration - 1)
-    else:
-        run.clear_events()
-    return await _train(spec, dataset_of(spec, run.spec_path), run, options, state, events, watch, shared)
+    with run.locked():
+        run.remove_stale_temporaries()
+        spec = load_spec(run.spec_path).spec
+        state = None
+        if run.checkpoint_path.exists():
+            state = _read_checkpoint(run)
+            run.keep_events_through(state.iteration - 1)
+        else:
+            run.clear_events()
+        return await _train(spec, dataset_of(spec, run.spec_path), run, options, state, events, watch, shared)
+
+
+def _read_checkpoint(run: RunDirectory) -> TrainState:
+    """checkpoint.json, or a `RunDirectoryError` saying it is damaged (it is written atomically,
+    so only something other than a crash of the trainer damages it)."""
+    try:
+        return msgspec.json.decode(run.checkpoint_path.read_bytes(), type=TrainState)
+    except msgspec.DecodeError as error:  # ValidationError is a DecodeError too
+        raise RunDirectoryError(f"{run.checkpoint_path}: not a readable checkpoint ({error}); {RESTART_ADVICE}") from None
 
 
 async def _train(
@@ -183,6 +199,8 @@ def _summary(spec: NetworkSpec, run: RunDirectory, outcome: TrainOutcome) -> Run
         test_accuracy=None if outcome.test is None else outcome.test.accuracy,
         best_prompts=outcome.state.best_prompts,
         calls=spent.calls,
+        requests=spent.requests,
+        retries=spent.retries,
         cache_hits=spent.cache_hits,
         prompt_tokens=spent.prompt_tokens,
         completion_tokens=spent.completion_tokens,

@@ -26,10 +26,18 @@ class LoadedSpec(msgspec.Struct, frozen=True, kw_only=True):
     warnings: list[SpecIssue] = msgspec.field(default_factory=list)
 
 
+MAX_SPEC_BYTES = 4 << 20
+"""A spec is prompts and settings: 4 MB is far beyond any, and the YAML parser (pure Python,
+about 1.5 s per MB) would take minutes on a file a thousand times larger."""
+
+
 def load_spec(path: str | Path) -> LoadedSpec:
     """Read and check the spec file at `path`."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError([_file_issue(path, f"the file is {size:,} bytes; a spec is at most {MAX_SPEC_BYTES:,}")])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError([_file_issue(path, "file not found")]) from None

@@ -29,6 +29,10 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
     max_attempts: int = 6
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 120.0
+    """Longest wait for the next bytes of a response."""
+    request_timeout_s: float = 600.0
+    """Longest a whole attempt may take, however steadily its bytes come (a server that
+    dribbles an answer, a slow-loris, is cut off here and retried)."""
 
 
 class WeightedEndpoint(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

@@ -40,6 +40,9 @@ _ENVIRONMENT = jinja2.sandbox.SandboxedEnvironment(
     lstrip_blocks=True,
     autoescape=False,
 )
+_ENVIRONMENT.globals.clear()
+"""No `range`, `lipsum`, `cycler`, `joiner`, `namespace` or `dict`: a prompt needs none of them,
+and each is a known first step out of a sandbox. A template sees only its node's variables."""
 
 
 class TemplateError(ValueError):
@@ -115,8 +118,18 @@ def get_template(ref: str) -> Template:
 
 
 def inline_template(source: str, *, name: str = "inline") -> Template:
-    """A template written in a spec (`template_source`); its version is 0."""
-    return Template(name=name, version=0, source=source)
+    """A template written in a spec (`template_source`); its version is 0. It is rendered once
+    on sample text here, so that what the sandbox refuses is an error of the spec, not of every
+    call of a run."""
+    template = Template(name=name, version=0, source=source)
+    sample = {variable: ["x", "y"] if variable == "inputs" else "x" for variable in template.variables}
+    try:
+        template._compiled.render(**sample)
+    except jinja2.sandbox.SecurityError as error:
+        raise TemplateError(f"template '{name}' is refused by the sandbox: {error}") from None
+    except Exception:  # noqa: BLE001 - depends on the real texts (or names a variable the spec checks report)
+        pass
+    return template
 
 
 def available_templates() -> list[str]:

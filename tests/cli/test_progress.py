@@ -11,7 +11,7 @@ from rich.console import Console
 from dlngraph.cli.progress import Progress
 from dlngraph.engine import EventBus
 
-USAGE = {"total": {"requests": 12, "cache_hits": 3, "prompt_tokens": 100, "completion_tokens": 20},
+USAGE = {"total": {"calls": 15, "requests": 14, "retries": 2, "cache_hits": 3, "prompt_tokens": 100, "completion_tokens": 20},
          "by_phase": {"forward": {"calls": 8}, "score": {"calls": 4}}, "in_flight": 5}
 
 
@@ -34,7 +34,7 @@ def test_lines_mode_prints_one_line_per_iteration_and_the_end() -> None:
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("[dln2] start: dev=0.500 with the initial prompts")
     assert lines[1].startswith(
-        "[dln2] iteration 1/2 loss=0.500 dev=0.750 best=0.750 (start=0.500) calls=12 tokens=120 cache_hits=3")
+        "[dln2] iteration 1/2 loss=0.500 dev=0.750 best=0.750 (start=0.500) calls=15 requests=14 retries=2 tokens=120 cache_hits=3")
     assert lines[2] == "[dln2] done: completed, dev 0.500 at start -> 0.750 best, test=0.500"
 
 
@@ -44,7 +44,7 @@ def test_json_mode_prints_one_object_per_event_with_usage() -> None:
         drive(Progress("json"))
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [record["event"] for record in records] == ["start", "iteration", "phase", "validation", "checkpoint", "done"]
-    assert records[4]["usage"]["requests"] == 12
+    assert records[4]["usage"]["requests"] == 14
 
 
 def test_quiet_mode_prints_nothing_and_auto_is_plain_when_not_a_terminal() -> None:

@@ -35,7 +35,8 @@ def test_an_unfinished_run_is_described_from_its_log(unfinished_run: Path) -> No
     assert facts.best_dev_accuracy == 1.0 and facts.test_accuracy is None
     assert run.start is not None and facts.initial_dev_accuracy == run.start.dev_accuracy
     logged = [run.start.usage, *(it.usage for it in run.iterations)]  # the start's validation, then the steps
-    assert facts.calls == sum(counter(usage, "total", "requests") for usage in logged) > 0
+    assert facts.calls == sum(counter(usage, "total", "calls") for usage in logged) > 0
+    assert facts.requests == sum(counter(usage, "total", "requests") for usage in logged) > 0
 
 
 def test_a_line_cut_by_a_crash_and_a_line_of_another_shape_do_not_stop_reading(unfinished_run: Path, tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_result(tmp_path: Pa
     finished = json.loads((run / "summary.json").read_text())
     dlngraph("train", "--resume", str(run), "--progress", "quiet")  # a finished run: nothing more to spend
     again = json.loads((run / "summary.json").read_text())
-    assert again["calls"] == finished["calls"] > 0  # the cost of every session, not of the last one
+    assert again["requests"] == finished["requests"] > 0  # the cost of every session, not of the last one
     assert again["wall_time_s"] > finished["wall_time_s"]
 
 
@@ -109,7 +109,7 @@ def test_budget_stops_the_run_cleanly_at_a_checkpoint(tmp_path: Path, server_url
     run = only_run(tmp_path)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["stopped"] == "budget"
-    assert summary["calls"] <= 150
+    assert summary["requests"] - summary["retries"] <= 150  # the budget counts calls sent, not their retries
     checkpoint = json.loads((run / "checkpoint.json").read_text())
     assert checkpoint["iteration"] == summary["iterations_run"] >= 1
     assert "budget reached" in result.stdout
@@ -188,7 +188,7 @@ def test_a_budget_stop_resumes_to_the_same_run_and_the_same_total_cost(tmp_path:
     assert json.loads((run / "summary.json").read_text())["stopped"] == "budget", stopped.stdout
     dlngraph("train", "--resume", str(run), "--progress", "quiet")
     assert comparable(run) == comparable(only_run(tmp_path / "whole"))
-    resumed, uninterrupted = (json.loads((path / "summary.json").read_text())["calls"] for path in (run, only_run(tmp_path / "whole")))
+    resumed, uninterrupted = (json.loads((path / "summary.json").read_text())["requests"] for path in (run, only_run(tmp_path / "whole")))
     # Every call sent counts once; requests in flight when the budget stopped the run were never
     # answered (so not cached), and are sent again by the resume: at most one per model's slot.
     in_flight = sum(model.limits.max_concurrency for model in load_spec(DLN2).spec.models.values())

@@ -54,7 +54,7 @@ async def test_a_run_on_a_keyed_server_records_where_the_key_is_and_never_the_ke
         summary = await train_spec(SPECS / "dln1.yaml", options)
         assert summary.stopped == "completed" and summary.calls > 0
         resumed = await resume_run(Path(summary.run_dir), TrainOptions())
-        assert resumed.calls == summary.calls
+        assert resumed.requests == summary.requests
     recorded = (Path(summary.run_dir) / "spec.yaml").read_text()
     assert f"base_url: {server.base_url}" in recorded and "api_key_env: DLNGRAPH_TEST_SERVER_KEY" in recorded
     assert not any("sk-test-secret" in path.read_bytes().decode(errors="replace") for path in Path(summary.run_dir).rglob("*") if path.is_file())

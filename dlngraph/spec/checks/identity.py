@@ -1,6 +1,9 @@
-"""Names: the network has one, and every node id is well-formed, not reserved and unique."""
+"""Names: the network has one that can name a folder, and every node id is well-formed, not
+reserved and unique."""
 
 from __future__ import annotations
+
+import re
 
 from dlngraph.spec.errors import Finding
 from dlngraph.spec.network import NetworkSpec
@@ -8,10 +11,19 @@ from dlngraph.spec.nodes import INPUT
 from dlngraph.spec.paths import IDENTIFIER as NODE_ID
 
 
+RUN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+"""A name that stays one folder inside the runs folder: no separators, no `..`, nothing hidden."""
+
+
 def check_identity(spec: NetworkSpec) -> list[Finding]:
     findings = []
     if not spec.name.strip():
         findings.append(Finding(("name",), "the network name must not be empty"))
+    elif not RUN_NAME.fullmatch(spec.name):
+        findings.append(Finding(("name",), (
+            f"invalid network name {spec.name!r}: it names the run's folder, so it takes letters, digits,"
+            " '_', '-' and '.' only, and does not start with '.'"
+        )))
     if not spec.nodes:
         findings.append(Finding(("nodes",), "a network needs at least one node"))
     first_index: dict[str, int] = {}

@@ -55,6 +55,7 @@ RULES: dict[type[msgspec.Struct], dict[str, Range]] = {
         "max_attempts": AT_LEAST_ONE,
         "connect_timeout_s": POSITIVE,
         "read_timeout_s": POSITIVE,
+        "request_timeout_s": POSITIVE,
     },
     WeightedEndpoint: {"weight": POSITIVE},
     ModelSpec: {"context_window": AT_LEAST_ONE, "n_threads": AT_LEAST_ONE, "prompts_per_request": AT_LEAST_ONE},
