@@ -38,7 +38,7 @@ from typing import Any, Literal, TypeVar
 from dlngraph.llm.accounting import CallStats, Counters
 from dlngraph.llm.budget import Budget
 from dlngraph.llm.cache import Cache
-from dlngraph.llm.errors import ContextWindowExceeded, UnsupportedRequest
+from dlngraph.llm.errors import ContextWindowExceeded, SendAgain, UnsupportedRequest
 from dlngraph.llm.limits import ModelLimiter
 from dlngraph.llm.retry import Retry
 from dlngraph.llm.tokens import estimate_tokens
@@ -234,12 +234,15 @@ class LanguageModel:
         """One try: wait for the rate limits, then send (counted as a request in flight)."""
         if self.limiter.limits_rate:
             await self.limiter.admit(call.tokens)
-        call.counters.requests += 1
-        self.stats.request_started()
-        try:
-            return await call.send(call.request)
-        finally:
-            self.stats.request_finished()
+        while True:
+            call.counters.requests += 1
+            self.stats.request_started()
+            try:
+                return await call.send(call.request)
+            except SendAgain:
+                continue  # the backend lowered a setting the server refused; every request counts
+            finally:
+                self.stats.request_finished()
 
     def _check_context_window(self, request: Request) -> int:
         """Raise `ContextWindowExceeded` if the request cannot fit (unless the backend checks

@@ -55,5 +55,11 @@ class ContextWindowExceeded(LLMError):
         self.context_window = context_window
 
 
+class SendAgain(LLMError):
+    """The server refused a setting that the backend has now lowered to what it allows (the top
+    logprobs of a class distribution): send the same call again at once. Not a fault, so not a
+    retry; the client counts the refused request like any other sent."""
+
+
 class UnsupportedRequest(LLMError):
     """The backend cannot answer this kind of request (e.g. echo scoring on a chat-only model)."""

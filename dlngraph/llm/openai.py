@@ -26,7 +26,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 
-from dlngraph.llm.errors import PermanentError, TransientError, UnsupportedRequest
+from dlngraph.llm.errors import PermanentError, SendAgain, TransientError, UnsupportedRequest
 from dlngraph.llm.openai_batch import PromptBatcher
 from dlngraph.llm.openai_endpoints import EndpointPool
 from dlngraph.llm.openai_http import Endpoint, new_session, post_json
@@ -242,17 +242,18 @@ class OpenAIBackend:
         return await self._within_cap(request)
 
     async def _within_cap(self, request: ClassDistributionRequest) -> ClassDistribution:
-        """Ask with `top_logprobs` and, while the server refuses that many, with the cap its
-        refusal names, remembered for every later call."""
-        while True:
-            top_k = self.top_logprobs
-            try:
-                return await self._ask_top_logprobs(request, top_k)
-            except PermanentError as error:
-                cap = logprobs_cap(error.detail, top_k)
-                if cap is None:
-                    raise
-                self.top_logprobs = min(self.top_logprobs, cap)
+        """Ask with `top_logprobs`; if the server refuses that many, remember the cap its refusal
+        names for every later call and have the client send this one again (`SendAgain`), so
+        that the refused request is counted as sent."""
+        top_k = self.top_logprobs
+        try:
+            return await self._ask_top_logprobs(request, top_k)
+        except PermanentError as error:
+            cap = logprobs_cap(error.detail, top_k)
+            if cap is None:
+                raise
+            self.top_logprobs = min(self.top_logprobs, cap)
+            raise SendAgain(f"{self.identity} allows {cap} top logprobs, not {top_k}") from None
 
     def _top_logprobs_settled(self) -> asyncio.Event:
         """Set once the first class call is answered (or failed): created in the running loop."""
