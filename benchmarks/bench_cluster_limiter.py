@@ -6,6 +6,9 @@ Starts a local Ray (2 CPUs) and times acquiring and releasing a concurrency slot
 process's own `ModelLimiter`, and through the `SlotTable` actor of `dlngraph.llm.cluster_limits`
 (one round trip to acquire, one to release), one call at a time (the latency a call pays) and
 K at once (what the actor sustains). The slot is empty work, so the figures are pure overhead.
+Then the same for the budget: a call charged and settled through an in-process `Budget`, and
+through a `ClusterBudget` drawing grants from the `BudgetLedger` actor of
+`dlngraph.llm.cluster_budget`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import ray
 
+from dlngraph.llm.budget import Budget
+from dlngraph.llm.cluster_budget import ClusterBudget, cluster_budget_ledger
 from dlngraph.llm.cluster_limits import ClusterSlots, cluster_slot_table
 from dlngraph.llm.limits import ModelLimiter
 from dlngraph.spec.models import Limits
@@ -37,6 +42,19 @@ async def per_call_us(slot, calls: int, in_flight: int) -> float:  # noqa: ANN00
     return (time.perf_counter() - started) / (calls // in_flight * in_flight) * 1e6
 
 
+def charged(budget: Budget):  # noqa: ANN201 - an async context factory
+    """A slot-like context that charges one call to `budget` and settles it."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def charge():  # noqa: ANN202
+        settled = await budget.reserve("bench", 0)
+        yield
+        budget.settle(settled, 0)
+
+    return charge
+
+
 async def measure(calls: int, in_flight: int) -> list[tuple[str, float, float]]:
     local = ModelLimiter(Limits(max_concurrency=in_flight))
     table = cluster_slot_table("bench-cluster-limiter", in_flight)
@@ -46,6 +64,14 @@ async def measure(calls: int, in_flight: int) -> list[tuple[str, float, float]]:
         await per_call_us(slot, min(calls, 200), 1)  # warm up
         rows.append((name, await per_call_us(slot, calls, 1), await per_call_us(slot, calls, in_flight)))
     ray.kill(table)
+    ledger = cluster_budget_ledger("bench-cluster-budget", 10 * calls, None)
+    budgets = (("in-process Budget", Budget(max_calls=10 * calls)),
+               ("Ray BudgetLedger, grants", ClusterBudget.of_actor(ledger, counts_tokens=False)))
+    for name, budget in budgets:
+        await per_call_us(charged(budget), min(calls, 200), 1)
+        rows.append((name, await per_call_us(charged(budget), calls, 1),
+                     await per_call_us(charged(budget), calls, in_flight)))
+    ray.kill(ledger)
     return rows
 
 
@@ -59,7 +85,7 @@ def main() -> None:
         rows = asyncio.run(measure(args.calls, args.in_flight))
     finally:
         ray.shutdown()
-    print(f"{'limiter':<26} {'us/call, 1 at once':>20} {f'us/call, {args.in_flight} at once':>22}")
+    print(f"{'limiter or budget':<26} {'us/call, 1 at once':>20} {f'us/call, {args.in_flight} at once':>22}")
     for name, alone, together in rows:
         print(f"{name:<26} {alone:>20.1f} {together:>22.1f}")
 

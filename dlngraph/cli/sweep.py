@@ -38,8 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_server_arguments(args)
-    if args.ray is not None and args.budget:
-        raise CommandError("--budget caps a sweep trained in one process: it cannot be used with --ray", exit_code=2)
     if args.cpus_per_run <= 0:
         raise CommandError("--cpus-per-run must be above 0", exit_code=2)
     sweep = load_sweep(args.sweep)

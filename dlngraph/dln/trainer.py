@@ -195,14 +195,16 @@ class Trainer:
         return accuracy
 
     async def _test(self, state: TrainState) -> Evaluation | None:
-        """Test accuracy of the best prompts, unless the budget stopped the run (or stops the test)."""
+        """Test accuracy of the best prompts, unless the budget stopped the run (or stops the test:
+        the run is then stopped by the budget, and its resume goes straight to the test)."""
         if not self.test or state.stopped == "budget":
             return None
         self.events.publish("phase", phase="test", iteration=state.iteration)
         try:
             return await evaluate(self.network, self.models, self.test, split="test",
                                   prompts=state.best_prompts, loss=self.training.loss, input_views=self.input_views)
-        except BudgetExceeded as error:
+        except BudgetExceeded as error:  # stopped as in training: a resume runs the test
+            state.stopped = "budget"
             self.events.publish("budget", message=str(error), iteration=state.iteration)
             return None
 

@@ -78,6 +78,11 @@ class Budget:
             ledger.tokens += tokens
         return Charge(model, tokens)
 
+    async def reserve(self, model: str, tokens: int) -> Charge:
+        """`charge`, as a model calls it: a budget shared across a cluster (`ClusterBudget`)
+        may have to ask its ledger first."""
+        return self.charge(model, tokens)
+
     def settle(self, charge: Charge, used_tokens: int) -> None:
         """Replace the charge's token estimate by what the request really used."""
         correction = used_tokens - charge.estimated_tokens

@@ -212,7 +212,7 @@ class LanguageModel:
         """Steps 4 to 8 of the pipeline (after the context window), once per distinct request
         in flight: cache hits and callers joining a request never count tokens."""
         call.tokens = self._check_context_window(call.request)
-        charge = self.budget.charge(self.name, call.tokens) if self.budget is not None else None
+        charge = await self.budget.reserve(self.name, call.tokens) if self.budget is not None else None
         used_tokens = 0
         slots = self.limiter.slot()
         try:

@@ -10,7 +10,10 @@ returns the run's summary; a task that fails is recorded with its error and the 
 The workers read the sweep file and the spec, and write the run directories, where the driver
 names them. The runs' models share the cluster's limiters: one `SlotTable` actor per server
 model and limits (`dlngraph.llm.cluster_limits`), so runs on many nodes keep together to a
-server's concurrency, requests/min and tokens/min. On a cluster, `OUT`, the sweep file and the spec's data must be on a filesystem
+server's concurrency, requests/min and tokens/min. The sweep's `--budget` is one `BudgetLedger`
+actor (`dlngraph.llm.cluster_budget`) that every run draws on in grants; once it is spent, a
+run stops as it would in one process (stopped=budget, resumed by the next session) and the
+runs not started yet wait for the next session. On a cluster, `OUT`, the sweep file and the spec's data must be on a filesystem
 every node mounts at the same path (NFS, a cluster volume). sweep.json is the driver's, rewritten
 as each task ends, so skipping and resuming work as they do locally.
 
@@ -28,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+from dlngraph.llm.cluster_budget import ClusterBudget, cluster_budget_ledger
 from dlngraph.llm.cluster_limits import ClusterLimiter, ClusterSlots, cluster_slot_table
 from dlngraph.llm.pool import LimiterRegistry, limiter_key
 from dlngraph.runs.overrides import apply_overrides
@@ -58,7 +62,8 @@ def run_sweep_on_ray(sweep: Sweep, options: SweepOptions, ray_options: RayOption
         ray.init(address=ray_options.address, log_to_driver=False, **local)
     task = ray.remote(num_cpus=ray_options.cpus_per_run, max_retries=0)(train_in_worker)
     tables = _limit_tables(sweep, options, [run for run, _ in todo])
-    waiting = {task.remote(str(sweep.path.resolve()), run.id, options, tables): record for run, record in todo}
+    ledger = _budget_ledger(options)
+    waiting = {task.remote(str(sweep.path.resolve()), run.id, options, tables, ledger): record for run, record in todo}
     try:
         for record in waiting.values():
             record.status = "running"
@@ -66,7 +71,11 @@ def run_sweep_on_ray(sweep: Sweep, options: SweepOptions, ray_options: RayOption
             (done,), _ = ray.wait(list(waiting), num_returns=1)
             record = waiting.pop(done)
             try:
-                outcome: RunSummary | BaseException = msgspec.convert(ray.get(done), RunSummary)
+                summary = ray.get(done)
+                if summary is None:  # the budget was spent before the run started
+                    record.status = "waiting"
+                    continue
+                outcome: RunSummary | BaseException = msgspec.convert(summary, RunSummary)
             except ray.exceptions.RayError as error:
                 outcome = getattr(error, "cause", None) or error  # the run's own exception
             record_end(sweep, options.out, records, record, outcome, finished)
@@ -75,23 +84,42 @@ def run_sweep_on_ray(sweep: Sweep, options: SweepOptions, ray_options: RayOption
             ray.cancel(ref, force=True)
             record.status = "waiting"
         result = write_result(sweep, options.out, records)
-        for table in tables.values():
-            ray.kill(table)
+        for actor in [*tables.values(), *([ledger] if ledger is not None else [])]:
+            ray.kill(actor)
         if started_here:
             ray.shutdown()
     return result
 
 
-def train_in_worker(sweep_path: str, run_id: str, options: SweepOptions, tables: dict[tuple[Any, ...], Any]) -> dict[str, Any]:
+def train_in_worker(
+    sweep_path: str, run_id: str, options: SweepOptions, tables: dict[tuple[Any, ...], Any], ledger: Any | None,
+) -> dict[str, Any] | None:
     """The body of a run's task: read the sweep file, train (or resume) that run with the
-    cluster's limiters, return its summary as plain data (what crosses the cluster)."""
+    cluster's limiters and budget, return its summary as plain data (what crosses the
+    cluster); None when the sweep's budget was spent before the run could start."""
+    import ray
+
+    if ledger is not None and ray.get(ledger.exhausted.remote()):
+        return None
     sweep = load_sweep(Path(sweep_path))
     (run,) = [run for run in sweep.runs if run.id == run_id]
     holder = f"{socket.gethostname()}:{os.getpid()}:{run_id}"
     limiters: LimiterRegistry = {
         key: ClusterLimiter(key[1], ClusterSlots.of_actor(table, holder=holder)) for key, table in tables.items()
     }
-    return msgspec.to_builtins(asyncio.run(train_one(sweep, run, options, Shared(limiters=limiters))))
+    budget = None if ledger is None else ClusterBudget.of_actor(ledger, counts_tokens=options.max_tokens is not None)
+    try:
+        return msgspec.to_builtins(asyncio.run(train_one(sweep, run, options, Shared(budget=budget, limiters=limiters))))
+    finally:
+        if budget is not None and (given_back := budget.close()) is not None:
+            ray.get(given_back)  # before this worker's next run asks the ledger
+
+
+def _budget_ledger(options: SweepOptions) -> Any | None:
+    """The sweep's budget as one actor owned by the driver, or None when it has none."""
+    if options.max_calls is None and options.max_tokens is None:
+        return None
+    return cluster_budget_ledger(f"dlngraph-budget-{uuid.uuid4().hex}", options.max_calls, options.max_tokens)
 
 
 def _limit_tables(sweep: Sweep, options: SweepOptions, runs: list[SweepRun]) -> dict[tuple[Any, ...], Any]:

@@ -55,6 +55,25 @@ seeds: [1, 2]
     assert outcomes(tmp_path / "ray") == outcomes(tmp_path / "local")  # a Ray task trains as a local run does
 
 
+def test_the_budget_caps_a_sweep_across_ray_workers_and_a_second_session_finishes_it(
+    tmp_path: Path, server_url: str, local_ray: None
+) -> None:
+    from dlngraph.runs.sweep_ray import RayOptions, run_sweep_on_ray
+
+    sweep = load_sweep(write_sweep(tmp_path, server_url, "seeds: [1, 2, 3, 4]\n"))
+    whole = asyncio.run(run_sweep(sweep, SweepOptions(out=tmp_path / "whole", max_parallel=2)))
+    cap = sum(record.summary.calls for record in whole.runs) // 2
+    capped = run_sweep_on_ray(sweep, SweepOptions(out=tmp_path / "capped", max_calls=cap), RayOptions())
+    spent = [record.summary.calls for record in capped.runs if record.summary is not None]
+    assert sum(spent) <= cap  # granted in blocks, never past the ceiling
+    assert sum(spent) > cap // 2 and len(spent) >= 2, capped.runs  # runs on both workers drew on it
+    assert any(record.status in ("stopped", "waiting") for record in capped.runs), capped.runs
+    assert all(record.summary.stopped == "budget" for record in capped.runs if record.status == "stopped")
+
+    run_sweep_on_ray(sweep, SweepOptions(out=tmp_path / "capped"), RayOptions())  # no cap: the rest
+    assert outcomes(tmp_path / "capped") == outcomes(tmp_path / "whole")
+
+
 def test_the_shared_limiter_holds_a_concurrency_of_n_across_two_ray_workers(local_ray: None) -> None:
     from dlngraph.llm.cluster_limits import ClusterSlots, cluster_slot_table
 
