@@ -17,6 +17,7 @@ from dlngraph.cli import (
     CommandError,
     bench,
     compare,
+    data,
     demo,
     evaluate,
     report,
@@ -31,7 +32,7 @@ from dlngraph.llm.errors import LLMError
 from dlngraph.runs.overrides import OverrideError
 from dlngraph.spec import SpecError
 
-COMMANDS: list[Command] = [validate, show, train, evaluate, report, compare, demo, bench]
+COMMANDS: list[Command] = [validate, show, train, evaluate, report, compare, demo, bench, data]
 """Subcommands in the order `--help` lists them; add new command modules here."""
 
 USER_ERRORS = (DataError, TrainingError, LLMError, OverrideError)
