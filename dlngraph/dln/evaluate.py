@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from dlngraph.dln.postprocess import accuracy
+from dlngraph.dln.postprocess import Loss, accuracy
 from dlngraph.dln.step import LabeledExample
 from dlngraph.engine import run_forward
 from dlngraph.graph import CompiledNetwork
@@ -30,7 +30,7 @@ async def evaluate(
     *,
     split: str,
     prompts: Mapping[str, str] | None = None,
-    loss: str = "exact_match",
+    loss: str | Loss = "exact_match",
 ) -> Evaluation:
     result = await run_forward(
         network, models, [example.input for example in examples],
@@ -39,7 +39,7 @@ async def evaluate(
     predictions = result.predictions()
     return Evaluation(
         split=split,
-        accuracy=accuracy(predictions, [example.target for example in examples], loss),  # type: ignore[arg-type]
+        accuracy=accuracy(predictions, [example.target for example in examples], loss),
         count=len(predictions),
         failed=len(result.failed_examples),
         predictions=predictions,

@@ -16,6 +16,7 @@ import msgspec
 
 from dlngraph.data import Dataset, few_shot
 from dlngraph.dln.evaluate import evaluate
+from dlngraph.dln.postprocess import loss_of
 from dlngraph.dln.roles import Roles
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.state import Spent
@@ -84,7 +85,7 @@ async def evaluate_splits(
             before = Spent.of(pool.usage())
             rows = []
             for name, network in systems:
-                result = await evaluate(network, pool, examples, split=split, loss=spec.training.loss)
+                result = await evaluate(network, pool, examples, split=split, loss=loss_of(spec.training))
                 rows.append(EvalRow(
                     system=name, accuracy=result.accuracy, count=result.count, failed=result.failed,
                     first_failure=result.first_failure,
