@@ -1,8 +1,9 @@
 """`dlngraph data list` and `dlngraph data fetch NAME...`: the paper's preset data in the user's data folder.
 
 `list` shows each preset, whether its files are in the folder and where they come from;
-`fetch` downloads the missing or wrong ones, checked against the sums kept in the package
-(`dlngraph/data/sources.py`, `dlngraph/data/fetch.py`).
+`fetch` downloads the missing or wrong ones (rebuilding the BIG-bench pools from BIG-bench's
+task.json), checked against the sums kept in the package (`dlngraph/data/sources.py`,
+`dlngraph/data/fetch.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from dlngraph.data.fetch import MIRROR_ENV, Fetched, fetch_preset, missing_files
 from dlngraph.data.home import DATA_ENV, data_home
-from dlngraph.data.sources import PRESET_FILES
+from dlngraph.data.sources import PRESET_FILES, DataFile
 from dlngraph.words import plural
 
 NAME = "data"
@@ -46,9 +47,16 @@ def _list(folder: Path) -> None:
         state = "ready" if not missing else f"missing {len(missing)} of {len(files)} (dlngraph data fetch {name})"
         print(f"{name}: {state}")
         for file in files:
-            print(f"  {file.path}  {file.size} bytes  {file.url or '(mirror only) ' + file.origin}")
+            print(f"  {file.path}  {file.size} bytes  {_source(file)}")
+
+
+def _source(file: DataFile) -> str:
+    if file.rebuild is None:
+        return file.url
+    return f"rebuilt from {file.url} minus the items of {file.rebuild.bbh.path}"
 
 
 def _report(fetched: Fetched) -> None:
-    verb = "downloaded" if fetched.downloaded else "already there"
+    made = "rebuilt from BIG-bench's task.json" if fetched.file.rebuild is not None else "downloaded"
+    verb = made if fetched.downloaded else "already there"
     print(f"  {fetched.file.path}: {verb}")

@@ -1,35 +1,24 @@
-"""Downloading a preset's files into the data folder, checked against the sums in `sources`.
+"""A preset's files in the data folder, each downloaded (or rebuilt) and checked against the sums in `sources`.
 
-A file is streamed into a temporary file beside its destination while its sha256 is
-computed, and renamed into place only when size and sum match: an interrupted download or a
-bad file never leaves a half-written or wrong file under its real name, and a good file
-already there is kept (a file whose sum matches is not downloaded again).
-
-`DLNGRAPH_DATA_MIRROR` replaces every public address with `<mirror>/<path>` (a folder laid
-out like the data folder, served over HTTP or as a `file:` URL): for a local copy, and for
-the files that have no public address of their own (the BIG-bench pools).
-Standard library only (urllib), as the data layer allows.
+A file whose sum already matches is kept; any other is downloaded from its public address or
+the mirror (`download`), or, for a BIG-bench pool, rebuilt from BIG-bench's task.json once its
+BBH file is there (`bigbench_pool`). Either way it takes its name only once its size and
+sha256 match, so a failure leaves nothing behind and a good file is never replaced by a bad one.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
-import os
-import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 
+from dlngraph.data.bigbench_pool import rebuild_pool
+from dlngraph.data.download import MIRROR_ENV, check_sum, download, sha256_of, source_url, write_atomically
 from dlngraph.data.errors import DataError
 from dlngraph.data.sources import PRESET_FILES, DataFile
 
-MIRROR_ENV = "DLNGRAPH_DATA_MIRROR"
-CHUNK = 1 << 16
-TIMEOUT_S = 60.0
+__all__ = ["MIRROR_ENV", "Fetched", "fetch_file", "fetch_preset", "missing_files", "preset_files"]
 
 
 class Fetched(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,18 +40,6 @@ def missing_files(name: str, data_dir: Path) -> list[DataFile]:
     return [file for file in preset_files(name) if not (data_dir / file.path).is_file()]
 
 
-def source_url(file: DataFile, mirror: str | None = None) -> str:
-    """Where `file` is downloaded from: the mirror when one is set, else its public address."""
-    mirror = os.environ.get(MIRROR_ENV) if mirror is None else mirror
-    if mirror:
-        return f"{mirror.rstrip('/')}/{file.path}"
-    if file.url is None:
-        raise DataError.about(
-            file.path, f"no public copy of this file ({file.origin}); set {MIRROR_ENV} to a folder or URL holding it"
-        )
-    return file.url
-
-
 def fetch_preset(
     name: str, data_dir: Path, *, mirror: str | None = None, report: Callable[[Fetched], None] | None = None
 ) -> list[Fetched]:
@@ -77,60 +54,14 @@ def fetch_preset(
 
 
 def fetch_file(file: DataFile, data_dir: Path, *, mirror: str | None = None) -> Fetched:
-    """`file` under `data_dir`, kept if its sum matches, else downloaded and checked."""
+    """`file` under `data_dir`, kept if its sum matches, else downloaded (or rebuilt) and checked."""
     destination = data_dir / file.path
-    if destination.is_file() and _sha256_of(destination) == file.sha256:
+    if destination.is_file() and sha256_of(destination) == file.sha256:
         return Fetched(file=file, path=destination, downloaded=False)
     url = source_url(file, mirror)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            digest, size = _download(url, out, file)
-            out.flush()
-            os.fsync(out.fileno())
-        _check(file, url, digest, size)
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 is for the half file, not the data
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    if file.rebuild is not None:
+        bbh = fetch_file(file.rebuild.bbh, data_dir, mirror=mirror)
+        rebuild_pool(file, url, bbh.path, destination)
+    else:
+        write_atomically(destination, lambda out: check_sum(file, f"the download from {url}", *download(url, out, file.path)))
     return Fetched(file=file, path=destination, downloaded=True)
-
-
-def _download(url: str, out, file: DataFile) -> tuple[str, int]:  # type: ignore[no-untyped-def]
-    """The sha256 and size of what `url` sent, written to `out` as it arrives."""
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-            while chunk := response.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:  # HTTPError is a URLError
-        raise DataError.about(file.path, f"download from {url} failed: {_reason(error)}") from error
-    return digest.hexdigest(), size
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, urllib.error.HTTPError):
-        return f"HTTP {error.code} {error.reason}"
-    if isinstance(error, urllib.error.URLError):
-        return str(error.reason)
-    return f"{type(error).__name__}: {error}"
-
-
-def _check(file: DataFile, url: str, digest: str, size: int) -> None:
-    if size != file.size:
-        raise DataError.about(file.path, f"download from {url} has {size} bytes, expected {file.size} (truncated or changed)")
-    if digest != file.sha256:
-        raise DataError.about(file.path, f"sha256 of the download from {url} is {digest}, expected {file.sha256}")
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -1,11 +1,11 @@
 """Where the paper's preset data comes from: each preset's files, their public origin and sha256.
 
-A file's `path` is where it lives under the data folder (and under a mirror, see
-`dlngraph/data/fetch.py`); `url` is the public address of exactly these bytes, or None when
-the file is not published as such. The BIG-bench pools `bb_minus_bbh/<task>.json` are such
-files: the DLN paper's code rebuilt them from BIG-bench's task.json (BBH-style inputs, the
-250 BBH items removed), so they come only from a mirror (`DLNGRAPH_DATA_MIRROR`) or a copy
-put in the data folder by hand; `origin` says what they were made from.
+A file's `path` is where it lives under the data folder; `url` is the public address it is
+downloaded from. Most files are published as they are. The BIG-bench pools
+`bb_minus_bbh/<task>.json` are not: the DLN paper's code rebuilt them from BIG-bench's
+task.json (BBH-style inputs, the BBH items removed), and so does `dlngraph/data/bigbench_pool.py`;
+their `url` is that task.json's and `rebuild` says how. A mirror holds each file at its
+`mirror_path`: its own path, or `bigbench/<task>/task.json` for a rebuilt one.
 
 The sums are those of the files the project's tests and benchmarks read (../shared/data).
 """
@@ -16,7 +16,14 @@ import msgspec
 
 BBH_RAW = "https://raw.githubusercontent.com/suzgunmirac/BIG-Bench-Hard/main/bbh"
 ORDERED_PROMPT_RAW = "https://raw.githubusercontent.com/yaolu/Ordered-Prompt/main/data"
-BIG_BENCH_TASKS = "https://github.com/google/BIG-bench/tree/main/bigbench/benchmark_tasks"
+BIG_BENCH_RAW = "https://raw.githubusercontent.com/google/BIG-bench/main/bigbench/benchmark_tasks"
+
+
+class Rebuild(msgspec.Struct, frozen=True, kw_only=True):
+    """A BIG-bench pool: task `task`'s task.json in BBH style, minus the items of the file `bbh`."""
+
+    task: str
+    bbh: DataFile
 
 
 class DataFile(msgspec.Struct, frozen=True, kw_only=True):
@@ -24,8 +31,14 @@ class DataFile(msgspec.Struct, frozen=True, kw_only=True):
     """Relative to the data folder, with `/` separators."""
     sha256: str
     size: int
-    url: str | None
+    url: str
     origin: str
+    rebuild: Rebuild | None = None
+
+    @property
+    def mirror_path(self) -> str:
+        """Where a mirror (`DLNGRAPH_DATA_MIRROR`) holds what this file is downloaded from."""
+        return self.path if self.rebuild is None else f"bigbench/{self.rebuild.task}/task.json"
 
 
 def _bbh(task: str, sha256: str, size: int) -> DataFile:
@@ -33,9 +46,10 @@ def _bbh(task: str, sha256: str, size: int) -> DataFile:
                     origin=f"BIG-Bench-Hard, bbh/{task}.json")
 
 
-def _pool(task: str, sha256: str, size: int) -> DataFile:
-    return DataFile(path=f"bb_minus_bbh/{task}.json", sha256=sha256, size=size, url=None,
-                    origin=f"BIG-bench {BIG_BENCH_TASKS}/{task}/task.json in BBH style, minus the BBH items")
+def _pool(task: str, bbh: DataFile, sha256: str, size: int) -> DataFile:
+    return DataFile(path=f"bb_minus_bbh/{task}.json", sha256=sha256, size=size,
+                    url=f"{BIG_BENCH_RAW}/{task}/task.json", rebuild=Rebuild(task=task, bbh=bbh),
+                    origin=f"rebuilt from BIG-bench's {task}/task.json in BBH style, minus the items of {bbh.path}")
 
 
 def _nlu(task: str, file: str, sha256: str, size: int) -> DataFile:
@@ -43,14 +57,17 @@ def _nlu(task: str, file: str, sha256: str, size: int) -> DataFile:
                     origin=f"Ordered-Prompt, data/{task}/{file}")
 
 
+_BBH_NAVIGATE = _bbh("navigate", "b7944dfd3c81da5c4815bd75b00d6fa3c64140823498e78ed496f4c3d36f7f0d", 55163)
+_BBH_HYPERBATON = _bbh("hyperbaton", "b6d7f55c75f5d02f2987a4f3123802dfa093872089a56a334144aae8a7264fdc", 44706)
+
 PRESET_FILES: dict[str, tuple[DataFile, ...]] = {
     "navigate": (
-        _bbh("navigate", "b7944dfd3c81da5c4815bd75b00d6fa3c64140823498e78ed496f4c3d36f7f0d", 55163),
-        _pool("navigate", "97ed44f4d375938fd0120768e03f3d9b9b99e39987694e14f34e804899092fa9", 165796),
+        _BBH_NAVIGATE,
+        _pool("navigate", _BBH_NAVIGATE, "97ed44f4d375938fd0120768e03f3d9b9b99e39987694e14f34e804899092fa9", 165796),
     ),
     "hyperbaton": (
-        _bbh("hyperbaton", "b6d7f55c75f5d02f2987a4f3123802dfa093872089a56a334144aae8a7264fdc", 44706),
-        _pool("hyperbaton", "dc7f166ba0d591ba8a8df758aeac355bf6ca465796d80237e2c4310515d62fbc", 8789426),
+        _BBH_HYPERBATON,
+        _pool("hyperbaton", _BBH_HYPERBATON, "dc7f166ba0d591ba8a8df758aeac355bf6ca465796d80237e2c4310515d62fbc", 8789426),
     ),
     "subj": (
         _nlu("subj", "train.jsonl", "dcff8bc8f67041b1671cff0370f806a4ff50d036b60e984c47a28e4a7d37d6db", 1293880),

@@ -1,57 +1,19 @@
-"""`dlngraph data fetch` against a real HTTP server on 127.0.0.1 serving ../shared/data, with faults."""
+"""`dlngraph data fetch` against a real HTTP server on 127.0.0.1 mirroring ../shared/data (conftest), with faults."""
 
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dlngraph.cli.main import main
 from dlngraph.data import DataError, load_dataset
+from dlngraph.data.download import source_url
 from dlngraph.data.fetch import MIRROR_ENV, fetch_file, fetch_preset
 from dlngraph.data.home import DATA_ENV, data_home
 from dlngraph.data.sources import PRESET_FILES
 from dlngraph.spec.data import PresetData
-
-
-class _Mirror(http.server.SimpleHTTPRequestHandler):
-    """Serves the shared data; `/truncated/...` stops halfway, `/corrupt/...` flips one byte."""
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        fault, _, rest = self.path.lstrip("/").partition("/")
-        if fault not in ("truncated", "corrupt"):
-            super().do_GET()
-            return
-        body = (Path(self.directory) / rest).read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if fault == "truncated":
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.close()  # the connection dies mid-body
-        else:
-            self.wfile.write(body[:100] + bytes([body[100] ^ 1]) + body[101:])
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def mirror(shared_data: Path) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a: _Mirror(*a, directory=str(shared_data))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def _sha256(path: Path) -> str:
@@ -78,7 +40,7 @@ def test_fetch_downloads_checks_and_keeps(mirror: str, tmp_path: Path, shared_da
 @pytest.mark.parametrize("fault", ["truncated", "corrupt"])
 def test_bad_download_is_an_error_naming_the_file_and_leaves_nothing(fault: str, mirror: str, tmp_path: Path) -> None:
     file = PRESET_FILES["navigate"][0]
-    message = r"bbh/navigate\.json: download from .* (failed|has \d+ bytes)" if fault == "truncated" else \
+    message = r"bbh/navigate\.json: (the )?download from .* (failed|has \d+ bytes)" if fault == "truncated" else \
         r"bbh/navigate\.json: sha256 of the download .* is [0-9a-f]{64}, expected " + file.sha256
     with pytest.raises(DataError, match=message):
         fetch_file(file, tmp_path, mirror=f"{mirror}/{fault}")
@@ -99,6 +61,7 @@ def test_bad_download_keeps_the_file_already_there(mirror: str, tmp_path: Path) 
 
 def test_interrupted_download_leaves_no_half_file(mirror: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C in the middle of the body: the temporary file goes, nothing takes the real name."""
+    import dlngraph.data.download as download
     import dlngraph.data.fetch as fetch
 
     class Interrupting:
@@ -112,9 +75,9 @@ def test_interrupted_download_leaves_no_half_file(mirror: str, tmp_path: Path, m
             if self.written > 1000:
                 raise KeyboardInterrupt
 
-    real_download = fetch._download
-    monkeypatch.setattr(fetch, "_download", lambda url, out, file: real_download(url, Interrupting(out), file))
-    monkeypatch.setattr(fetch, "CHUNK", 512)
+    real_download = fetch.download
+    monkeypatch.setattr(fetch, "download", lambda url, out, name: real_download(url, Interrupting(out), name))
+    monkeypatch.setattr(download, "CHUNK", 512)
     with pytest.raises(KeyboardInterrupt):
         fetch_file(PRESET_FILES["subj"][0], tmp_path, mirror=mirror)
     assert list((tmp_path / "nlu" / "subj").iterdir()) == []
@@ -125,10 +88,15 @@ def test_unreachable_server_is_an_error_naming_the_file(tmp_path: Path) -> None:
         fetch_file(PRESET_FILES["trec"][0], tmp_path, mirror="http://127.0.0.1:9")
 
 
-def test_a_file_without_public_copy_asks_for_a_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sources_public_and_mirrored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool comes from BIG-bench's task.json, which a mirror holds at bigbench/<task>/task.json."""
     monkeypatch.delenv(MIRROR_ENV, raising=False)
-    with pytest.raises(DataError, match=rf"bb_minus_bbh/navigate\.json: no public copy .* set {MIRROR_ENV}"):
-        fetch_file(PRESET_FILES["navigate"][1], tmp_path)
+    bbh, pool = PRESET_FILES["hyperbaton"]
+    assert source_url(bbh) == "https://raw.githubusercontent.com/suzgunmirac/BIG-Bench-Hard/main/bbh/hyperbaton.json"
+    assert source_url(pool) == \
+        "https://raw.githubusercontent.com/google/BIG-bench/main/bigbench/benchmark_tasks/hyperbaton/task.json"
+    monkeypatch.setenv(MIRROR_ENV, "file:///copy/")
+    assert (source_url(bbh), source_url(pool)) == ("file:///copy/bbh/hyperbaton.json", "file:///copy/bigbench/hyperbaton/task.json")
 
 
 def test_data_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
