@@ -17,6 +17,7 @@ from dlngraph.cli import (
     CommandError,
     bench,
     compare,
+    data,
     demo,
     evaluate,
     report,
@@ -31,11 +32,12 @@ from dlngraph.dln.roles import TrainingError
 from dlngraph.llm.errors import LLMError
 from dlngraph.runs.overrides import OverrideError
 from dlngraph.spec import SpecError
+from dlngraph.spec.metrics import MetricError
 
-COMMANDS: list[Command] = [validate, show, train, sweep, evaluate, report, compare, demo, bench]
+COMMANDS: list[Command] = [validate, show, train, sweep, evaluate, report, compare, demo, bench, data]
 """Subcommands in the order `--help` lists them; add new command modules here."""
 
-USER_ERRORS = (DataError, TrainingError, LLMError, OverrideError)
+USER_ERRORS = (DataError, TrainingError, LLMError, OverrideError, MetricError)
 """Failures a user can act on (bad data, a run where every example failed, a model that cannot
 be reached or asked): their messages say what went wrong, a traceback would not help."""
 TRACEBACK_HELP = "show the Python traceback of an unexpected error"

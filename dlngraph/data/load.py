@@ -14,6 +14,7 @@ import random
 from pathlib import Path
 
 from dlngraph.data.errors import DataError, DataIssue
+from dlngraph.data.fetch import missing_files
 from dlngraph.data.formats import (
     FieldMap,
     read_bbh,
@@ -21,6 +22,7 @@ from dlngraph.data.formats import (
     read_csv,
     read_jsonl,
 )
+from dlngraph.data.home import data_home
 from dlngraph.data.presets import load_preset
 from dlngraph.data.tasks import generate_dataset, get_task
 from dlngraph.data.types import Dataset, Example
@@ -44,10 +46,25 @@ def load_dataset(data: DataSpec, *, base_dir: Path, seed: int) -> Dataset:
         case GeneratedData():
             return _generated(data, seed)
         case PresetData():
-            return load_preset(data.name, resolve_data_path(data.data_dir, base_dir), instruction=data.instruction)
+            return load_preset(data.name, preset_folder(data, base_dir), instruction=data.instruction)
         case FileData():
             return _files(data, base_dir, seed)
     raise TypeError(f"unknown data source: {type(data).__name__}")
+
+
+def preset_folder(data: PresetData, base_dir: Path) -> Path:
+    """The folder a preset reads: its `data_dir`, else the user's data folder, which must hold
+    the preset's files (a `DataError` names the command that fetches them)."""
+    if data.data_dir is not None:
+        return resolve_data_path(data.data_dir, base_dir)
+    folder = data_home()
+    missing = missing_files(data.name, folder)
+    if missing:
+        names = ", ".join(file.path for file in missing)
+        raise DataError.about(
+            folder, f"preset '{data.name}' has no data here (missing {names}): fetch it with `dlngraph data fetch {data.name}`"
+        )
+    return folder
 
 
 def resolve_data_path(path: str, base_dir: Path) -> Path:

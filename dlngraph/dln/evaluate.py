@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import msgspec
 
 from dlngraph.dln.input_views import InputViews
-from dlngraph.dln.postprocess import accuracy
+from dlngraph.dln.postprocess import Loss, accuracy
 from dlngraph.dln.step import LabeledExample
 from dlngraph.engine import run_forward
 from dlngraph.graph import CompiledNetwork
@@ -31,7 +31,7 @@ async def evaluate(
     *,
     split: str,
     prompts: Mapping[str, str] | None = None,
-    loss: str = "exact_match",
+    loss: str | Loss = "exact_match",
     input_views: InputViews | None = None,
 ) -> Evaluation:
     """`input_views`: what some nodes read of the input (`dln.input_views`), as in training."""
@@ -42,7 +42,7 @@ async def evaluate(
     predictions = result.predictions()
     return Evaluation(
         split=split,
-        accuracy=accuracy(predictions, [example.target for example in examples], loss),  # type: ignore[arg-type]
+        accuracy=accuracy(predictions, [example.target for example in examples], loss),
         count=len(predictions),
         failed=len(result.failed_examples),
         predictions=predictions,

@@ -2,20 +2,32 @@
 
 Follows the paper's post-processing so accuracies are comparable with its tables: lower-case,
 `option x` -> `x`, strip punctuation and digits, keep the first word. Maths tasks use
-`number_presence`: correct when the target number appears in the answer.
+`number_presence`: correct when the target number appears in the answer. `training.loss` may
+also name any Python metric (`dlngraph/spec/metrics.py`), and `training.extract` picks what of a
+free-text answer is compared (the last number, or a regex's group); `loss_of` builds the
+per-example loss of a training section once, and every caller (training steps, scoring by
+accuracy, evaluation, baselines) uses it.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
+
+from dlngraph.spec.metrics import MetricError, import_metric, is_builtin
+from dlngraph.spec.training import ExtractRegex, TrainingSpec
 
 _OPTION = re.compile(r"^\s*option\s+(\S+)")
 _PUNCT_DIGITS = re.compile(r"[^\w\s]|\d|_")
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
 
 LossName = Literal["exact_match", "number_presence"]
+Extract = Literal["last_number"] | ExtractRegex | None
+Loss = Callable[[str | None, str], float]
+"""(prediction, target) -> 0.0 when right, 1.0 when wrong, in between for partial credit."""
 
 
 def normalize_answer(text: str) -> str:
@@ -31,20 +43,79 @@ def _numbers(text: str) -> set[str]:
     return {number.replace(",", "") for number in _NUMBER.findall(text)}
 
 
-def example_loss(prediction: str | None, target: str, loss: LossName = "exact_match") -> float:
+def example_loss(prediction: str | None, target: str, loss: str | Loss = "exact_match") -> float:
     """0.0 when the prediction is right, 1.0 when wrong (or missing)."""
+    if callable(loss):
+        return loss(prediction, target)
     if prediction is None:
         return 1.0
+    if not is_builtin(loss):
+        return named_loss(loss, None)(prediction, target)
     if loss == "number_presence":
         wanted = _numbers(target)
         return 0.0 if wanted and wanted <= _numbers(prediction) else 1.0
     return 0.0 if normalize_answer(prediction) == normalize_answer(target) else 1.0
 
 
-def losses(predictions: Sequence[str | None], targets: Sequence[str], loss: LossName = "exact_match") -> list[float]:
+def losses(predictions: Sequence[str | None], targets: Sequence[str], loss: str | Loss = "exact_match") -> list[float]:
     return [example_loss(prediction, target, loss) for prediction, target in zip(predictions, targets, strict=True)]
 
 
-def accuracy(predictions: Sequence[str | None], targets: Sequence[str], loss: LossName = "exact_match") -> float:
+def accuracy(predictions: Sequence[str | None], targets: Sequence[str], loss: str | Loss = "exact_match") -> float:
     values = losses(predictions, targets, loss)
     return 1.0 - sum(values) / len(values) if values else 0.0
+
+
+def loss_of(training: TrainingSpec) -> Loss:
+    """The per-example loss `training` asks for: its extraction, then its loss or metric."""
+    return named_loss(training.loss, training.extract)
+
+
+@functools.lru_cache(maxsize=64)
+def named_loss(loss: str, extract: Extract) -> Loss:
+    """`loss` (a built-in name or `package.module:function`) applied to what `extract` picks."""
+    pick = extractor(extract)
+    if loss == "exact_match" and extract is not None:
+        return lambda prediction, target: _extracted_match(prediction, target, pick)
+    if is_builtin(loss):
+        return lambda prediction, target: example_loss(None if prediction is None else pick(prediction), target, loss)
+    metric = import_metric(loss)
+
+    def metric_loss(prediction: str | None, target: str) -> float:
+        if prediction is None:
+            return 1.0
+        try:
+            score = metric(pick(prediction), target)
+        except Exception as error:
+            raise MetricError(f"metric '{loss}' raised {type(error).__name__}: {error}"
+                              f" (prediction {prediction[:80]!r}, target {target[:80]!r})") from error
+        if isinstance(score, bool) or not isinstance(score, int | float) or not 0.0 <= score <= 1.0 or math.isnan(score):
+            raise MetricError(f"metric '{loss}' returned {score!r}; expected a number in [0, 1]")
+        return 1.0 - float(score)
+
+    return metric_loss
+
+
+def _extracted_match(prediction: str | None, target: str, pick: Callable[[str], str]) -> float:
+    """Exact match of an extracted answer: whole, case-folded (the paper's normalisation keeps
+    the first word and drops digits, which suits class words, not an extracted number)."""
+    if prediction is None:
+        return 1.0
+    return 0.0 if pick(prediction).strip().casefold() == target.strip().casefold() else 1.0
+
+
+def extractor(extract: Extract) -> Callable[[str], str]:
+    """What of an answer is compared: all of it, its last number, or a regex's first group."""
+    if extract is None:
+        return lambda text: text
+    if extract == "last_number":
+        return lambda text: (_NUMBER.findall(text) or [""])[-1].replace(",", "")
+    pattern = re.compile(extract.regex)
+
+    def by_regex(text: str) -> str:
+        found = pattern.search(text)
+        if found is None:
+            return ""
+        return found.group(1) if pattern.groups else found.group(0)
+
+    return by_regex

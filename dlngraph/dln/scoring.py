@@ -12,7 +12,7 @@ from typing import Literal
 
 import msgspec
 
-from dlngraph.dln.postprocess import example_loss
+from dlngraph.dln.postprocess import Loss, example_loss
 from dlngraph.dln.priorities import step_tag
 from dlngraph.engine.classes import label_of
 from dlngraph.engine.node_ops import Models, can_score_classes, generate_request
@@ -51,7 +51,7 @@ async def likelihood(
     *,
     method: ScoringMethod,
     phase: str,
-    loss: str = "exact_match",
+    loss: str | Loss = "exact_match",
     burn_in_ratio: float = 0.0,
 ) -> Likelihood:
     model = models[node.model]
@@ -59,7 +59,7 @@ async def likelihood(
     if method == "accuracy":
         request = generate_request(network, node, rendered, temperature=0.0, sample=0, seed=None)
         answer = (await model.generate(request, tag=tag)).text
-        return Likelihood(value=1.0 - example_loss(answer, target, loss))  # type: ignore[arg-type]
+        return Likelihood(value=1.0 - example_loss(answer, target, loss))
     if node.classes:
         request = ClassDistributionRequest(prompt=rendered, classes=parse_classes(node.classes))
         distribution = await model.class_distribution(request, tag=tag)

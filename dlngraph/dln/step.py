@@ -32,7 +32,7 @@ from dlngraph.dln import elbo
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.memo import Once
 from dlngraph.dln.posterior import PosteriorQuery, posterior_logprob, render_posterior, sample_posterior
-from dlngraph.dln.postprocess import example_loss
+from dlngraph.dln.postprocess import example_loss, loss_of
 from dlngraph.dln.priorities import priority_of
 from dlngraph.dln.proposals import (
     ProposalSettings,
@@ -195,7 +195,7 @@ class TrainingStep:
                 + (f"; the first failure: {cause.describe()}" if cause is not None else "")
             )
         predictions = forward.predictions()
-        self.losses = [example_loss(predictions[i], self.batch[i].target, self.training.loss) for i in self.kept]
+        self.losses = [example_loss(predictions[i], self.batch[i].target, loss_of(self.training)) for i in self.kept]
         self.shown_rows, self.ranking_rows = self._split_rows()
         self._forward_done.set()
         self.events.publish("phase", phase="backward", iteration=self.settings.iteration)
@@ -531,7 +531,7 @@ class TrainingStep:
                 input=reads(node, self._texts(node_id, row)),
                 output=own[row].label or own[row].text,
                 target=targets[row],
-                correct=example_loss(own[row].label or own[row].text, targets[row], self.training.loss) == 0,
+                correct=example_loss(own[row].label or own[row].text, targets[row], loss_of(self.training)) == 0,
             )
             for row in self.shown_rows
         ]
@@ -681,7 +681,7 @@ class TrainingStep:
         key = ("likelihood", node_id, rendered, target, method)
         return await self.once.get(key, lambda: likelihood(
             self.network, self.models, node, rendered, target,
-            method=method, phase=phase, loss=self.training.loss,  # type: ignore[arg-type]
+            method=method, phase=phase, loss=loss_of(self.training),
             burn_in_ratio=self.training.burn_in_ratio))
 
     def _method(self, node_id: str) -> ScoringMethod:

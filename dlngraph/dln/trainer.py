@@ -17,6 +17,7 @@ import msgspec
 from dlngraph.data.batches import BatchSampler
 from dlngraph.dln.evaluate import Evaluation, evaluate
 from dlngraph.dln.input_views import input_views
+from dlngraph.dln.postprocess import loss_of
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.state import Spent, TrainState, prompt_key
@@ -202,7 +203,7 @@ class Trainer:
         self.events.publish("phase", phase="test", iteration=state.iteration)
         try:
             return await evaluate(self.network, self.models, self.test, split="test",
-                                  prompts=state.best_prompts, loss=self.training.loss, input_views=self.input_views)
+                                  prompts=state.best_prompts, loss=loss_of(self.training), input_views=self.input_views)
         except BudgetExceeded as error:  # stopped as in training: a resume runs the test
             state.stopped = "budget"
             self.events.publish("budget", message=str(error), iteration=state.iteration)
@@ -238,7 +239,7 @@ class Trainer:
         if key not in state.dev_scores:
             self.events.publish("phase", phase="validation", iteration=state.iteration)
             result = await evaluate(self.network, self.models, self.dev, split="dev",
-                                    prompts=state.prompts, loss=self.training.loss, input_views=self.input_views)
+                                    prompts=state.prompts, loss=loss_of(self.training), input_views=self.input_views)
             state.dev_scores[key] = result.accuracy
         accuracy = state.dev_scores[key]
         if state.best_dev_accuracy is None or accuracy > state.best_dev_accuracy:

@@ -37,6 +37,7 @@ from dlngraph.llm.testserver_responses import (
     chat_body,
     completion_prompts,
     completions_body,
+    context_window_error,
     error_body,
     models_body,
 )
@@ -117,11 +118,14 @@ class ScriptedServer:
         api_key: str | None = None,
         max_bodies: int = 1000,
         max_logprobs: int = MAX_TOP_LOGPROBS,
+        context_window: int | None = None,
     ) -> None:
         self.script = script if script is not None else Script()
         self.latency = latency if latency is not None else Latency()
         self.faults = faults if faults is not None else Faults()
         self.max_concurrency = max_concurrency
+        self.context_window = context_window
+        """Refuse prompts longer than this many (scripted) tokens as llama_cpp.server does; None: no limit."""
         self.model = model
         self.max_logprobs = max_logprobs
         """The most top logprobs a request may ask for (vLLM's `--max-logprobs`)."""
@@ -212,6 +216,10 @@ class ScriptedServer:
             self.stats.record_fault(fault)
         if fault in REJECTIONS:
             return self._reject(request, fault)
+        if self.context_window is not None:
+            too_long = context_window_error(body, self.context_window)
+            if too_long is not None:
+                return json_response(too_long.body(), too_long.status)
         await self._process(sequences(body))
         if fault == "timeout":
             await asyncio.sleep(self.faults.timeout_s)

@@ -20,6 +20,16 @@ from typing import Any, Self
 START_TIMEOUT_S = 30.0
 
 
+def stop_process(process: subprocess.Popen[str], timeout_s: float = 10.0) -> None:
+    """Ask a server process to stop, kill it if it has not within `timeout_s`, and reap it."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class ServerProcess:
     """`python -m dlngraph.llm.testserver --port 0 ARGUMENTS...`; `base_url` once started.
 
@@ -63,12 +73,7 @@ class ServerProcess:
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         if process.stdout is not None:
             rest = process.stdout.read()
             process.stdout.close()

@@ -34,20 +34,40 @@ ERROR_TYPES = {401: "authentication_error", 404: "not_found_error", 429: "rate_l
 class RequestError(Exception):
     """A request the server refuses; `status` is the HTTP status to answer with."""
 
-    def __init__(self, status: int, message: str, param: str | None = None) -> None:
+    def __init__(self, status: int, message: str, param: str | None = None, *, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.param = param
+        self.code = code
 
     def body(self) -> dict[str, Any]:
-        return error_body(self.status, self.message, self.param)
+        return error_body(self.status, self.message, self.param, self.code)
 
 
-def error_body(status: int, message: str, param: str | None = None) -> dict[str, Any]:
+def error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     default_type = "server_error" if status >= 500 else "invalid_request_error"
     error_type = ERROR_TYPES.get(status, default_type)
-    return {"error": {"message": message, "type": error_type, "param": param, "code": None}}
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def context_window_error(body: dict[str, Any], context_window: int) -> RequestError | None:
+    """A request whose prompt and `max_tokens` exceed `context_window`, refused in the words,
+    status and code of llama-cpp-python's server (llama_cpp.server 0.3.36; OpenAI's own differ
+    only in wording): 400, `context_length_exceeded`."""
+    if isinstance(body.get("messages"), list):
+        texts = [str(message.get("content", "")) for message in body["messages"] if isinstance(message, dict)]
+    else:
+        prompt = body.get("prompt", "")
+        texts = prompt if isinstance(prompt, list) else [prompt]
+    prompt_tokens = max((count_tokens(str(text)) for text in texts), default=0)
+    wanted = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else 0
+    if prompt_tokens + wanted <= context_window:
+        return None
+    message = (f"This model's maximum context length is {context_window} tokens, however you requested"
+               f" {prompt_tokens + wanted} tokens ({prompt_tokens} in your prompt; {wanted} for the completion)."
+               " Please reduce your prompt; or completion length.")
+    return RequestError(400, message, "messages", code="context_length_exceeded")
 
 
 @dataclass(slots=True)

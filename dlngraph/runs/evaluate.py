@@ -17,6 +17,7 @@ import msgspec
 from dlngraph.data import Dataset, few_shot
 from dlngraph.dln.evaluate import evaluate
 from dlngraph.dln.input_views import input_views
+from dlngraph.dln.postprocess import loss_of
 from dlngraph.dln.roles import Roles
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.state import Spent
@@ -89,7 +90,7 @@ async def evaluate_splits(
             before = Spent.of(pool.usage())
             rows = []
             for name, network in systems:
-                result = await evaluate(network, pool, examples, split=split, loss=spec.training.loss,
+                result = await evaluate(network, pool, examples, split=split, loss=loss_of(spec.training),
                                         input_views=input_views(network, spec.training))
                 rows.append(EvalRow(
                     system=name, accuracy=result.accuracy, count=result.count, failed=result.failed,

@@ -50,7 +50,7 @@ def with_absolute_data_paths(spec: NetworkSpec, base_dir: Path) -> NetworkSpec:
     """Data paths resolved against the spec's folder, so that the copies of the spec written to
     a run directory (spec.yaml, final.yaml) load from anywhere."""
     data = spec.data
-    if isinstance(data, PresetData):
+    if isinstance(data, PresetData) and data.data_dir is not None:
         data = msgspec.structs.replace(data, data_dir=str(resolve_data_path(data.data_dir, base_dir).resolve()))
     elif isinstance(data, FileData):
         data = msgspec.structs.replace(data, **{

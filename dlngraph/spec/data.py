@@ -2,7 +2,7 @@
 
 Three sources, told apart by `source`:
 - `generated`: a procedural task dlngraph generates itself, with exact ground truth (offline);
-- `preset`: a task of the paper with the paper's splits, read from a data directory;
+- `preset`: a task of the paper with the paper's splits, read from the data folder;
 - `files`: the user's own files (BBH JSON, BIG-bench task.json, JSONL, CSV).
 """
 
@@ -30,8 +30,10 @@ class GeneratedData(msgspec.Struct, tag="generated", tag_field="source", forbid_
 
 class PresetData(msgspec.Struct, tag="preset", tag_field="source", forbid_unknown_fields=True, kw_only=True):
     name: Literal["navigate", "hyperbaton", "subj", "trec"]
-    data_dir: str = "../shared/data"
-    """Resolved against the spec file's folder when relative."""
+    data_dir: str | None = None
+    """A folder holding `bbh/`, `bb_minus_bbh/` and `nlu/`, resolved against the spec file's
+    folder when relative; None reads the user's data folder, where `dlngraph data fetch` puts
+    the files (`DLNGRAPH_DATA`, else the platform's cache folder)."""
     instruction: str | None = None
 
 

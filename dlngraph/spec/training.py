@@ -12,6 +12,10 @@ from typing import Literal
 import msgspec
 
 
+class ExtractRegex(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    regex: str
+
+
 class TrainingSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     iterations: int = 20
     batch_size: int = 20
@@ -59,7 +63,12 @@ class TrainingSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     decay_logp_penalty: bool = True
     output_scoring: Literal["logprobs", "accuracy"] = "logprobs"
     hidden_scoring: Literal["logprobs", "accuracy"] = "logprobs"
-    loss: Literal["exact_match", "number_presence"] = "exact_match"
+    loss: str = "exact_match"
+    """`exact_match`, `number_presence`, or a Python metric `package.module:function` called as
+    `function(prediction, target) -> float` in [0, 1], 1 for a right answer (loss = 1 - score)."""
+    extract: Literal["last_number"] | ExtractRegex | None = None
+    """What of a free-text answer the loss compares: the last number in it, or a regex's first
+    group (the whole match without groups); None compares the whole answer."""
     val_freq: int = 2
     tolerance: int = -1
     """The paper's patience: after this many validations without improvement, the best prompts

@@ -58,7 +58,7 @@ def test_validate_checks_a_generated_tasks_name_and_parameters(tmp_path: Path, c
     spec = write(tmp_path, "typo.yaml", text)
     assert main(["validate", str(spec)]) == 1
     assert capsys.readouterr().out.splitlines() == [
-        f"{spec}: data.task: unknown task 'navigat' (known: navigate, object_counting, reviews)"
+        f"{spec}: data.task: unknown task 'navigat' (known: navigate, object_counting, reviews, word_problems)"
     ]
 
 

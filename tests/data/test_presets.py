@@ -103,10 +103,11 @@ def test_nlu_draws_match_numpy(shared_data: Path) -> None:
 
 
 def test_load_dataset_resolves_data_dir_against_the_spec_folder(shared_data: Path) -> None:
-    """The default data_dir `../shared/data` is right for a spec at the repository root."""
+    """A relative data_dir, `../shared/data`, is read from the spec's folder (the repository root)."""
     if shared_data != REPO_ROOT.parent / "shared" / "data":
         pytest.skip("shared data is not beside the repository")
-    data = load_dataset(PresetData(name="navigate"), base_dir=REPO_ROOT, seed=random.randrange(1000))
+    spec = PresetData(name="navigate", data_dir="../shared/data")
+    data = load_dataset(spec, base_dir=REPO_ROOT, seed=random.randrange(1000))
     assert data == preset("navigate", shared_data)  # the paper's split, whatever the training seed
 
 

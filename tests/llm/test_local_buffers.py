@@ -55,3 +55,15 @@ def test_a_spec_may_force_it_on_a_local_model_only() -> None:
         load_spec_text(SPEC % ("openai", "off"))
     with pytest.raises(SpecError, match=r"extra_buffers.*auto.*on.*off"):
         load_spec_text(SPEC % ("local", "sometimes"))
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("off", False), ("on", True)])
+def test_the_llama_server_launcher_loads_models_as_dlngraph_would(
+    setting: str, expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama_cpp.server's models get `use_extra_bufts` from local_buffers (llama.cpp#20824)."""
+    pytest.importorskip("llama_cpp")
+    from tests.llm import llama_server_launcher
+
+    monkeypatch.setenv("DLNGRAPH_EXTRA_BUFFERS", setting)
+    assert llama_server_launcher._safe_model_params().use_extra_bufts is expected

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from dlngraph.llm.errors import PermanentError
 from dlngraph.llm.testserver import Faults, Latency, Script, ScriptedServer
 from dlngraph.llm.testserver_model import (
     MAX_LOGPROB,
@@ -23,6 +24,7 @@ from dlngraph.llm.testserver_model import (
     RunningLogprobs,
     tokenize,
 )
+from dlngraph.llm.types import GenerateRequest
 
 
 @pytest.fixture
@@ -350,3 +352,20 @@ async def test_subprocess_mode_serves_until_sigterm(http):
             process.kill()
             process.wait()
         process.stdout.close()
+
+
+async def test_a_prompt_over_the_context_window_is_refused_as_llama_cpp_server_does(start_server, make_backend) -> None:
+    """The status, code and words of llama_cpp.server (tests/llm/test_llama_cpp_server.py meets
+    the real one), so the client's handling of them is tested without the model."""
+    server = await start_server(context_window=16)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{server.base_url}/completions",
+                                json={"model": server.model, "prompt": "word " * 20, "max_tokens": 8}) as response:
+            assert response.status == 400
+            error = (await response.json())["error"]
+    assert error["code"] == "context_length_exceeded" and error["type"] == "invalid_request_error"
+    assert error["message"].startswith("This model's maximum context length is 16 tokens, however you requested 28 tokens")
+    backend = make_backend(server)
+    with pytest.raises(PermanentError, match=r"HTTP 400: This model's maximum context length is 16 tokens"):
+        await backend.generate(GenerateRequest(prompt="word " * 20, max_tokens=8))
+    assert (await backend.generate(GenerateRequest(prompt="word", max_tokens=8))).texts

@@ -14,8 +14,9 @@ from dlngraph.data.tasks.generate import generate_dataset
 from dlngraph.data.tasks.navigate import Navigate
 from dlngraph.data.tasks.object_counting import ObjectCounting
 from dlngraph.data.tasks.reviews import Reviews
+from dlngraph.data.tasks.word_problems import WordProblems
 
-TASKS: dict[str, type[Task]] = {task.name: task for task in (Navigate, ObjectCounting, Reviews)}
+TASKS: dict[str, type[Task]] = {task.name: task for task in (Navigate, ObjectCounting, Reviews, WordProblems)}
 
 
 def get_task(name: str, params: Mapping[str, object] | None = None) -> Task:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dlngraph.spec.checks.classes import check_classes
 from dlngraph.spec.checks.identity import check_identity
+from dlngraph.spec.checks.metrics import check_metrics
 from dlngraph.spec.checks.model_options import check_model_options
 from dlngraph.spec.checks.ranges import check_ranges
 from dlngraph.spec.checks.references import check_references
@@ -27,4 +28,5 @@ def check_spec(spec: NetworkSpec) -> list[Finding]:
     findings += check_classes(spec)
     findings += check_ranges(spec)
     findings += check_model_options(spec)
+    findings += check_metrics(spec)
     return findings
