@@ -26,7 +26,8 @@ class Spent(msgspec.Struct, kw_only=True):
     """HTTP (or embedded-model) requests sent: calls not answered by the cache or a joined
     call, once per attempt, so retries included."""
     retries: int = 0
-    """Attempts repeated after a transient failure (counted in `requests` too)."""
+    """Attempts repeated after a transient failure, or after the server refused a setting the
+    backend then lowered (the top-logprobs cap: once per backend); counted in `requests` too."""
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -239,8 +239,9 @@ class LanguageModel:
             self.stats.request_started()
             try:
                 return await call.send(call.request)
-            except SendAgain:
-                continue  # the backend lowered a setting the server refused; every request counts
+            except SendAgain:  # the backend lowered a setting the server refused: a repeated attempt
+                call.counters.retries += 1
+                continue
             finally:
                 self.stats.request_finished()
 

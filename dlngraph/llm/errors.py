@@ -57,8 +57,9 @@ class ContextWindowExceeded(LLMError):
 
 class SendAgain(LLMError):
     """The server refused a setting that the backend has now lowered to what it allows (the top
-    logprobs of a class distribution): send the same call again at once. Not a fault, so not a
-    retry; the client counts the refused request like any other sent."""
+    logprobs of a class distribution): send the same call again at once, with no backoff. The
+    client counts the refused request as sent and the new one as a retry, so that requests minus
+    retries stays the number of calls sent (what the budget charges)."""
 
 
 class UnsupportedRequest(LLMError):
