@@ -62,9 +62,10 @@ def test_the_budget_caps_a_sweep_across_ray_workers_and_a_second_session_finishe
 
     sweep = load_sweep(write_sweep(tmp_path, server_url, "seeds: [1, 2, 3, 4]\n"))
     whole = asyncio.run(run_sweep(sweep, SweepOptions(out=tmp_path / "whole", max_parallel=2)))
-    cap = sum(record.summary.calls for record in whole.runs) // 2
+    # The budget charges calls sent to a server: requests less their retries (not cache hits).
+    cap = sum(record.summary.requests - record.summary.retries for record in whole.runs) // 2
     capped = run_sweep_on_ray(sweep, SweepOptions(out=tmp_path / "capped", max_calls=cap), RayOptions())
-    spent = [record.summary.calls for record in capped.runs if record.summary is not None]
+    spent = [record.summary.requests - record.summary.retries for record in capped.runs if record.summary is not None]
     assert sum(spent) <= cap  # granted in blocks, never past the ceiling
     assert sum(spent) > cap // 2 and len(spent) >= 2, capped.runs  # runs on both workers drew on it
     assert any(record.status in ("stopped", "waiting") for record in capped.runs), capped.runs
