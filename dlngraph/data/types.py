@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import msgspec
+
+
+class LabeledExample(Protocol):
+    """Anything with an input text and a target (e.g. `Example`): what training, scoring and
+    a metric read of an example."""
+
+    @property
+    def input(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
 
 
 class Example(msgspec.Struct, frozen=True, kw_only=True):

@@ -42,7 +42,7 @@ async def evaluate(
     predictions = result.predictions()
     return Evaluation(
         split=split,
-        accuracy=accuracy(predictions, [example.target for example in examples], loss),
+        accuracy=accuracy(predictions, examples, loss),
         count=len(predictions),
         failed=len(result.failed_examples),
         predictions=predictions,

@@ -2,7 +2,11 @@
 
 - a node with classes: log p(label | rendered prompt) from the class distribution;
 - a free-text node: mean token log-probability of the target (echo scoring), as the paper does;
-- `accuracy` when the backend cannot score: 1.0 if the sampled answer matches, else 0.0.
+- `accuracy` when the backend cannot score: 1 - the loss of the greedy answer on the example.
+
+A term is scored against a `Target`: an example (a scored node's: its target text, and under
+`accuracy` the whole example, which the loss or a user's metric reads), or a hidden node's
+target text h*, which only log-probabilities score: no metric judges hidden text.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Literal
 
 import msgspec
 
+from dlngraph.data.types import LabeledExample
 from dlngraph.dln.postprocess import Loss, example_loss
 from dlngraph.dln.priorities import step_tag
 from dlngraph.engine.classes import label_of
@@ -22,6 +27,8 @@ from dlngraph.spec.classes import parse_classes
 from dlngraph.spec.nodes import LMNode
 
 ScoringMethod = Literal["logprobs", "accuracy"]
+Target = str | LabeledExample
+"""What a node's output is scored against: an example, or a hidden node's target text."""
 TARGET_SEPARATOR = "\n"
 """Put between a free-text node's rendered prompt and the target it is scored on."""
 
@@ -47,27 +54,38 @@ async def likelihood(
     models: Models,
     node: LMNode,
     rendered: str,
-    target: str,
+    target: Target,
     *,
     method: ScoringMethod,
     phase: str,
     loss: str | Loss = "exact_match",
     burn_in_ratio: float = 0.0,
 ) -> Likelihood:
+    """log p(target | rendered) by `node`'s model, or under `accuracy` 1 - `loss` of its greedy
+    answer on the example `target` must then be (a hidden text has no answer to judge)."""
+    if method == "accuracy" and isinstance(target, str):
+        raise ValueError(f"node '{node.id}': accuracy scores an answer against an example;"
+                         " a hidden node's target text is scored by log-probabilities only")
     model = models[node.model]
     tag = step_tag(node.id, phase)
     if method == "accuracy":
         request = generate_request(network, node, rendered, temperature=0.0, sample=0, seed=None)
         answer = (await model.generate(request, tag=tag)).text
         return Likelihood(value=1.0 - example_loss(answer, target, loss))
+    text = target_text(target)
     if node.classes:
         request = ClassDistributionRequest(prompt=rendered, classes=parse_classes(node.classes))
         distribution = await model.class_distribution(request, tag=tag)
-        return class_likelihood(node, distribution.probs, target)
+        return class_likelihood(node, distribution.probs, text)
     score = await model.score(
-        ScoreRequest(context=rendered, target=TARGET_SEPARATOR + target, burn_in_ratio=burn_in_ratio), tag=tag
+        ScoreRequest(context=rendered, target=TARGET_SEPARATOR + text, burn_in_ratio=burn_in_ratio), tag=tag
     )
     return Likelihood(value=score.logprob_mean)
+
+
+def target_text(target: Target) -> str:
+    """The text a target asks for: an example's target, or the hidden text itself."""
+    return target if isinstance(target, str) else target.target
 
 
 def class_likelihood(node: LMNode, probs: dict[str, float], target: str) -> Likelihood:

@@ -23,11 +23,12 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, TypeVar
 
 import anyio
 import msgspec
 
+from dlngraph.data.types import LabeledExample
 from dlngraph.dln import elbo
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.memo import Once
@@ -44,31 +45,24 @@ from dlngraph.dln.roles import Roles, TrainingError
 from dlngraph.dln.scoring import (
     Likelihood,
     ScoringMethod,
+    Target,
     class_likelihood,
     likelihood,
     scoring_method,
+    target_text,
 )
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.texts import reads, texts_for
 from dlngraph.engine import EventBus, ForwardRun, NodeOutput, gather
 from dlngraph.engine.node_ops import render_lm
 from dlngraph.graph import CompiledNetwork
+from dlngraph.spec.metrics import is_builtin
 from dlngraph.spec.nodes import INPUT, LMNode
 from dlngraph.spec.templates import get_template
 from dlngraph.spec.training import TrainingSpec
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class LabeledExample(Protocol):
-    """Anything with an input text and a target (e.g. `dlngraph.data.Example`)."""
-
-    @property
-    def input(self) -> str: ...
-
-    @property
-    def target(self) -> str: ...
 
 
 class Candidate(msgspec.Struct, kw_only=True):
@@ -195,7 +189,7 @@ class TrainingStep:
                 + (f"; the first failure: {cause.describe()}" if cause is not None else "")
             )
         predictions = forward.predictions()
-        self.losses = [example_loss(predictions[i], self.batch[i].target, loss_of(self.training)) for i in self.kept]
+        self.losses = [example_loss(predictions[i], self.batch[i], loss_of(self.training)) for i in self.kept]
         self.shown_rows, self.ranking_rows = self._split_rows()
         self._forward_done.set()
         self.events.publish("phase", phase="backward", iteration=self.settings.iteration)
@@ -261,11 +255,12 @@ class TrainingStep:
         return output
 
     # ------------------------------------------------------------------ targets and posteriors
-    async def _targets_by_example(self, node_id: str) -> dict[int, str]:
-        """What `node_id` should produce on each example: the label for scored nodes (known
-        before the forward pass), the best posterior sample h* for hidden ones (kept examples)."""
+    async def _targets_by_example(self, node_id: str) -> dict[int, Target]:
+        """What `node_id` should produce on each example: the example itself for scored nodes
+        (its target is known before the forward pass), the best posterior sample h* for hidden
+        ones (kept examples)."""
         if node_id in self.roles.scored:
-            return {i: example.target for i, example in enumerate(self.batch)}
+            return dict(enumerate(self.batch))
         best = await self.best_hidden(node_id)
         return dict(zip(self.kept, best, strict=True))
 
@@ -315,19 +310,19 @@ class TrainingStep:
             node=node_id,
         )
 
-    def _posterior_query(self, node_id: str, example: int, target: str) -> PosteriorQuery:
+    def _posterior_query(self, node_id: str, example: int, target: Target) -> PosteriorQuery:
         """What the posterior template shows for one example, given its first consumer's target."""
         node = self._lm(node_id)
         return PosteriorQuery(
             input=reads(node, self._example_texts(node_id, example)),
             h=self._own_output(node_id, example).text,
-            target=target,
+            target=target_text(target),
             prompt=self.prompts[node_id],
             next_prompt=self.prompts[self.roles.consumers(node_id)[0]],
         )
 
     def _sharpening_corrections(
-        self, node_id: str, example: int, samples: list[str], pairs: list[tuple[str, str]], methods: Mapping[str, str]
+        self, node_id: str, example: int, samples: list[str], pairs: list[tuple[str, Target]], methods: Mapping[str, str]
     ) -> list[tuple[int, Awaitable[float]]]:
         """Terms taken off sample j's sharpening logit, as (j, term), for the paper's
         `posterior_sharpening_use_mi_regularization` (each consumer's log p(target | h~_j) with
@@ -349,7 +344,7 @@ class TrainingStep:
                     corrections.append((j, posterior_logprob(model=model, prompt=prompt, sample=sample, node=node_id)))
         return corrections
 
-    async def _value(self, node_id: str, rendered: str, target: str, method: str) -> float:
+    async def _value(self, node_id: str, rendered: str, target: Target, method: str) -> float:
         return (await self._likelihood(node_id, rendered, target, "sharpening", method)).value
 
     async def weights(self, node_id: str) -> list[list[float]]:
@@ -417,7 +412,7 @@ class TrainingStep:
 
             methods = {consumer: self._method(consumer) for consumer in consumers}
 
-            async def consumer_likelihood(consumer: str, target: str, j: int) -> float:
+            async def consumer_likelihood(consumer: str, target: Target, j: int) -> float:
                 rendered = self._render_example(consumer, self.prompts[consumer], example, {node_id: samples[j]})
                 return (await self._likelihood(consumer, rendered, target, "sharpening", methods[consumer])).value
 
@@ -524,14 +519,14 @@ class TrainingStep:
     async def _update_scored(self, node_id: str) -> NodeUpdate:
         await self.forward_done()
         node = self._lm(node_id)
-        targets = [self.batch[i].target for i in self.kept]
+        examples = [self.batch[i] for i in self.kept]
         own = [self._own_output(node_id, example) for example in self.kept]
         shown = [
             Shown(
                 input=reads(node, self._texts(node_id, row)),
                 output=own[row].label or own[row].text,
-                target=targets[row],
-                correct=example_loss(own[row].label or own[row].text, targets[row], loss_of(self.training)) == 0,
+                target=examples[row].target,
+                correct=example_loss(own[row].label or own[row].text, examples[row], loss_of(self.training)) == 0,
             )
             for row in self.shown_rows
         ]
@@ -539,29 +534,29 @@ class TrainingStep:
         candidates, (elbos, at_forward) = await self._propose_and_rank(
             node_id,
             lambda: self._candidates(node_id, shown),
-            lambda candidates: self._scored_terms(node_id, candidates, targets, method),
+            lambda candidates: self._scored_terms(node_id, candidates, examples, method),
         )
         penalties = self._trust_penalties(node, at_forward)
         return self._choose(node_id, "scored", method, candidates, elbos, penalties)
 
     async def _scored_terms(
-        self, node_id: str, candidates: list[Candidate], targets: list[str], method: str
+        self, node_id: str, candidates: list[Candidate], examples: list[LabeledExample], method: str
     ) -> tuple[list[float], list[list[Likelihood]]]:
         """Each candidate's ELBO, and the likelihoods at the forward hidden states (for the
         trust region)."""
         parents = self.roles.hidden_parents(node_id)
         if not parents:
             table = await gather(
-                gather(self._likelihood(node_id, self._render(node_id, c.prompt, row), targets[row], "score", method) for c in candidates)
+                gather(self._likelihood(node_id, self._render(node_id, c.prompt, row), examples[row], "score", method) for c in candidates)
                 for row in self.ranking_rows
             )
             return elbo.mean_over_examples([[cell.value for cell in per_row] for per_row in table]), table
-        per_parent = await gather(self._scored_elbo(node_id, parent, candidates, targets, method) for parent in parents)
+        per_parent = await gather(self._scored_elbo(node_id, parent, candidates, examples, method) for parent in parents)
         elbos = [sum(values) / len(values) for values in zip(*(result[0] for result in per_parent))]
         return elbos, per_parent[0][1]
 
     async def _scored_elbo(
-        self, node_id: str, parent: str, candidates: list[Candidate], targets: list[str], method: str
+        self, node_id: str, parent: str, candidates: list[Candidate], examples: list[LabeledExample], method: str
     ) -> tuple[list[float], list[list[Likelihood]]]:
         """ELBO term of each candidate: mean_i sum_j w_ij log p(y_i | r(h~_ij, x_i), candidate).
 
@@ -572,7 +567,7 @@ class TrainingStep:
 
         async def cell(row: int, j: int, candidate: Candidate) -> Likelihood:
             rendered = self._render(node_id, candidate.prompt, row, {parent: samples[row][j]})
-            return await self._likelihood(node_id, rendered, targets[row], "score", method)
+            return await self._likelihood(node_id, rendered, examples[row], "score", method)
 
         scores = await _grid(cell, rows, samples, candidates)
         weights = weights or await self.weights(parent)
@@ -669,7 +664,7 @@ class TrainingStep:
                           dropped_proposals=self.dropped_proposals.get(node_id, 0))
 
     # ------------------------------------------------------------------ helpers
-    async def _likelihood(self, node_id: str, rendered: str, target: str, phase: str, method: str = "logprobs") -> Likelihood:
+    async def _likelihood(self, node_id: str, rendered: str, target: Target, phase: str, method: str = "logprobs") -> Likelihood:
         """Each distinct term is requested once per step: the current prompt's scores on the
         posterior samples are the sharpening terms, asked for again by the ranking; and a
         class distribution the forward pass already has (the current prompts on the forward
@@ -677,8 +672,8 @@ class TrainingStep:
         node = self._lm(node_id)
         known = self.forward_run.distribution_for(node_id, rendered) if method == "logprobs" else None
         if known is not None:
-            return class_likelihood(node, known, target)
-        key = ("likelihood", node_id, rendered, target, method)
+            return class_likelihood(node, known, target_text(target))
+        key = _term_key(node_id, rendered, target, method, by_example=not is_builtin(self.training.loss))
         return await self.once.get(key, lambda: likelihood(
             self.network, self.models, node, rendered, target,
             method=method, phase=phase, loss=loss_of(self.training),
@@ -717,6 +712,16 @@ async def _grid(
         grid.append([flat[start + j * width:start + (j + 1) * width] for j in range(count)])
         start += count * width
     return grid
+
+
+def _term_key(node_id: str, rendered: str, target: Target, method: str, *, by_example: bool) -> tuple[object, ...]:
+    """A likelihood term's memo key. Log-probabilities and built-in losses depend on the
+    target's text alone, so equal texts share a term. Under a Python metric (`by_example`),
+    an accuracy is the metric on the whole example, which may read its input or id, so
+    examples are told apart, by identity: the batch holds each of them for the step's life."""
+    if by_example and method == "accuracy" and not isinstance(target, str):
+        return ("accuracy", node_id, rendered, id(target))
+    return ("likelihood", node_id, rendered, target_text(target), method)
 
 
 def _argmax_only(samples: list[list[str]], weights: list[list[float]]) -> tuple[list[list[str]], list[list[float]]]:

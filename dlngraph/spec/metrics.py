@@ -2,18 +2,24 @@
 
 Importing the metric lives here, below every layer that uses it, so that `dlngraph validate`
 reports a metric that cannot be imported at the spec's line, before a run starts. A script's
-own function is reachable as `__main__:function`.
+own function is reachable as `__main__:function`. A metric is called `metric(prediction,
+example)` (see `Metric`).
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import Any
 
 BUILTIN_LOSSES = ("exact_match", "number_presence")
 
-Metric = Callable[[str, str], float]
-"""(prediction, target) -> score in [0, 1], 1 for a right answer."""
+Metric = Callable[[str, Any], float]
+"""(prediction, example) -> score in [0, 1], 1 for a right answer. `prediction` is what
+`training.extract` picks of the output node's answer; `example` the `dlngraph.data.Example`
+it is scored against (its `input`, `target` and `id`; typed loosely here, since the spec layer
+sits below the data layer). A metric scores the task's answer only: a hidden node's target
+(its best posterior sample h*) is never given to it."""
 
 
 class MetricError(ValueError):

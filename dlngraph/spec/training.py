@@ -65,7 +65,8 @@ class TrainingSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     hidden_scoring: Literal["logprobs", "accuracy"] = "logprobs"
     loss: str = "exact_match"
     """`exact_match`, `number_presence`, or a Python metric `package.module:function` called as
-    `function(prediction, target) -> float` in [0, 1], 1 for a right answer (loss = 1 - score)."""
+    `function(prediction, example) -> float` in [0, 1], 1 for a right answer (loss = 1 - score);
+    `example` is the `dlngraph.data.Example` scored (input, target, id)."""
     extract: Literal["last_number"] | ExtractRegex | None = None
     """What of a free-text answer the loss compares: the last number in it, or a regex's first
     group (the whole match without groups); None compares the whole answer."""
