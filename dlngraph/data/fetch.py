@@ -28,6 +28,15 @@ class Fetched(msgspec.Struct, frozen=True, kw_only=True):
     """False when a good copy was already there."""
 
 
+def inside(data_dir: Path, name: str) -> Path:
+    """`data_dir / name`, refused unless `name` is a relative path that stays in `data_dir`
+    (no `..`, not absolute), so a file list can never make a fetch write elsewhere."""
+    relative = Path(name)
+    if not name or relative.is_absolute() or ".." in relative.parts:
+        raise DataError.about(name, f"a data file's name must be a path inside the data folder {data_dir}")
+    return data_dir / relative
+
+
 def preset_files(name: str) -> tuple[DataFile, ...]:
     """The files of preset `name`; an unknown name is an error listing the known ones."""
     if name not in PRESET_FILES:
@@ -55,7 +64,7 @@ def fetch_preset(
 
 def fetch_file(file: DataFile, data_dir: Path, *, mirror: str | None = None) -> Fetched:
     """`file` under `data_dir`, kept if its sum matches, else downloaded (or rebuilt) and checked."""
-    destination = data_dir / file.path
+    destination = inside(data_dir, file.path)
     if destination.is_file() and sha256_of(destination) == file.sha256:
         return Fetched(file=file, path=destination, downloaded=False)
     url = source_url(file, mirror)

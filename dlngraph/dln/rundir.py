@@ -96,13 +96,15 @@ class RunDirectory:
     @classmethod
     def create(cls, root: Path, name: str) -> RunDirectory:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path(root) / f"{name}-{stamp}"
+        Path(root).mkdir(parents=True, exist_ok=True)
         suffix = 1
-        while path.exists():
-            suffix += 1
-            path = Path(root) / f"{name}-{stamp}-{suffix}"
-        path.mkdir(parents=True)
-        return cls(path)
+        while True:
+            path = Path(root) / (f"{name}-{stamp}" if suffix == 1 else f"{name}-{stamp}-{suffix}")
+            try:
+                path.mkdir()  # never exist_ok: whatever holds the name (a link too) is left alone
+                return cls(path)
+            except FileExistsError:
+                suffix += 1
 
     spec_path = property(lambda self: self.path / "spec.yaml")
     events_path = property(lambda self: self.path / "events.jsonl")
@@ -116,6 +118,7 @@ class RunDirectory:
     def locked(self) -> Iterator[None]:
         """Hold the run's lock while training it: a second process refuses at once. An flock
         belongs to the open file, so a killed holder leaves no stale lock behind."""
+        self.refuse_links()
         handle = open(self.lock_path, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -132,6 +135,16 @@ class RunDirectory:
             yield
         finally:
             handle.close()
+
+    def refuse_links(self) -> None:
+        """A run is written only into a real folder: a run directory that is a symbolic link, or
+        one of its files that is, would send the writes somewhere the user did not choose."""
+        for path in (self.path, *(self.path / name for name in self.ATOMIC_FILES), self.cache_path, self.lock_path):
+            if path.is_symlink():
+                raise RunDirectoryError(
+                    f"{path}: a symbolic link (to {os.readlink(path)}); a run writes only into real folders"
+                    " and files: use the folder it points to, or replace the link by a copy"
+                )
 
     def write_spec(self, text: str) -> None:
         atomic_write(self.spec_path, text.encode())

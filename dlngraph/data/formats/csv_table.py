@@ -18,10 +18,12 @@ from dlngraph.words import plural
 def read_csv(path: Path, *, role: str, fields: FieldMap = DEFAULT_FIELDS) -> list[Example]:
     """Every row of the file, in file order; ids are `{role}:{line where the row starts}`.
 
-    Blank lines are skipped; a quoted value may span lines.
+    Blank lines are skipped; a quoted value may span lines. Quoting is strict: a closing quote
+    not followed by a delimiter, or a file ending inside quotes, is an error of its row rather
+    than a value silently glued together.
     """
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=delimiter, strict=True)
     log = IssueLog(path)
     header = _header(path, reader, fields)
     examples = to_examples(_records(reader, header, role, log), fields, log)

@@ -17,6 +17,9 @@ from dlngraph.data.formats.records import Record, describe
 from dlngraph.data.formats.text_files import read_text
 from dlngraph.data.types import Example
 
+TOO_DEEP = "nested too deeply (Python's JSON parser stops at about 1,000 levels of arrays and objects)"
+"""Said of a JSON value so deep that parsing it would exhaust the interpreter's stack."""
+
 RowConverter = Callable[[Record, IssueLog], Example | None]
 """Turns one row into an example, or returns None after logging what is wrong with it."""
 
@@ -28,6 +31,8 @@ def read_json_document(path: Path) -> tuple[str, dict[str, Any]]:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise DataError.about(path, f"invalid JSON: {error.msg} (column {error.colno})", line=error.lineno) from None
+    except RecursionError:
+        raise DataError.about(path, TOO_DEEP, line=1) from None
     if not isinstance(document, dict):
         raise DataError.about(path, f"expected a JSON object with an 'examples' list, found {describe(document)}", line=1)
     if not isinstance(document.get("examples"), list):

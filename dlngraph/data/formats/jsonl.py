@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dlngraph.data.errors import IssueLog
+from dlngraph.data.formats.json_document import TOO_DEEP
 from dlngraph.data.formats.records import (
     DEFAULT_FIELDS,
     FieldMap,
@@ -36,6 +37,9 @@ def _records(text: str, role: str, log: IssueLog) -> Iterator[Record]:
             value = json.loads(line)
         except json.JSONDecodeError as error:
             log.add(number, "", f"invalid JSON: {error.msg} (column {error.colno})")
+            continue
+        except RecursionError:
+            log.add(number, "", TOO_DEEP)
             continue
         if not isinstance(value, dict):
             log.add(number, "", f"expected a JSON object, found {describe(value)}")
