@@ -57,9 +57,10 @@ def format_saturation(report: BenchReport) -> str:
 
 
 def summary_line(report: BenchReport) -> str:
-    """The DLN-2 navigate step's figures: the last line `dlngraph bench` prints."""
+    """The DLN-2 navigate step's figures and the client's: the last line `dlngraph bench` prints."""
     headline = report.headline
     return (
-        f"speedup_vs_layer_sync={headline.speedup:.1f} ratio_to_limit={headline.ratio_to_limit:.2f}"
+        f"speedup_vs_layer_sync={headline.speedup:.1f} ratio_to_staged={headline.ratio_to_staged_limit:.2f}"
+        f" ratio_to_limit={headline.ratio_to_limit:.2f} client_ratio_to_bare={report.client_ratio_to_bare:.2f}"
         f" client_rps={report.client_rps:.0f}"
     )

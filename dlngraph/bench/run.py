@@ -81,8 +81,16 @@ class BenchReport(msgspec.Struct, kw_only=True):
         return next((m for m in self.measurements if m.case == HEADLINE.name), self.measurements[0])
 
     @property
+    def client(self) -> Extra | None:
+        return next((extra for extra in self.extras if extra.name == "client"), None)
+
+    @property
     def client_rps(self) -> float:
-        return next((extra.requests_per_s for extra in self.extras if extra.name == "client"), 0.0)
+        return self.client.requests_per_s if self.client is not None else 0.0
+
+    @property
+    def client_ratio_to_bare(self) -> float:
+        return self.client.ratio_to_bare if self.client is not None else 0.0
 
 
 def run_bench(plan: BenchPlan, progress: Progress = print) -> BenchReport:

@@ -15,7 +15,10 @@ from dlngraph.bench.run import BenchPlan, default_plan, run_bench
 from dlngraph.bench.server import ServerSettings
 from dlngraph.cli.main import build_parser
 
-SUMMARY = re.compile(r"^speedup_vs_layer_sync=\d+\.\d ratio_to_limit=\d+\.\d\d client_rps=\d+$")
+SUMMARY = re.compile(
+    r"^speedup_vs_layer_sync=\d+\.\d ratio_to_staged=\d+\.\d\d ratio_to_limit=\d+\.\d\d"
+    r" client_ratio_to_bare=\d+\.\d\d client_rps=\d+$"
+)
 
 
 def tiny_plan() -> BenchPlan:
@@ -35,7 +38,8 @@ def test_the_bench_runs_end_to_end_and_ends_with_the_summary_line() -> None:
     report = run_bench(tiny_plan(), progress=messages.append)
     lines = format_report(report) + [summary_line(report)]
     assert SUMMARY.match(lines[-1])
-    assert "client_rps=0" in lines[-1]
+    assert lines[-1].endswith("client_ratio_to_bare=0.00 client_rps=0")
+    assert f"ratio_to_staged={report.headline.ratio_to_staged_limit:.2f}" in lines[-1]
     assert any(line.startswith("DLN-2 step") for line in lines)
     assert any(line.startswith("wide_ensemble forward x5") for line in lines)
     step = report.headline
