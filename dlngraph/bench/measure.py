@@ -4,7 +4,9 @@
   soon as what it reads is ready, held back only by the models' concurrency limit;
 - layer-synchronous baseline: the forward pass layer by layer in mini-batches of 20
   (`run_layer_synchronous`), the training step as the same `TrainingStep` behind a
-  `MiniBatchGate` (phases one after the other, mini-batches of 20 awaited in full).
+  `MiniBatchGate` (phases one after the other, mini-batches of 20 awaited in full). Its backend
+  sends each mini-batch's prompts in one `/completions` request, as the paper's `forward` does
+  (`_get_completion_response(prompt_batch)`): the same calls, in the paper's HTTP requests.
 
 The limit is what no scheduler can beat against this server: the dependency depth times the
 latency (rounds of calls that must follow one another), or the requests dlngraph sent times
@@ -54,6 +56,9 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
     baseline_s: float
     baseline_groups: int
     """Mini-batches the baseline sent one after the other."""
+    baseline_http_requests: int = 0
+    """HTTP requests those mini-batches took (one per mini-batch when its calls share their
+    parameters, as the paper's do)."""
     limit_s: float
     staged_limit_s: float
     """The limit, counting only the calls that cannot start before each round after it."""
@@ -110,22 +115,32 @@ def case_depth(case: Case, network: CompiledNetwork) -> int:
     return network.critical_path_length
 
 
-async def measure(case: Case, backend: OpenAIBackend, server: ServerSettings, *, repeats: int = 3) -> Measurement:
+async def measure(
+    case: Case, backend: OpenAIBackend, paper_backend: OpenAIBackend, server: ServerSettings, *, repeats: int = 3
+) -> Measurement:
     """Time `case` `repeats` times under dlngraph's schedule (keeping the median, since a
     run lasts a few seconds and a shared machine is noisy), then once under the
-    layer-synchronous one (dozens of sequential mini-batches average the noise out)."""
+    layer-synchronous one on `paper_backend` (a `paper_backend`: up to 20 prompts per request;
+    dozens of sequential mini-batches average the noise out)."""
     network = case.network()
     runs = [await _dlngraph_run(case, network, backend, server) for _ in range(repeats)]
     dlngraph_s, by_tag = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
     requests = sum(by_tag.values())
-    baseline_s, baseline_requests, groups = await _baseline_run(case, network, backend, server)
+    http_before = http_requests(paper_backend)
+    baseline_s, baseline_requests, groups = await _baseline_run(case, network, paper_backend, server)
     depth = case_depth(case, network)
     return Measurement(
         case=case.name, requests=requests, baseline_requests=baseline_requests, depth=depth,
         dlngraph_s=dlngraph_s, dlngraph_runs_s=[seconds for seconds, _ in runs],
-        baseline_s=baseline_s, baseline_groups=groups, limit_s=limit_s(depth, requests, server),
+        baseline_s=baseline_s, baseline_groups=groups,
+        baseline_http_requests=http_requests(paper_backend) - http_before, limit_s=limit_s(depth, requests, server),
         staged_limit_s=staged_limit_s(case_start_rounds(case, network), by_tag, depth, server),
     )
+
+
+def http_requests(backend: OpenAIBackend) -> int:
+    """HTTP requests a batching backend has sent so far (0 for one that does not batch)."""
+    return backend.batcher.requests_sent if backend.batcher is not None else 0
 
 
 async def warm_up_case(case: Case, backend: OpenAIBackend, server: ServerSettings) -> None:
