@@ -1,6 +1,7 @@
 """Figures other parts of dlngraph measure, shown beside the scheduler's.
 
-- the client stack's requests/s (`dlngraph.llm.client_bench.measure_client`);
+- the client stack's requests/s, and its ratio to a bare aiohttp client's at the same levels
+  (`dlngraph.llm.client_bench.measure_client`);
 - the local backend's scoring with and without prefix grouping
   (`dlngraph.llm.local_bench.measure_local_scoring`), which loads a model.
 
@@ -24,6 +25,9 @@ class Extra(msgspec.Struct, kw_only=True):
     lines: list[str]
     requests_per_s: float = 0.0
     """The headline rate, 0 when unavailable."""
+    ratio_to_bare: float = 0.0
+    """The client stack's requests/s over a bare aiohttp client's, at its worst level; 0 when
+    unavailable."""
 
 
 def client_stack(quick: bool) -> Extra:
@@ -50,8 +54,16 @@ def lowest_rate(results: dict[str, Any]) -> float:
     return min(level["requests_per_s"] for level in results["throughput"])
 
 
+def lowest_ratio_to_bare(results: dict[str, Any]) -> float:
+    """The client stack's lowest ratio to the bare client over the in-flight levels."""
+    return min((ratio for _, ratio in client_bench.ratios_to_bare(results)), default=0.0)
+
+
 def _client_extra(results: dict[str, Any]) -> Extra:
-    return Extra(name="client", lines=client_bench.format_table(results).splitlines(), requests_per_s=lowest_rate(results))
+    return Extra(
+        name="client", lines=client_bench.format_table(results).splitlines(),
+        requests_per_s=lowest_rate(results), ratio_to_bare=lowest_ratio_to_bare(results),
+    )
 
 
 def _measured(

@@ -4,7 +4,9 @@
   soon as what it reads is ready, held back only by the models' concurrency limit;
 - layer-synchronous baseline: the forward pass layer by layer in mini-batches of 20
   (`run_layer_synchronous`), the training step as the same `TrainingStep` behind a
-  `MiniBatchGate` (phases one after the other, mini-batches of 20 awaited in full).
+  `MiniBatchGate` (phases one after the other, mini-batches of 20 awaited in full). Its backend
+  sends each mini-batch's prompts in one `/completions` request, as the paper's `forward` does
+  (`_get_completion_response(prompt_batch)`): the same calls, in the paper's HTTP requests.
 
 The limit is what no scheduler can beat against this server: the dependency depth times the
 latency (rounds of calls that must follow one another), or the requests dlngraph sent times
@@ -14,10 +16,17 @@ The staged limit is tighter, and still a bound at that mean latency: a step's ca
 all go out at round 0.
 For each round r, the calls that cannot start before r (by `phase_start_rounds`, the step's
 own waits) need r rounds plus their share of the server's throughput after them.
+
+The slot limit is tighter still, and a bound when every call takes the mean latency: a call
+holds one of the server's slots for a whole latency, so n calls that cannot start before round
+r keep some slot busy for ceil(n / concurrency) latencies after it. The staged limit's share of
+the throughput is the fluid version of that: 300 calls of one layer on 256 slots are 1.17
+latencies there, and 2 here (some slot serves two of them, one after the other).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -54,9 +63,14 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
     baseline_s: float
     baseline_groups: int
     """Mini-batches the baseline sent one after the other."""
+    baseline_http_requests: int = 0
+    """HTTP requests those mini-batches took (one per mini-batch when its calls share their
+    parameters, as the paper's do)."""
     limit_s: float
     staged_limit_s: float
     """The limit, counting only the calls that cannot start before each round after it."""
+    slot_limit_s: float = 0.0
+    """The staged limit in whole rounds of the server's slots (0 when not computed)."""
 
     @property
     def speedup(self) -> float:
@@ -67,6 +81,11 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
     def ratio_to_limit(self) -> float:
         """dlngraph's wall time over the limit: 1.0 is as fast as the server allows."""
         return self.dlngraph_s / self.limit_s
+
+    @property
+    def ratio_to_slot_limit(self) -> float:
+        """dlngraph's wall time over the slot limit."""
+        return self.dlngraph_s / self.slot_limit_s if self.slot_limit_s > 0 else 0.0
 
     @property
     def ratio_to_staged_limit(self) -> float:
@@ -85,15 +104,36 @@ def staged_limit_s(
     """max(limit, max over rounds r of r x latency + requests that cannot start before round r
     x latency / server concurrency), the requests counted by the (node, phase) that sent them
     and `starts` giving each one's first round (an unknown tag counts from round 0)."""
-    per_round: Counter[int] = Counter()
-    for tag, count in requests.items():
-        per_round[starts.get(tag, 0)] += count
+    per_round = _requests_per_round(starts, requests)
     later = sum(per_round.values())
     bound = limit_s(depth, later, server)
     for start in sorted(per_round):
         bound = max(bound, start * server.latency_s + later * server.latency_s / server.concurrency)
         later -= per_round[start]
     return bound
+
+
+def slot_limit_s(
+    starts: Mapping[tuple[str, str], int], requests: Mapping[tuple[str, str], int], depth: int, server: ServerSettings
+) -> float:
+    """max(depth x latency, max over rounds r of (r + ceil(requests that cannot start before
+    round r / server concurrency)) x latency): `staged_limit_s` with each slot serving whole
+    calls, one after the other."""
+    per_round = _requests_per_round(starts, requests)
+    later = sum(per_round.values())
+    bound = depth * server.latency_s
+    for start in sorted(per_round):
+        bound = max(bound, (start + math.ceil(later / server.concurrency)) * server.latency_s)
+        later -= per_round[start]
+    return bound
+
+
+def _requests_per_round(starts: Mapping[tuple[str, str], int], requests: Mapping[tuple[str, str], int]) -> Counter[int]:
+    """Requests by the first round they can start in (an unknown tag counts from round 0)."""
+    per_round: Counter[int] = Counter()
+    for tag, count in requests.items():
+        per_round[starts.get(tag, 0)] += count
+    return per_round
 
 
 def case_start_rounds(case: Case, network: CompiledNetwork) -> dict[tuple[str, str], int]:
@@ -110,22 +150,32 @@ def case_depth(case: Case, network: CompiledNetwork) -> int:
     return network.critical_path_length
 
 
-async def measure(case: Case, backend: OpenAIBackend, server: ServerSettings, *, repeats: int = 3) -> Measurement:
+async def measure(
+    case: Case, backend: OpenAIBackend, paper_backend: OpenAIBackend, server: ServerSettings, *, repeats: int = 3
+) -> Measurement:
     """Time `case` `repeats` times under dlngraph's schedule (keeping the median, since a
     run lasts a few seconds and a shared machine is noisy), then once under the
-    layer-synchronous one (dozens of sequential mini-batches average the noise out)."""
+    layer-synchronous one on `paper_backend` (a `paper_backend`: up to 20 prompts per request;
+    dozens of sequential mini-batches average the noise out)."""
     network = case.network()
     runs = [await _dlngraph_run(case, network, backend, server) for _ in range(repeats)]
     dlngraph_s, by_tag = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
     requests = sum(by_tag.values())
-    baseline_s, baseline_requests, groups = await _baseline_run(case, network, backend, server)
-    depth = case_depth(case, network)
+    http_before = http_requests(paper_backend)
+    baseline_s, baseline_requests, groups = await _baseline_run(case, network, paper_backend, server)
+    depth, starts = case_depth(case, network), case_start_rounds(case, network)
     return Measurement(
         case=case.name, requests=requests, baseline_requests=baseline_requests, depth=depth,
         dlngraph_s=dlngraph_s, dlngraph_runs_s=[seconds for seconds, _ in runs],
-        baseline_s=baseline_s, baseline_groups=groups, limit_s=limit_s(depth, requests, server),
-        staged_limit_s=staged_limit_s(case_start_rounds(case, network), by_tag, depth, server),
+        baseline_s=baseline_s, baseline_groups=groups,
+        baseline_http_requests=http_requests(paper_backend) - http_before, limit_s=limit_s(depth, requests, server),
+        staged_limit_s=staged_limit_s(starts, by_tag, depth, server), slot_limit_s=slot_limit_s(starts, by_tag, depth, server),
     )
+
+
+def http_requests(backend: OpenAIBackend) -> int:
+    """HTTP requests a batching backend has sent so far (0 for one that does not batch)."""
+    return backend.batcher.requests_sent if backend.batcher is not None else 0
 
 
 async def warm_up_case(case: Case, backend: OpenAIBackend, server: ServerSettings) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from dlngraph.bench.gate import PAPER_MINI_BATCH
 from dlngraph.engine import gather
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.accounting import CallStats
@@ -22,12 +23,21 @@ from dlngraph.spec.models import Limits
 SERVER_MODEL = "scripted"
 
 
-def bench_backend(base_url: str, concurrency: int, prompts_per_request: int = 1) -> OpenAIBackend:
+def bench_backend(
+    base_url: str, concurrency: int, prompts_per_request: int = 1, batch_without: tuple[str, ...] = ()
+) -> OpenAIBackend:
     """The HTTP backend every run shares; close it with `await backend.aclose()`."""
     return OpenAIBackend(
         base_url=base_url, model=SERVER_MODEL, max_connections=concurrency,
-        prompts_per_request=prompts_per_request,
+        prompts_per_request=prompts_per_request, batch_without=batch_without,
     )
+
+
+def paper_backend(base_url: str, concurrency: int) -> OpenAIBackend:
+    """The baseline's backend: the calls of one mini-batch go out in one `/completions`
+    request, up to `PAPER_MINI_BATCH` prompts, as the paper's code sends them (with one set of
+    options for the whole list: no per-call seed, so samples of one phase share a request)."""
+    return bench_backend(base_url, concurrency, PAPER_MINI_BATCH, batch_without=("seed",))
 
 
 def bench_models(network: CompiledNetwork, backend: OpenAIBackend, concurrency: int) -> dict[str, LanguageModel]:

@@ -21,7 +21,7 @@ from dlngraph.bench.measure import (
     measure_saturation,
     warm_up_case,
 )
-from dlngraph.bench.models import bench_backend, warm_up
+from dlngraph.bench.models import bench_backend, paper_backend, warm_up
 from dlngraph.bench.server import ServerSettings, server_process
 
 Progress = Callable[[str], None]
@@ -43,7 +43,8 @@ class BenchPlan(msgspec.Struct, frozen=True, kw_only=True):
     client: bool = True
     local: bool = True
     prompts_per_request: int = 1
-    """Calls per `/completions` request (`ModelSpec.prompts_per_request`), under both schedules."""
+    """Calls per `/completions` request (`ModelSpec.prompts_per_request`) under dlngraph's
+    schedule; the baseline always sends a mini-batch's prompts in one request, as the paper does."""
 
 
 def default_plan(
@@ -81,8 +82,16 @@ class BenchReport(msgspec.Struct, kw_only=True):
         return next((m for m in self.measurements if m.case == HEADLINE.name), self.measurements[0])
 
     @property
+    def client(self) -> Extra | None:
+        return next((extra for extra in self.extras if extra.name == "client"), None)
+
+    @property
     def client_rps(self) -> float:
-        return next((extra.requests_per_s for extra in self.extras if extra.name == "client"), 0.0)
+        return self.client.requests_per_s if self.client is not None else 0.0
+
+    @property
+    def client_ratio_to_bare(self) -> float:
+        return self.client.ratio_to_bare if self.client is not None else 0.0
 
 
 def run_bench(plan: BenchPlan, progress: Progress = print) -> BenchReport:
@@ -98,20 +107,24 @@ def run_bench(plan: BenchPlan, progress: Progress = print) -> BenchReport:
 
 
 async def measure_cases(base_url: str, plan: BenchPlan, progress: Progress) -> tuple[list[Measurement], Saturation]:
-    """Every case, then the saturation run, over one warmed-up connection pool."""
+    """Every case, then the saturation run, over warmed-up connection pools (dlngraph's, and
+    the baseline's that batches a mini-batch's prompts)."""
     server = plan.server
     backend = bench_backend(base_url, server.concurrency, plan.prompts_per_request)
+    paper = paper_backend(base_url, server.concurrency)
     try:
         await warm_up(backend, server.concurrency)
+        await warm_up(paper, server.concurrency)
         await warm_up_case(plan.cases[0], backend, server)
         measurements = []
         for case in plan.cases:
-            measurement = await measure(case, backend, server, repeats=plan.repeats)
+            measurement = await measure(case, backend, paper, server, repeats=plan.repeats)
             progress(f"{case.name}: dlngraph {measurement.dlngraph_s:.2f} s, layer-sync {measurement.baseline_s:.2f} s")
             measurements.append(measurement)
         saturation = await measure_saturation(backend, server, plan.saturation_requests)
     finally:
         await backend.aclose()
+        await paper.aclose()
     return measurements, saturation
 
 

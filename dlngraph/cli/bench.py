@@ -6,9 +6,11 @@ with `--quick`) serves a DLN-2 training step (batch 10, 10 prompt and 5 hidden s
 the paper's navigate.sh step (10/10/10, memory 5) and a few other cases, each run under dlngraph's schedule and under the layer-synchronous one with
 mini-batches of 20. The last line is for scripts:
 
-    speedup_vs_layer_sync=X.X ratio_to_limit=Y.YY client_rps=N
+    speedup_vs_layer_sync=X.X ratio_to_staged=Y.YY ratio_to_limit=Z.ZZ client_ratio_to_bare=W.WW client_rps=N
 
-(`client_rps` is the client stack's lowest requests/s over 64, 256 and 1024 calls in flight.)
+(`ratio_to_staged` and `ratio_to_limit`: the DLN-2 step's time over its staged limit and over the
+plain limit; `client_rps` is the client stack's lowest requests/s over 64, 256 and 1024 calls in
+flight, `client_ratio_to_bare` its lowest ratio to a bare aiohttp client at the same levels.)
 """
 
 from __future__ import annotations

@@ -16,6 +16,11 @@ Two figures per concurrency level:
 Memory: the growth of the peak resident set (RSS) over a long run, which shows whether anything
 is kept per request (the accounting keeps bounded histograms, the dedup table empties itself).
 
+A bare client is measured beside the stack, against the same server at the same in-flight
+levels: one aiohttp session posting the same `/completions` body and decoding the answer, with
+nothing else around it. The ratio (stack / bare, wall clock) is what the pipeline costs, free of
+what the machine and the server cost both of them.
+
 `benchmarks/bench_client.py` prints these as a table; `dlngraph bench` imports
 `measure_client`.
 """
@@ -28,6 +33,9 @@ import resource
 import sys
 import time
 from typing import Any
+
+import aiohttp
+import msgspec
 
 from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.openai import OpenAIBackend
@@ -55,7 +63,8 @@ async def measure_client(quick: bool = False) -> dict[str, Any]:
          "throughput": [{"in_flight", "requests", "wall_s", "cpu_s", "requests_per_s",
                          "requests_per_cpu_s"}, ...],
          "memory": {"requests", "in_flight", "rss_start_mb", "rss_peak_growth_mb",
-                    "rss_end_growth_mb", "requests_per_s", "requests_per_cpu_s"}}
+                    "rss_end_growth_mb", "requests_per_s", "requests_per_cpu_s"},
+         "bare": [the same rows as "throughput", for a bare aiohttp client]}
 
     The memory run goes first: the peak RSS of a process never comes down, so it is only
     meaningful before the 1024-in-flight run has raised it.
@@ -63,11 +72,11 @@ async def measure_client(quick: bool = False) -> dict[str, Any]:
     sizes = BenchSizes(quick)
     async with ServerProcess() as server:
         memory = await measure_memory(server.base_url, sizes.memory_requests, sizes.memory_in_flight, server)
-        throughput = [
-            await measure_throughput(server.base_url, sizes.throughput_requests, in_flight, server)
-            for in_flight in IN_FLIGHT_LEVELS
-        ]
-    return {"target_requests_per_s": TARGET_REQUESTS_PER_S, "throughput": throughput, "memory": memory}
+        throughput, bare = [], []
+        for in_flight in IN_FLIGHT_LEVELS:  # stack and bare client side by side, level by level
+            throughput.append(await measure_throughput(server.base_url, sizes.throughput_requests, in_flight, server))
+            bare.append(await measure_bare_throughput(server.base_url, sizes.throughput_requests, in_flight, server))
+    return {"target_requests_per_s": TARGET_REQUESTS_PER_S, "throughput": throughput, "memory": memory, "bare": bare}
 
 
 async def measure_throughput(
@@ -82,6 +91,46 @@ async def measure_throughput(
     finally:
         await model.backend.aclose()
     return {"in_flight": in_flight, "requests": requests, **rates(requests, timing)}
+
+
+async def measure_bare_throughput(
+    base_url: str, requests: int, in_flight: int, server: ServerProcess | None = None
+) -> dict[str, Any]:
+    """`measure_throughput` for a bare aiohttp client: the same bodies, the same warm-up."""
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as session:
+        url = f"{base_url.rstrip('/')}/completions"
+        await drive_bare(session, url, in_flight * 2, in_flight, first=-in_flight * 2)
+        timing = await timed(drive_bare(session, url, requests, in_flight), server)
+    return {"in_flight": in_flight, "requests": requests, **rates(requests, timing)}
+
+
+async def drive_bare(session: aiohttp.ClientSession, url: str, requests: int, in_flight: int, *, first: int = 0) -> None:
+    """`drive` with no client stack: POST the body `OpenAIBackend.generate` sends, decode the
+    answer, check its status and that it has a text."""
+    numbers = iter(range(first, first + requests))
+    encode, decode = msgspec.json.Encoder().encode, msgspec.json.Decoder().decode
+    headers = {"Content-Type": "application/json"}
+
+    async def worker() -> None:
+        for number in numbers:
+            body = {"model": "scripted", "max_tokens": 16, "temperature": 0.0, "n": 1,
+                    "prompt": f"benchmark request {number}"}
+            async with session.post(url, data=encode(body), headers=headers) as response:
+                answer = decode(await response.read())
+                if response.status != 200 or not isinstance(answer["choices"][0]["text"], str):
+                    raise RuntimeError(f"the bare client got HTTP {response.status}: {answer}")
+
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+
+
+def ratios_to_bare(results: dict[str, Any]) -> list[tuple[int, float]]:
+    """(in flight, stack req/s / bare req/s) at each level both were measured."""
+    bare = {row["in_flight"]: row["requests_per_s"] for row in results.get("bare", [])}
+    return [
+        (row["in_flight"], row["requests_per_s"] / bare[row["in_flight"]])
+        for row in results["throughput"] if row["in_flight"] in bare
+    ]
 
 
 async def measure_memory(
@@ -192,6 +241,14 @@ def format_table(results: dict[str, Any]) -> str:
             f"  {row['requests_per_cpu_s']:>9.0f}  {percent(row['client_busy']):>6}  {percent(row['server_busy']):>6}"
             f"  {verdict}"
         )
+    bare = {row["in_flight"]: row for row in results.get("bare", [])}
+    for in_flight, ratio in ratios_to_bare(results):
+        row = bare[in_flight]
+        lines.append(
+            f"{'bare':>4} {in_flight:>4}  {row['requests']:>8}  {row['wall_s']:>7.2f}  {row['requests_per_s']:>7.0f}"
+            f"  {row['requests_per_cpu_s']:>9.0f}  {percent(row['client_busy']):>6}  {percent(row['server_busy']):>6}"
+            f"  stack / bare {ratio:.2f}"
+        )
     memory = results["memory"]
     lines.append(
         f"memory: {memory['requests']} requests at {memory['in_flight']} in flight"
@@ -201,7 +258,8 @@ def format_table(results: dict[str, Any]) -> str:
     )
     lines.append(
         "req/s: wall clock; req/CPU-s: per second of the client's own CPU time (what one core would"
-        " do); client/server: how busy each process was (a busy server bounds the wall clock)"
+        " do); client/server: how busy each process was (a busy server bounds the wall clock);"
+        " bare: an aiohttp session alone, same bodies, same server, same in-flight levels"
     )
     return "\n".join(lines)
 

@@ -11,7 +11,8 @@ backend in `dlngraph.llm.client`. How each request kind is asked:
   paper's 100 until the server refuses it; the cap its refusal names is then remembered.
 
 With `prompts_per_request` > 1, completions calls made at the same moment that differ only in
-their prompt share one request (`dlngraph.llm.openai_batch`).
+their prompt (and in the fields named by `batch_without`, which are then not sent) share one
+request (`dlngraph.llm.openai_batch`).
 
 The API key is read from the environment variable named by `api_key_env` when each request is
 sent; it is never stored, logged, or put into an error message.
@@ -87,6 +88,7 @@ class OpenAIBackend:
         capabilities: Capabilities | None = None,
         prompts_per_request: int = 1,
         replicas: Sequence[tuple[str, float]] = (),
+        batch_without: tuple[str, ...] = (),
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self.endpoints = EndpointPool(replicas, model) if len(replicas) > 1 else None
@@ -116,7 +118,7 @@ class OpenAIBackend:
         if prompts_per_request > 1:
             if chat:
                 raise ValueError("a chat model takes one conversation per request: prompts_per_request must be 1")
-            self.batcher = PromptBatcher(self._post_completions_now, prompts_per_request)
+            self.batcher = PromptBatcher(self._post_completions_now, prompts_per_request, dropped=batch_without)
 
     @classmethod
     def from_spec(cls, model_spec: ModelSpec) -> OpenAIBackend:

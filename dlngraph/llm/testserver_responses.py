@@ -114,7 +114,7 @@ def completions_body(script: Script, body: dict[str, Any], model: str, max_logpr
         scored = script.scored_target_for(prompt) if echo and top_k is not None else None
         prompt_tokens += count_tokens(prompt)
         for index in range(sampling.n):
-            sample = draw_sample(script, prompt, sampling, index, leading_space=True)
+            sample = draw_sample(script, prompt, sampling, draw_index(sampling, position, index), leading_space=True)
             completion_tokens += len(sample.spans)
             logprobs = None
             if top_k is not None:
@@ -192,6 +192,14 @@ def raise_scripted_failure(script: Script, prompt: str) -> None:
     failure = script.failure_for(prompt)
     if failure is not None:
         raise RequestError(failure.status, failure.message)
+
+
+def draw_index(sampling: Sampling, position: int, index: int) -> int:
+    """Which draw a choice is. With a seed, the prompt's own sample index, so that a prompt
+    answers the same in a list as alone (and replays). Without one, the choice's index in the
+    whole answer: a real server samples every prompt of a list on its own, so the same prompt
+    listed twice gets two samples (the paper's code asks for its samples that way)."""
+    return index if sampling.seed is not None else position * sampling.n + index
 
 
 def draw_sample(

@@ -8,7 +8,8 @@ import pytest
 from dlngraph.bench.cases import HEADLINE, Case, synthetic_examples
 from dlngraph.bench.gate import gate_models
 from dlngraph.bench.layer_sync import run_layer_synchronous
-from dlngraph.bench.measure import forward_groups
+from dlngraph.bench.measure import forward_groups, http_requests, run_case
+from dlngraph.bench.models import bench_models, paper_backend
 from dlngraph.dln.step import TrainingStep
 from dlngraph.engine import run_forward
 from dlngraph.llm.testserver import ScriptedServer
@@ -57,6 +58,26 @@ async def test_a_training_step_through_the_gate_is_the_same_step_in_mini_batches
     assert phases[:2] == ["forward", "forward"]  # the two layers, one mini-batch each
     assert {"posterior", "proposal", "sharpening", "score"} <= set(phases)
     assert all(record.admitted <= 20 for record in batches.history)
+
+
+async def test_the_paper_backend_sends_each_mini_batch_in_one_request() -> None:
+    """The paper's `forward` sends a phase's prompts 20 per request, one request at a time: the
+    DLN-2 step without memory takes 69 requests for 1,278 prompts in the paper's code."""
+    case = msgspec.structs.replace(HEADLINE, use_memory=0)
+    network = case.network()
+    async with ScriptedServer(max_concurrency=256) as server:
+        backend = paper_backend(server.base_url, 256)
+        try:
+            gated, batches = gate_models(bench_models(network, backend, 256))
+            await run_case(case, network, gated)
+        finally:
+            await backend.aclose()
+    lists = [len(body["prompt"]) for body in server.stats.bodies if isinstance(body["prompt"], list)]
+    assert max(lists) == 20 and server.stats.max_in_flight <= 20
+    assert http_requests(backend) == server.stats.requests == 69
+    assert len(batches.history) == 67  # and the top-logprobs probe: its refusal, then the rest of its mini-batch
+    assert server.stats.sequences == 1278 + 1
+    assert all("seed" not in body for body in server.stats.bodies)
 
 
 def test_memory_is_seeded_with_remembered_prompts() -> None:

@@ -9,13 +9,16 @@ import pytest
 
 from dlngraph.bench.cases import HEADLINE, NAVIGATE_SH, bench_cases, forward_pass
 from dlngraph.bench.extras import _measured, lowest_rate
-from dlngraph.bench.measure import limit_s, staged_limit_s
+from dlngraph.bench.measure import limit_s, slot_limit_s, staged_limit_s
 from dlngraph.bench.report import format_report, summary_line
 from dlngraph.bench.run import BenchPlan, default_plan, run_bench
 from dlngraph.bench.server import ServerSettings
 from dlngraph.cli.main import build_parser
 
-SUMMARY = re.compile(r"^speedup_vs_layer_sync=\d+\.\d ratio_to_limit=\d+\.\d\d client_rps=\d+$")
+SUMMARY = re.compile(
+    r"^speedup_vs_layer_sync=\d+\.\d ratio_to_staged=\d+\.\d\d ratio_to_limit=\d+\.\d\d"
+    r" client_ratio_to_bare=\d+\.\d\d client_rps=\d+$"
+)
 
 
 def tiny_plan() -> BenchPlan:
@@ -35,13 +38,16 @@ def test_the_bench_runs_end_to_end_and_ends_with_the_summary_line() -> None:
     report = run_bench(tiny_plan(), progress=messages.append)
     lines = format_report(report) + [summary_line(report)]
     assert SUMMARY.match(lines[-1])
-    assert "client_rps=0" in lines[-1]
+    assert lines[-1].endswith("client_ratio_to_bare=0.00 client_rps=0")
+    assert f"ratio_to_staged={report.headline.ratio_to_staged_limit:.2f}" in lines[-1]
     assert any(line.startswith("DLN-2 step") for line in lines)
     assert any(line.startswith("wide_ensemble forward x5") for line in lines)
     step = report.headline
     assert step.case == HEADLINE.name and step.requests > 0 and step.baseline_groups > 0
     assert step.depth == 5  # reason forward 1, posterior 1 (beside answer forward), sharpening 1, proposals and scores 2
     assert step.limit_s == limit_s(step.depth, step.requests, report.server)
+    assert step.slot_limit_s >= step.staged_limit_s >= step.limit_s
+    assert 0 < step.baseline_http_requests <= step.baseline_groups + 2
     assert report.saturation.requests == 50
     assert [extra.lines for extra in report.extras] == [["client: skipped (--no-client)"], ["local scoring: skipped (--no-local)"]]
     assert len(messages) == 3
@@ -59,6 +65,18 @@ def test_the_staged_limit_counts_the_calls_that_cannot_start_before_each_round()
     few = {("reason", "forward"): 10, ("answer", "score"): 10}
     assert staged_limit_s(starts, few, depth=5, server=server) == pytest.approx(1.0)  # the depth decides
     assert staged_limit_s({}, requests, depth=1, server=server) == pytest.approx(limit_s(1, 1518, server))
+
+
+def test_the_slot_limit_counts_whole_latencies_per_slot() -> None:
+    """300 calls of one layer on 256 slots: some slot serves two of them, one after the other."""
+    server = ServerSettings(latency_s=0.2, jitter=0.2, concurrency=256)
+    one_layer = {("a", "forward"): 100, ("b", "forward"): 100, ("c", "forward"): 100}
+    assert staged_limit_s({}, one_layer, depth=1, server=server) == pytest.approx(300 * 0.2 / 256)
+    assert slot_limit_s({}, one_layer, depth=1, server=server) == pytest.approx(0.4)
+    starts = {("reason", "forward"): 0, ("answer", "forward"): 1, ("reason", "posterior"): 1, ("answer", "score"): 2}
+    requests = {("reason", "forward"): 10, ("answer", "forward"): 10, ("reason", "posterior"): 50, ("answer", "score"): 1448}
+    assert slot_limit_s(starts, requests, depth=5, server=server) == pytest.approx((2 + 6) * 0.2)  # 1,448 = 5.7 x 256
+    assert slot_limit_s(starts, {("reason", "forward"): 10}, depth=5, server=server) == pytest.approx(1.0)
 
 
 def test_the_default_plans() -> None:

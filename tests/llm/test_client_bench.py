@@ -4,8 +4,16 @@ is judged by `benchmarks/bench_client.py`, never by tests)."""
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
-from dlngraph.llm.client_bench import format_table, measure_memory, measure_throughput
+from dlngraph.bench.extras import lowest_ratio_to_bare
+from dlngraph.llm.client_bench import (
+    format_table,
+    measure_bare_throughput,
+    measure_memory,
+    measure_throughput,
+    ratios_to_bare,
+)
 from dlngraph.llm.testserver_process import ServerProcess
 
 
@@ -28,3 +36,18 @@ async def test_server_subprocess_serves_and_stops():
             assert response.status == 200
         row = await measure_throughput(server.base_url, 100, 8, server)
         assert row["server_busy"] is None or row["server_busy"] >= 0
+
+
+async def test_the_bare_client_sends_the_same_requests_and_its_ratio_is_reported(scripted_server):
+    stack = await measure_throughput(scripted_server.base_url, 60, 8)
+    before = scripted_server.stats.requests
+    bare = await measure_bare_throughput(scripted_server.base_url, 60, 8)
+    assert bare["in_flight"] == 8 and bare["requests"] == 60 and bare["requests_per_s"] > 0
+    assert scripted_server.stats.requests - before == 60 + 2 * 8  # the measured run and its warm-up
+    results = {"target_requests_per_s": 3000, "throughput": [stack], "bare": [bare],
+               "memory": await measure_memory(scripted_server.base_url, 20, 4)}
+    [(level, ratio)] = ratios_to_bare(results)
+    assert level == 8 and ratio == pytest.approx(stack["requests_per_s"] / bare["requests_per_s"])
+    assert lowest_ratio_to_bare(results) == ratio
+    assert f"stack / bare {ratio:.2f}" in format_table(results)
+    assert lowest_ratio_to_bare({"throughput": [stack]}) == 0.0  # no bare rows: not measured

@@ -97,6 +97,16 @@ async def test_sampling_varies_with_seed_and_index_but_replays(scripted_server, 
     assert texts != [choice["text"] for choice in reseeded["choices"]]
 
 
+async def test_a_seedless_list_samples_each_listed_prompt_on_its_own(scripted_server, http):
+    """The paper's code asks for several samples of a prompt by listing it several times."""
+    listed = {"prompt": ["Draw", "Draw", "Draw"], "max_tokens": 50, "temperature": 0.8}
+    texts = [choice["text"] for choice in (await complete(http, scripted_server, **listed))["choices"]]
+    assert len(set(texts)) == 3
+    assert texts == [choice["text"] for choice in (await complete(http, scripted_server, **listed))["choices"]]
+    seeded = [choice["text"] for choice in (await complete(http, scripted_server, **listed, seed=1))["choices"]]
+    assert len(set(seeded)) == 1  # with a seed, a prompt answers the same wherever it is listed
+
+
 async def test_greedy_samples_are_identical(scripted_server, http):
     data = await complete(http, scripted_server, prompt="Same", temperature=0, n=2)
     assert data["choices"][0]["text"] == data["choices"][1]["text"]
