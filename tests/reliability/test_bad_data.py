@@ -18,6 +18,7 @@ from dlngraph.data import DataError, load_dataset
 from dlngraph.spec.data import FileData
 from tests.reliability.cli import COMMAND, ROOT, SPECS
 from tests.reliability.test_bad_input import limited
+from tests.reliability.mutations import mutate
 
 ROWS = [("Take 2 steps. Turn around. Take 2 steps.", "Yes"), ("Take 1 step.\nTake 3 steps.", "No"),
         ("Say \"hi\", then turn left.", "No"), ("Always face forward; take 4 steps back.", "Yes")]
@@ -42,19 +43,7 @@ WHOLE_FILE = ("the file holds no examples", "file is empty")
 def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
     """A good file of some format with a few byte-level edits: spans cut, doubled or replaced."""
     format = draw(st.sampled_from(sorted(GOOD)))
-    content = GOOD[format]
-    for _ in range(draw(st.integers(1, 4))):
-        start = draw(st.integers(0, len(content)))
-        end = draw(st.integers(start, min(len(content), start + 30)))
-        edit = draw(st.sampled_from(["cut", "insert", "replace", "double"]))
-        if edit == "cut":
-            content = content[:start] + content[end:]
-        elif edit == "double":
-            content = content[:end] + content[start:end] + content[end:]
-        else:
-            token = draw(st.sampled_from(NASTY) | st.binary(max_size=6))
-            content = content[:start] + token + content[end if edit == "replace" else start:]
-    return format, content
+    return format, mutate(draw, GOOD[format], st.sampled_from(NASTY) | st.binary(max_size=6), span=30)
 
 
 def assert_loads_or_names_the_place(format: str, path: Path) -> None:

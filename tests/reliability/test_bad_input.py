@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from dlngraph.spec import SpecError, load_spec_text
 from tests.reliability.cli import COMMAND, ROOT, SPECS
+from tests.reliability.mutations import mutate
 
 SHIPPED = sorted(path for path in SPECS.rglob("*.yaml"))
 NASTY = ["", "\n", ":", "- ", "&a ", "*a", "*b", "{", "}", "[", "]", "!!python/object:os.system", "\t", "'", '"', "#",
@@ -26,18 +27,7 @@ NASTY = ["", "\n", ":", "- ", "&a ", "*a", "*b", "{", "}", "[", "]", "!!python/o
 def mutated_spec(draw: st.DrawFn) -> str:
     """A shipped spec with a few edits: spans cut, nasty tokens put in, lines doubled."""
     text = draw(st.sampled_from(SHIPPED)).read_text()
-    for _ in range(draw(st.integers(1, 4))):
-        start = draw(st.integers(0, len(text)))
-        end = draw(st.integers(start, min(len(text), start + 40)))
-        edit = draw(st.sampled_from(["cut", "insert", "replace", "double"]))
-        if edit == "cut":
-            text = text[:start] + text[end:]
-        elif edit == "double":
-            text = text[:end] + text[start:end] + text[end:]
-        else:
-            token = draw(st.sampled_from(NASTY) | st.text(max_size=8))
-            text = text[:start] + token + text[end if edit == "replace" else start:]
-    return text
+    return mutate(draw, text, st.sampled_from(NASTY) | st.text(max_size=8), span=40)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
