@@ -4,7 +4,7 @@
     python benchmarks/bench_client.py --quick    # a smoke run in a few seconds
     python benchmarks/bench_client.py --json     # the raw figures
 
-The measuring code lives in `dlngraph.llm.client_bench` (also used by `dlngraph bench`).
+The measuring code lives in `dlngraph.bench.client_probe` (also used by `dlngraph bench`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from dlngraph.llm.client_bench import format_table, measure_client
+from dlngraph.bench.client_probe import format_table, measure_client
 
 
 def main() -> None:

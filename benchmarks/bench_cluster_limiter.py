@@ -3,12 +3,12 @@
     python benchmarks/bench_cluster_limiter.py [--calls N] [--in-flight K]
 
 Starts a local Ray (2 CPUs) and times acquiring and releasing a concurrency slot: through the
-process's own `ModelLimiter`, and through the `SlotTable` actor of `dlngraph.llm.cluster_limits`
+process's own `ModelLimiter`, and through the `SlotTable` actor of `dlngraph.llm.cluster.limits`
 (one round trip to acquire, one to release), one call at a time (the latency a call pays) and
 K at once (what the actor sustains). The slot is empty work, so the figures are pure overhead.
 Then the same for the budget: a call charged and settled through an in-process `Budget`, and
 through a `ClusterBudget` drawing grants from the `BudgetLedger` actor of
-`dlngraph.llm.cluster_budget`.
+`dlngraph.llm.cluster.budget`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import ray
 
 from dlngraph.llm.budget import Budget
-from dlngraph.llm.cluster_budget import ClusterBudget, cluster_budget_ledger
-from dlngraph.llm.cluster_limits import ClusterSlots, cluster_slot_table
+from dlngraph.llm.cluster.budget import ClusterBudget, cluster_budget_ledger
+from dlngraph.llm.cluster.limits import ClusterSlots, cluster_slot_table
 from dlngraph.llm.limits import ModelLimiter
 from dlngraph.spec.models import Limits
 

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_extra_buffers.py [--rounds N]
 
-Loads Gemma 3 270M twice, with `extra_buffers: on` and `off` (see dlngraph.llm.local_buffers),
+Loads Gemma 3 270M twice, with `extra_buffers: on` and `off` (see dlngraph.llm.local.buffers),
 and times the same work on each in alternating rounds (best round kept, as the machine may be
 shared): scoring 24 prompts of ~120 tokens (prompt evaluation, what DLN training mostly does)
 and greedy generation of 64 tokens. Prints both and off/on. On a CPU with AMX `on` may crash
@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from dlngraph.llm.local import LocalBackend
-from dlngraph.llm.local_buffers import cpu_flags, UNSAFE_CPU_FLAGS
+from dlngraph.llm.local.backend import LocalBackend
+from dlngraph.llm.local.buffers import cpu_flags, UNSAFE_CPU_FLAGS
 from dlngraph.llm.types import GenerateRequest, ScoreRequest
 from dlngraph.spec.models import ModelSpec
 

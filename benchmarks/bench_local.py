@@ -4,7 +4,7 @@
 
 Loads Gemma 3 270M (the `local` extra), scores 4 candidate prompts x 8 examples (3 with
 --quick) submitted interleaved, once in arrival order and once with prefix grouping, and
-prints calls/s for both and their ratio. See `dlngraph.llm.local_bench`.
+prints calls/s for both and their ratio. See `dlngraph.bench.local_probe`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from dlngraph.llm.local_bench import format_table, measure_local_scoring
+from dlngraph.bench.local_probe import format_table, measure_local_scoring
 from dlngraph.spec.models import ModelSpec
 
 

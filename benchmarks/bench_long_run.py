@@ -14,8 +14,8 @@ import json
 import os
 from typing import Any
 
-from dlngraph.llm.client_bench import bench_model, current_rss_bytes, drive
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.bench.client_probe import bench_model, current_rss_bytes, drive
+from dlngraph.testing.process import ServerProcess
 
 SAMPLE_EVERY = 10_000
 

@@ -8,8 +8,8 @@ from typing import NamedTuple
 
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.llm.client import LanguageModel
-from dlngraph.llm.openai import OpenAIBackend
-from dlngraph.llm.testserver import ScriptedServer
+from dlngraph.llm.openai.backend import OpenAIBackend
+from dlngraph.testing.server import ScriptedServer
 from dlngraph.spec import load_spec, load_spec_text
 from dlngraph.spec.models import Limits
 

@@ -1,9 +1,9 @@
 """Figures other parts of dlngraph measure, shown beside the scheduler's.
 
 - the client stack's requests/s, and its ratio to a bare aiohttp client's at the same levels
-  (`dlngraph.llm.client_bench.measure_client`);
+  (`dlngraph.bench.client_probe.measure_client`);
 - the local backend's scoring with and without prefix grouping
-  (`dlngraph.llm.local_bench.measure_local_scoring`), which loads a model.
+  (`dlngraph.bench.local_probe.measure_local_scoring`), which loads a model.
 
 Each is optional: a failing measurement (no llama.cpp installed, no free port) becomes one
 "unavailable (reason)" line, and the benchmark goes on.
@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from dlngraph.llm import client_bench, local_bench
+from dlngraph.bench import client_probe, local_probe
 
 
 class Extra(msgspec.Struct, kw_only=True):
@@ -33,15 +33,15 @@ class Extra(msgspec.Struct, kw_only=True):
 def client_stack(quick: bool) -> Extra:
     """requests/s through `LanguageModel` at each level in flight; the headline rate is the
     lowest level's, since the target (3,000 req/s) holds only if every level reaches it."""
-    return _measured("client", lambda: client_bench.measure_client(quick), _client_extra)
+    return _measured("client", lambda: client_probe.measure_client(quick), _client_extra)
 
 
 def local_scoring(quick: bool) -> Extra:
     """The embedded model's scoring, with and without prefix grouping."""
     return _measured(
         "local scoring",
-        lambda: local_bench.measure_local_scoring(quick),
-        lambda figures: Extra(name="local scoring", lines=local_bench.format_table(figures).splitlines()),
+        lambda: local_probe.measure_local_scoring(quick),
+        lambda figures: Extra(name="local scoring", lines=local_probe.format_table(figures).splitlines()),
     )
 
 
@@ -56,12 +56,12 @@ def lowest_rate(results: dict[str, Any]) -> float:
 
 def lowest_ratio_to_bare(results: dict[str, Any]) -> float:
     """The client stack's lowest ratio to the bare client over the in-flight levels."""
-    return min((ratio for _, ratio in client_bench.ratios_to_bare(results)), default=0.0)
+    return min((ratio for _, ratio in client_probe.ratios_to_bare(results)), default=0.0)
 
 
 def _client_extra(results: dict[str, Any]) -> Extra:
     return Extra(
-        name="client", lines=client_bench.format_table(results).splitlines(),
+        name="client", lines=client_probe.format_table(results).splitlines(),
         requests_per_s=lowest_rate(results), ratio_to_bare=lowest_ratio_to_bare(results),
     )
 

@@ -44,7 +44,7 @@ from dlngraph.dln.step import TrainingStep
 from dlngraph.engine import gather, run_forward
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.client import LanguageModel
-from dlngraph.llm.openai import OpenAIBackend
+from dlngraph.llm.openai.backend import OpenAIBackend
 from dlngraph.llm.types import ClassDistributionRequest
 from dlngraph.spec.classes import parse_classes
 from dlngraph.spec.models import Limits

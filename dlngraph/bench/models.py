@@ -16,7 +16,7 @@ from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.accounting import CallStats
 from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.limits import ModelLimiter
-from dlngraph.llm.openai import OpenAIBackend
+from dlngraph.llm.openai.backend import OpenAIBackend
 from dlngraph.llm.types import GenerateRequest
 from dlngraph.spec.models import Limits
 

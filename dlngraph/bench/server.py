@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.testing.process import ServerProcess
 
 
 class ServerSettings(msgspec.Struct, frozen=True, kw_only=True):

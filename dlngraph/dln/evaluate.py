@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
+from dlngraph.data.types import LabeledExample
 from dlngraph.dln.input_views import InputViews
 from dlngraph.dln.postprocess import Loss, accuracy
-from dlngraph.dln.step import LabeledExample
 from dlngraph.engine import run_forward
 from dlngraph.graph import CompiledNetwork
 

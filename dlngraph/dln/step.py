@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import anyio
 import msgspec
@@ -32,7 +32,12 @@ from dlngraph.data.types import LabeledExample
 from dlngraph.dln import elbo
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.memo import Once
-from dlngraph.dln.posterior import PosteriorQuery, posterior_logprob, render_posterior, sample_posterior
+from dlngraph.dln.posterior import (
+    PosteriorQuery,
+    posterior_logprob,
+    render_posterior,
+    sample_posterior,
+)
 from dlngraph.dln.postprocess import example_loss, loss_of
 from dlngraph.dln.priorities import priority_of
 from dlngraph.dln.proposals import (
@@ -42,6 +47,7 @@ from dlngraph.dln.proposals import (
     unique_candidates,
 )
 from dlngraph.dln.roles import Roles, TrainingError
+from dlngraph.dln.run_format import Candidate, HiddenInference, NodeUpdate, StepResult
 from dlngraph.dln.scoring import (
     Likelihood,
     ScoringMethod,
@@ -63,49 +69,6 @@ from dlngraph.spec.training import TrainingSpec
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class Candidate(msgspec.Struct, kw_only=True):
-    prompt: str
-    origin: Literal["current", "proposal", "memory"]
-    elbo: float = 0.0
-    penalty: float = 0.0
-    """Trust-region KL (scored nodes) or logp penalty (hidden nodes), already weighted."""
-    score: float = 0.0
-    """`elbo - penalty`: what the ranking maximises."""
-
-
-class NodeUpdate(msgspec.Struct, kw_only=True):
-    node: str
-    role: Literal["scored", "hidden"]
-    method: str
-    candidates: list[Candidate]
-    chosen: int
-    dropped_proposals: int = 0
-    """Proposals with nothing left after cleaning (`clean_proposal`): not candidates."""
-
-    @property
-    def prompt(self) -> str:
-        return self.candidates[self.chosen].prompt
-
-
-class HiddenInference(msgspec.Struct, kw_only=True):
-    node: str
-    mean_samples: float
-    """Posterior samples per example, the current hidden state included."""
-    changed: int
-    """Examples whose best hidden state h* differs from the forward one."""
-    normalized_entropy: float
-    """Mean entropy of the sharpening weights / log(#samples): 1 flat, 0 peaked."""
-
-
-class StepResult(msgspec.Struct, kw_only=True):
-    iteration: int
-    prompts: dict[str, str]
-    updates: dict[str, NodeUpdate]
-    hidden: dict[str, HiddenInference]
-    batch_loss: float
-    failed_examples: list[int]
 
 
 class StepSettings(msgspec.Struct, kw_only=True):

@@ -15,13 +15,15 @@ from typing import Any
 import msgspec
 
 from dlngraph.data.batches import BatchSampler
+from dlngraph.data.types import LabeledExample
 from dlngraph.dln.evaluate import Evaluation, evaluate
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.postprocess import loss_of
+from dlngraph.dln.run_format import StepResult
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.state import Spent, TrainState, prompt_key
-from dlngraph.dln.step import LabeledExample, StepResult, StepSettings, TrainingStep
+from dlngraph.dln.step import StepSettings, TrainingStep
 from dlngraph.engine import EventBus
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.errors import BudgetExceeded

@@ -30,7 +30,7 @@ class PermanentError(LLMError):
     """Not worth retrying (4xx other than 429): names the model, endpoint and server message.
 
     `status` and `detail` (the server's own message) are set for HTTP errors, so that a caller
-    can read what the server refused (`openai_parse.logprobs_cap`)."""
+    can read what the server refused (`openai.parse.logprobs_cap`)."""
 
     def __init__(self, message: str, *, status: int | None = None, detail: str | None = None) -> None:
         super().__init__(message)

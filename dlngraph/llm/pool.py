@@ -37,7 +37,7 @@ from dlngraph.llm.budget import Budget
 from dlngraph.llm.cache import Cache
 from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.limits import ModelLimiter
-from dlngraph.llm.openai import DEFAULT_BASE_URL, OpenAIBackend
+from dlngraph.llm.openai.backend import DEFAULT_BASE_URL, OpenAIBackend
 from dlngraph.llm.types import Backend
 from dlngraph.spec.models import ModelSpec, Sampling, model_endpoints
 
@@ -242,7 +242,7 @@ def build_backend(spec: ModelSpec) -> Backend:
     if spec.backend == "openai":
         return OpenAIBackend.from_spec(spec)
     if spec.backend == "local":
-        from dlngraph.llm.local import LocalBackend
+        from dlngraph.llm.local.backend import LocalBackend
 
         backend: Backend = LocalBackend.from_spec(spec)
         return backend

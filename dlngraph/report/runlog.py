@@ -19,8 +19,8 @@ from typing import Any
 
 import msgspec
 
+from dlngraph.dln.run_format import HiddenInference, NodeUpdate
 from dlngraph.dln.rundir import RunDirectory
-from dlngraph.dln.step import HiddenInference, NodeUpdate
 from dlngraph.dln.trainer import StartRecord
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.report.usage import summed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from dlngraph.dln.step import Candidate, NodeUpdate
+from dlngraph.dln.run_format import Candidate, NodeUpdate
 from dlngraph.report.runlog import RunLog
 from dlngraph.report.usage import COUNTERS, Usage, counter, tokens
 

@@ -9,9 +9,9 @@ run exactly as `dlngraph train` would (its own models, cache reads from `OUT/cac
 returns the run's summary; a task that fails is recorded with its error and the others go on.
 The workers read the sweep file and the spec, and write the run directories, where the driver
 names them. The runs' models share the cluster's limiters: one `SlotTable` actor per server
-model and limits (`dlngraph.llm.cluster_limits`), so runs on many nodes keep together to a
+model and limits (`dlngraph.llm.cluster.limits`), so runs on many nodes keep together to a
 server's concurrency, requests/min and tokens/min. The sweep's `--budget` is one `BudgetLedger`
-actor (`dlngraph.llm.cluster_budget`) that every run draws on in grants; once it is spent, a
+actor (`dlngraph.llm.cluster.budget`) that every run draws on in grants; once it is spent, a
 run stops as it would in one process (stopped=budget, resumed by the next session) and the
 runs not started yet wait for the next session. On a cluster, `OUT`, the sweep file and the spec's data must be on a filesystem
 every node mounts at the same path (NFS, a cluster volume). sweep.json is the driver's, rewritten
@@ -31,8 +31,8 @@ from typing import Any
 
 import msgspec
 
-from dlngraph.llm.cluster_budget import ClusterBudget, cluster_budget_ledger
-from dlngraph.llm.cluster_limits import ClusterLimiter, ClusterSlots, cluster_slot_table
+from dlngraph.llm.cluster.budget import ClusterBudget, cluster_budget_ledger
+from dlngraph.llm.cluster.limits import ClusterLimiter, ClusterSlots, cluster_slot_table
 from dlngraph.llm.pool import LimiterRegistry, limiter_key
 from dlngraph.runs.overrides import apply_overrides
 from dlngraph.runs.session import with_base_url

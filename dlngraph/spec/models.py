@@ -63,7 +63,7 @@ class ModelSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     n_threads: int | None = None
     extra_buffers: Literal["auto", "on", "off"] = "auto"
     """`local` only: whether llama.cpp may repack the weights into its extra buffer types.
-    `auto` turns them off on CPUs with AMX, where they crash (`dlngraph.llm.local_buffers`)."""
+    `auto` turns them off on CPUs with AMX, where they crash (`dlngraph.llm.local.buffers`)."""
     prompts_per_request: int = 1
     """Up to this many calls that differ only in their prompt go out as one `/completions`
     request with a list of prompts (OpenAI and vLLM accept lists; the paper's code sent 20).

@@ -12,7 +12,7 @@ from dlngraph.bench.measure import forward_groups, http_requests, run_case
 from dlngraph.bench.models import bench_models, paper_backend
 from dlngraph.dln.step import TrainingStep
 from dlngraph.engine import run_forward
-from dlngraph.llm.testserver import ScriptedServer
+from dlngraph.testing.server import ScriptedServer
 from tests.scripted import close_models, scripted_models, shipped_network
 
 INPUTS = [example.input for example in synthetic_examples(30)]

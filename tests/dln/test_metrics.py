@@ -13,14 +13,15 @@ import pytest
 from dlngraph.data import Example, load_dataset
 from dlngraph.dln.evaluate import evaluate
 from dlngraph.dln.postprocess import example_loss, loss_of
+from dlngraph.dln.run_format import StepResult
 from dlngraph.dln.scoring import likelihood
-from dlngraph.dln.step import StepResult, StepSettings, TrainingStep
-from dlngraph.llm.testserver import ScriptedServer
-from dlngraph.llm.testserver_script import Script
+from dlngraph.dln.step import StepSettings, TrainingStep
 from dlngraph.runs import TrainOptions, train_spec
 from dlngraph.spec import SpecError, load_spec, load_spec_text
 from dlngraph.spec.metrics import MetricError
 from dlngraph.spec.training import ExtractRegex, TrainingSpec
+from dlngraph.testing.script import Script
+from dlngraph.testing.server import ScriptedServer
 from tests.dln.test_paper_options import run_dln2
 from tests.dln.test_step import dln2_script
 from tests.scripted import DLN1, close_models, network_from_text, scripted_models

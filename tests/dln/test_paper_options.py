@@ -9,8 +9,8 @@ import re
 import pytest
 
 from dlngraph.dln import elbo
-from dlngraph.llm.testserver import Script, ScriptedServer
-from dlngraph.llm.testserver_script import AnswerRule
+from dlngraph.testing.script import AnswerRule
+from dlngraph.testing.server import Script, ScriptedServer
 from tests.dln.test_step import BATCH2, dln2_network, dln2_script, run_step, settings
 from tests.dln.test_trainer import DEV, TRAIN, _rebuild
 from tests.scripted import DLN1, close_models, network_from_text, scripted_models
@@ -152,7 +152,7 @@ async def test_num_p1_steps_proposes_again_from_the_first_rounds_best_prompt() -
 
 
 async def test_burn_in_leaves_the_first_target_tokens_out_of_the_score() -> None:
-    from dlngraph.llm.openai import OpenAIBackend
+    from dlngraph.llm.openai.backend import OpenAIBackend
     from dlngraph.llm.types import ScoreRequest
 
     target = "\n" + " ".join(f"word{i}" for i in range(40))

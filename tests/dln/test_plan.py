@@ -9,8 +9,8 @@ import pytest
 from dlngraph.bench.cases import synthetic_examples
 from dlngraph.dln.plan import calls_per_iteration, dependency_depth, phase_start_rounds
 from dlngraph.dln.step import StepSettings, TrainingStep
-from dlngraph.llm.testserver import Latency, ScriptedServer
 from dlngraph.spec.training import TrainingSpec
+from dlngraph.testing.server import Latency, ScriptedServer
 from tests.scripted import close_models, scripted_models, shipped_network
 
 PAPER = TrainingSpec(batch_size=10, num_p_samples=10, num_h_samples=5, use_memory=2)

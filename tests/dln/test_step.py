@@ -10,8 +10,8 @@ import pytest
 
 from dlngraph.dln.priorities import BULK, URGENT
 from dlngraph.dln.step import StepSettings, TrainingStep
-from dlngraph.llm.testserver import Latency, Script, ScriptedServer
 from dlngraph.spec.training import TrainingSpec
+from dlngraph.testing.server import Latency, Script, ScriptedServer
 from tests.scripted import (
     DLN1,
     Example,

@@ -8,8 +8,8 @@ from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.state import TrainState
 from dlngraph.dln.trainer import Trainer
 from dlngraph.engine import EventBus
-from dlngraph.llm.testserver import Script, ScriptedServer
 from dlngraph.spec.training import TrainingSpec
+from dlngraph.testing.server import Script, ScriptedServer
 from tests.scripted import (
     DLN1,
     Example,

@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from dlngraph.engine import ForwardRun, NodeExecutionError, run_forward
-from dlngraph.llm.testserver import Latency, Script, ScriptedServer
+from dlngraph.testing.server import Latency, Script, ScriptedServer
 from tests.scripted import (
     close_models,
     network_from_text,

@@ -15,7 +15,7 @@ import pytest
 
 from dlngraph.llm.cache import Cache
 from dlngraph.llm.client import LanguageModel
-from dlngraph.llm.testserver import Latency, Script, ScriptedServer
+from dlngraph.testing.server import Latency, Script, ScriptedServer
 from dlngraph.llm.types import GenerateRequest, Tag
 from dlngraph.spec.models import Limits
 
@@ -112,7 +112,7 @@ REPLAY_SCRIPT = textwrap.dedent(
     import msgspec
     from dlngraph.llm.cache import Cache
     from dlngraph.llm.client import LanguageModel
-    from dlngraph.llm.openai import OpenAIBackend
+    from dlngraph.llm.openai.backend import OpenAIBackend
     from dlngraph.llm.types import ClassDistributionRequest, GenerateRequest, ScoreRequest
     from dlngraph.spec.models import Limits
 

@@ -26,11 +26,11 @@ from dlngraph.llm.errors import (
     TransientError,
     UnsupportedRequest,
 )
-from dlngraph.llm.openai import OpenAIBackend
-from dlngraph.llm.openai_parse import logprobs_cap
+from dlngraph.llm.openai.backend import OpenAIBackend
+from dlngraph.llm.openai.parse import logprobs_cap
 from dlngraph.llm.retry import Retry
-from dlngraph.llm.testserver import Faults, Latency, Script, ScriptedServer
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.testing.server import Faults, Latency, Script, ScriptedServer
+from dlngraph.testing.process import ServerProcess
 from dlngraph.llm.types import (
     Capabilities,
     ClassDistributionRequest,

@@ -11,7 +11,7 @@ import pytest
 
 from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.limits import ModelLimiter, Slots, TokenBucket
-from dlngraph.llm.testserver import Latency
+from dlngraph.testing.server import Latency
 from dlngraph.llm.types import GenerateRequest
 from dlngraph.spec.models import Limits
 

@@ -15,9 +15,9 @@ import pytest
 from dlngraph.llm.accounting import CallStats
 from dlngraph.llm.cache import Cache
 from dlngraph.llm.errors import PermanentError
-from dlngraph.llm.openai import OpenAIBackend
+from dlngraph.llm.openai.backend import OpenAIBackend
 from dlngraph.llm.pool import UNTAGGED, USAGE_FIELDS, ModelPool
-from dlngraph.llm.testserver import Latency, Script
+from dlngraph.testing.server import Latency, Script
 from dlngraph.llm.types import GenerateRequest, Tag
 from dlngraph.spec.models import Limits, ModelSpec, Sampling
 
@@ -204,7 +204,7 @@ class FakeLocalBackend:
 
 async def test_local_models_come_from_the_local_module(monkeypatch):
     FakeLocalBackend.built = []
-    monkeypatch.setitem(sys.modules, "dlngraph.llm.local", types.SimpleNamespace(LocalBackend=FakeLocalBackend))
+    monkeypatch.setitem(sys.modules, "dlngraph.llm.local.backend", types.SimpleNamespace(LocalBackend=FakeLocalBackend))
     specs = {"a": local_spec(), "b": local_spec(sampling=Sampling(temperature=0.9)), "c": local_spec(n_threads=1)}
     async with ModelPool.from_specs(specs) as pool:
         assert pool["a"].backend is pool["b"].backend is not pool["c"].backend
@@ -214,7 +214,7 @@ async def test_local_models_come_from_the_local_module(monkeypatch):
 
 
 async def test_warm_up_loads_each_embedded_model_once_and_leaves_servers_alone(scripted_server, monkeypatch):
-    monkeypatch.setitem(sys.modules, "dlngraph.llm.local", types.SimpleNamespace(LocalBackend=FakeLocalBackend))
+    monkeypatch.setitem(sys.modules, "dlngraph.llm.local.backend", types.SimpleNamespace(LocalBackend=FakeLocalBackend))
     specs = {"a": local_spec(), "b": local_spec(sampling=Sampling(temperature=0.9)), "server": openai_spec(scripted_server.base_url)}
     async with ModelPool.from_specs(specs) as pool:
         await pool.warm_up()
@@ -229,7 +229,7 @@ def test_http_models_never_import_the_embedded_model():
         "from dlngraph.spec.models import ModelSpec\n"
         "pool = ModelPool.from_specs({'m': ModelSpec(backend='openai', base_url='http://127.0.0.1:9/v1')})\n"
         "local = ModelPool.from_specs({'m': ModelSpec(backend='local')}, base_url='http://127.0.0.1:9/v1')\n"
-        "print(sorted(name for name in sys.modules if name == 'llama_cpp' or name.startswith('dlngraph.llm.local')))\n"
+        "print(sorted(name for name in sys.modules if name == 'llama_cpp' or name.startswith('dlngraph.llm.local.backend')))\n"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert completed.returncode == 0, completed.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.testing.process import ServerProcess
 from tests.reliability.cli import COMMAND, ROOT, SPECS, dlngraph, only_run, outcome
 
 DLN2 = str(SPECS / "dln2.yaml")

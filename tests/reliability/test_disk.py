@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.cli import dlngraph, only_run, outcome
+from tests.reliability.cli import dlngraph, outcome
 from tests.reliability.test_crashes import server_url, stopped_run, uninterrupted  # noqa: F401 (fixtures)
 
 

@@ -10,14 +10,13 @@ import json
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from dlngraph.llm.testserver_faults import FAULT_KINDS
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.testing.faults import FAULT_KINDS
+from dlngraph.testing.process import ServerProcess
 from dlngraph.spec import dump_spec, load_spec
 from dlngraph.spec.models import Limits
 from tests.reliability.cli import COMMAND, ROOT, SPECS, dlngraph, only_run, outcome

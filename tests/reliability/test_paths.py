@@ -14,7 +14,7 @@ from dlngraph.data import DataError
 from dlngraph.data.fetch import fetch_file
 from dlngraph.data.sources import DataFile
 from dlngraph.dln.rundir import RunDirectory
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.testing.process import ServerProcess
 from tests.reliability.cli import SPECS, dlngraph, only_run
 from tests.reliability.test_bad_data import GOOD, files_spec
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dlngraph.llm.errors import PermanentError
-from dlngraph.llm.openai_http import Endpoint, http_error, redact
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.llm.openai.http import Endpoint, http_error, redact
+from dlngraph.testing.process import ServerProcess
 from tests.reliability.cli import SPECS, dlngraph, only_run
 
 KEY = "sk-dlngraph-test-7f3a9c1e5b2d8a64"

@@ -22,7 +22,7 @@ from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.trainer import Trainer
 from dlngraph.graph import compile_network
 from dlngraph.llm.pool import ModelPool
-from dlngraph.llm.testserver import Script, ScriptedServer
+from dlngraph.testing.server import Script, ScriptedServer
 from dlngraph.report.run_report import REPORT_FILE, write_report
 from dlngraph.runs import TrainOptions, train_spec
 from dlngraph.spec import dump_spec

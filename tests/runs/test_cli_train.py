@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.testing.process import ServerProcess
 from dlngraph.spec.loader import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.testing.process import ServerProcess
 from tests.runs.test_cli_train import dlngraph
 
 LAST_LINE = re.compile(r"demo: zero_shot_test=(\d\.\d{3}) dln1_test=(\d\.\d{3}) dln2_test=(\d\.\d{3}) seeds=(\d+) wall_s=(\d+)")

@@ -8,7 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.testing.process import ServerProcess
 from dlngraph.runs import TrainOptions, train_spec
 
 SPEC = """\

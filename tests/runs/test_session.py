@@ -8,7 +8,7 @@ import pytest
 
 from dlngraph.llm.cache import Cache
 from dlngraph.llm.pool import ModelPool
-from dlngraph.llm.testserver import ScriptedServer
+from dlngraph.testing.server import ScriptedServer
 from dlngraph.runs import TrainOptions, resume_run, train_spec
 from dlngraph.runs.session import open_models
 from tests.scripted import shipped_network

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dlngraph.cli.main import main
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.testing.process import ServerProcess
 from dlngraph.runs.sweep import SweepOptions, run_sweep, sweep_run_dirs
 from dlngraph.runs.sweep_file import load_sweep, run_id
 from dlngraph.spec import SpecError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dlngraph.llm.testserver_process import ServerProcess
+from dlngraph.testing.process import ServerProcess
 from dlngraph.runs.sweep import SweepOptions, run_sweep
 from dlngraph.runs.sweep_file import load_sweep
 from tests.runs.test_sweep import closed_port_url, outcomes, sweep_json, write_sweep
@@ -76,7 +76,7 @@ def test_the_budget_caps_a_sweep_across_ray_workers_and_a_second_session_finishe
 
 
 def test_the_shared_limiter_holds_a_concurrency_of_n_across_two_ray_workers(local_ray: None) -> None:
-    from dlngraph.llm.cluster_limits import ClusterSlots, cluster_slot_table
+    from dlngraph.llm.cluster.limits import ClusterSlots, cluster_slot_table
 
     table = cluster_slot_table("test-limits-concurrency", 3, lease_s=5.0)
 
@@ -110,7 +110,7 @@ def test_the_shared_limiter_holds_a_concurrency_of_n_across_two_ray_workers(loca
 def test_a_killed_worker_s_slots_come_back_when_their_leases_expire(local_ray: None) -> None:
     import time
 
-    from dlngraph.llm.cluster_limits import ClusterSlots, cluster_slot_table
+    from dlngraph.llm.cluster.limits import ClusterSlots, cluster_slot_table
 
     table = cluster_slot_table("test-limits-leases", 2, lease_s=0.5)
 

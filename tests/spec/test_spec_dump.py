@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from spec_helpers import SHIPPED_SPECS
+from tests.spec.spec_helpers import SHIPPED_SPECS
 
 from dlngraph.spec import LMNode, NetworkSpec, dump_spec, load_spec, load_spec_text
 from dlngraph.spec.models import ModelSpec, Sampling

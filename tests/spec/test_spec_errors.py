@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from spec_helpers import issues, load, only_error, write
+from tests.spec.spec_helpers import issues, load, only_error, write
 
 from dlngraph.spec import SpecError, load_spec, load_spec_text
 

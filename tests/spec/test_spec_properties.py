@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from spec_helpers import SHIPPED_SPECS
+from tests.spec.spec_helpers import SHIPPED_SPECS
 
 from dlngraph.graph import compile_network
 from dlngraph.spec import SpecError, dump_spec, load_spec_text
