@@ -319,7 +319,7 @@ async def test_an_example_dropped_after_its_early_sharpening_failed_does_not_fai
     network = network_from_text(ENSEMBLE)
     step, result = await run_step(network, script, settings(backward_model=None, num_h_samples=2), BATCH)
     assert result.failed_examples == [1]
-    assert step.kept == [0]
+    assert (await step.forward_done()).kept == [0]
     assert set(result.updates) == {"notes", "a", "b"}
 
 
