@@ -7,14 +7,17 @@ candidate prompts) are deduplicated or cached at run time.
 
 from __future__ import annotations
 
+from dlngraph.dln.phases import Phase
 from dlngraph.dln.roles import Roles
 from dlngraph.graph import CompiledNetwork
 from dlngraph.spec.training import TrainingSpec
 
-PHASES = ("forward", "posterior", "sharpening", "proposal", "score", "validation")
+PHASES: tuple[Phase, ...] = tuple(phase for phase in Phase if phase not in (Phase.TEST, Phase.BACKWARD))
+"""The phases an iteration makes calls in: the test pass comes once, after the last one, and
+`backward` marks a moment of the step, not calls."""
 
 
-def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev_size: int = 0) -> dict[str, int]:
+def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev_size: int = 0) -> dict[Phase, int]:
     """Expected calls of one iteration per phase; `validation` counts one pass over dev
     (it happens every `val_freq` iterations)."""
     roles = Roles(network)
@@ -23,24 +26,24 @@ def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev
     samples = training.num_h_samples + 1  # the forward hidden state is a sample too
     lm_nodes = [node for node in network.lm_nodes if node in network.required_by_output]
     calls = dict.fromkeys(PHASES, 0)
-    calls["forward"] = batch * len(lm_nodes)
-    calls["validation"] = dev_size * len(lm_nodes)
+    calls[Phase.FORWARD] = batch * len(lm_nodes)
+    calls[Phase.VALIDATION] = dev_size * len(lm_nodes)
     for node in roles.hidden:
-        calls["posterior"] += batch * training.num_h_samples
+        calls[Phase.POSTERIOR] += batch * training.num_h_samples
         prior = 1 if training.include_prior else 0
         consumers = len(roles.consumers(node)) * (2 if training.use_mi_regularization else 1)
-        calls["sharpening"] += batch * samples * (consumers + prior)
-        calls["sharpening"] += batch * training.num_h_samples if training.correct_weighting else 0
+        calls[Phase.SHARPENING] += batch * samples * (consumers + prior)
+        calls[Phase.SHARPENING] += batch * training.num_h_samples if training.correct_weighting else 0
     ranked_samples = 2 if training.use_h_argmax else samples  # the forward state and h*
     for node in network.trainable:
         rounds = 1 if node in roles.scored else training.num_p1_steps
-        calls["proposal"] += rounds * max(training.num_p_samples - 1, 0)
+        calls[Phase.PROPOSAL] += rounds * max(training.num_p_samples - 1, 0)
         candidates = training.num_p_samples + training.use_memory
         if node in roles.scored:
             parents = len(roles.hidden_parents(node))
-            calls["score"] += ranked * candidates * (ranked_samples * parents if parents else 1)
+            calls[Phase.SCORE] += ranked * candidates * (ranked_samples * parents if parents else 1)
         else:
-            calls["score"] += rounds * ranked * ranked_samples * candidates
+            calls[Phase.SCORE] += rounds * ranked * ranked_samples * candidates
     return calls
 
 
@@ -56,8 +59,8 @@ def validation_passes(training: TrainingSpec) -> int:
 def calls_per_run(network: CompiledNetwork, training: TrainingSpec, *, dev_size: int = 0) -> int:
     """Expected calls of a whole run (an upper bound: the cache and deduplication save some)."""
     calls = calls_per_iteration(network, training, dev_size=dev_size)
-    step = sum(count for phase, count in calls.items() if phase != "validation")
-    return step * training.iterations + calls["validation"] * validation_passes(training)
+    step = sum(count for phase, count in calls.items() if phase is not Phase.VALIDATION)
+    return step * training.iterations + calls[Phase.VALIDATION] * validation_passes(training)
 
 
 def dependency_depth(network: CompiledNetwork, training: TrainingSpec | None = None) -> int:
@@ -79,7 +82,7 @@ def dependency_depth(network: CompiledNetwork, training: TrainingSpec | None = N
     return max((rounds.updated(node) for node in network.trainable), default=rounds.whole_forward)
 
 
-def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None = None) -> dict[tuple[str, str], int]:
+def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None = None) -> dict[tuple[str, Phase], int]:
     """The first round in which any call of each (node, phase) of a step can start, under the
     same waits as `dependency_depth`. Calls are tagged by the node they ask (a sharpening's
     consumer terms by the consumer), so a tag that several waits share gets the earliest.
@@ -89,26 +92,26 @@ def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None =
     """
     rounds = _StepRounds(network, training)
     roles = rounds.roles
-    starts: dict[tuple[str, str], int] = {}
+    starts: dict[tuple[str, Phase], int] = {}
 
-    def earliest(node: str, phase: str, start: int) -> None:
+    def earliest(node: str, phase: Phase, start: int) -> None:
         starts[node, phase] = min(start, starts.get((node, phase), start))
 
     for node, start in forward_start_rounds(network).items():
-        earliest(node, "forward", start)
+        earliest(node, Phase.FORWARD, start)
     for node in roles.hidden:
         if rounds.sampling:
-            earliest(node, "posterior", rounds.posterior_start(node))
+            earliest(node, Phase.POSTERIOR, rounds.posterior_start(node))
         for asked in (node, *roles.consumers(node)):
-            earliest(asked, "sharpening", rounds.sharpening_start(node))
+            earliest(asked, Phase.SHARPENING, rounds.sharpening_start(node))
     for node in network.trainable:
         if node in roles.hidden:
-            earliest(node, "proposal", rounds.best_hidden(node))
-            earliest(node, "score", rounds.best_hidden(node) - 1)  # known candidates: once sharpening is sent
+            earliest(node, Phase.PROPOSAL, rounds.best_hidden(node))
+            earliest(node, Phase.SCORE, rounds.best_hidden(node) - 1)  # known candidates: once sharpening is sent
         else:
-            earliest(node, "proposal", rounds.whole_forward)
+            earliest(node, Phase.PROPOSAL, rounds.whole_forward)
             parents = roles.hidden_parents(node)
-            earliest(node, "score", max([rounds.whole_forward, *(rounds.best_hidden(p) - 1 for p in parents)]))
+            earliest(node, Phase.SCORE, max([rounds.whole_forward, *(rounds.best_hidden(p) - 1 for p in parents)]))
     return starts
 
 
