@@ -2,13 +2,16 @@
 
 A dry run prints this, the benchmark uses it for the throughput limit, and a user reads it to
 budget a run. Counts are upper bounds: identical requests (duplicate posterior samples or
-candidate prompts) are deduplicated or cached at run time.
+candidate prompts) are deduplicated or cached at run time. The rounds of latency are walked
+from the step's own declaration of its waits (`dln/step/waits.py`), which the step awaits
+through, so the plan cannot drift from what the step does.
 """
 
 from __future__ import annotations
 
 from dlngraph.dln.phases import Phase
 from dlngraph.dln.roles import Roles
+from dlngraph.dln.step.waits import PER_EXAMPLE, Need, Quantity, StepWaits
 from dlngraph.graph import CompiledNetwork
 from dlngraph.spec.training import TrainingSpec
 
@@ -65,21 +68,18 @@ def calls_per_run(network: CompiledNetwork, training: TrainingSpec, *, dev_size:
 
 def dependency_depth(network: CompiledNetwork, training: TrainingSpec | None = None) -> int:
     """Rounds of latency one training step needs at best, following the step's own waits
-    (`dlngraph.dln.step`):
-
-    - a node's forward output arrives after as many rounds as there are lm nodes on the
-      longest path to it from the input;
-    - a hidden node samples its posterior once its own output and its consumer's targets exist
-      (labels at once; a hidden consumer's h* once that consumer is sharpened), and is
-      sharpened in the round after (the sharpening also needs its consumers' forward outputs,
-      counted here as the whole forward pass, which they are in every shipped spec): h*;
-    - a hidden node's proposals follow its h*, and their scores follow the proposals;
-    - a scored node's proposals follow the whole forward pass; its candidates' scores follow
-      them and its hidden parents' posterior samples (the scores are asked for once the
-      parents' sharpening is sent, not answered), and its ranking needs that sharpening.
-    """
+    (`dlngraph.dln.step.waits`, which the step awaits through): a node's forward output
+    arrives after as many rounds as there are lm nodes on the longest path to it from the
+    input, and each quantity of the step one round after the last of its needs when it is the
+    answer to calls it makes (posterior samples, the sharpening, proposals, scores), in the
+    same round when it only gathers (every example's samples, the sharpening sent)."""
     rounds = _StepRounds(network, training)
-    return max((rounds.updated(node) for node in network.trainable), default=rounds.whole_forward)
+    return max((rounds.last((Quantity.UPDATED, node)) for node in network.trainable), default=rounds.whole_forward)
+
+
+_HIDDEN_CALLS = (Quantity.SAMPLES, Quantity.SENT)
+_TRAINABLE_CALLS = (Quantity.PROPOSALS, Quantity.KNOWN_SCORES, Quantity.SCORES)
+"""The quantities that make calls: of every hidden node, and of every trainable one."""
 
 
 def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None = None) -> dict[tuple[str, Phase], int]:
@@ -91,7 +91,7 @@ def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None =
     each round r, the calls that cannot start before it.
     """
     rounds = _StepRounds(network, training)
-    roles = rounds.roles
+    roles = rounds.waits.roles
     starts: dict[tuple[str, Phase], int] = {}
 
     def earliest(node: str, phase: Phase, start: int) -> None:
@@ -99,19 +99,15 @@ def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None =
 
     for node, start in forward_start_rounds(network).items():
         earliest(node, Phase.FORWARD, start)
-    for node in roles.hidden:
-        if rounds.sampling:
-            earliest(node, Phase.POSTERIOR, rounds.posterior_start(node))
-        for asked in (node, *roles.consumers(node)):
-            earliest(asked, Phase.SHARPENING, rounds.sharpening_start(node))
-    for node in network.trainable:
-        if node in roles.hidden:
-            earliest(node, Phase.PROPOSAL, rounds.best_hidden(node))
-            earliest(node, Phase.SCORE, rounds.best_hidden(node) - 1)  # known candidates: once sharpening is sent
-        else:
-            earliest(node, Phase.PROPOSAL, rounds.whole_forward)
-            parents = roles.hidden_parents(node)
-            earliest(node, Phase.SCORE, max([rounds.whole_forward, *(rounds.best_hidden(p) - 1 for p in parents)]))
+    calling = [(q, node) for node in roles.hidden for q in _HIDDEN_CALLS]
+    calling += [(q, node) for node in network.trainable for q in _TRAINABLE_CALLS]
+    for quantity, node in calling:
+        phase = rounds.waits.of(quantity, node).calls
+        if phase is None:
+            continue
+        asked = (node, *roles.consumers(node)) if phase is Phase.SHARPENING else (node,)
+        for tagged in asked:
+            earliest(tagged, phase, rounds.calls_start((quantity, node)))
     return starts
 
 
@@ -121,61 +117,51 @@ def forward_start_rounds(network: CompiledNetwork) -> dict[str, int]:
 
 
 class _StepRounds:
-    """The rounds (of latency) at which a step's quantities exist, memoised per node."""
+    """The rounds (of latency) at which a step's quantities exist, walked from their waits:
+    per quantity, the first example's round and the last one's (a quantity of the whole batch
+    has one)."""
 
     def __init__(self, network: CompiledNetwork, training: TrainingSpec | None) -> None:
-        self.roles = Roles(network)
+        self.waits = StepWaits(Roles(network), training)
         self.forward = _forward_rounds(network)
         self.whole_forward = network.critical_path_length
-        self.loss_only = training is not None and training.rewrite_loss_only
-        self.sampling = training is None or training.num_h_samples > 0
-        """Whether hidden nodes sample a posterior (otherwise their only sample is their output)."""
-        self._sampled: dict[str, int] = {}
-        self._best: dict[str, int] = {}
+        self._rounds: dict[Need, tuple[int, int]] = {}
 
-    def targets_ready(self, node: str) -> int:
-        return self.best_hidden(node) if node in self.roles.hidden else 0
+    def first(self, need: Need) -> int:
+        return self._walk(need)[0]
 
-    def posterior_start(self, node: str) -> int:
-        """A hidden node's posterior needs its own output and its (first) consumer's targets;
-        rewriting only the examples the network got wrong also needs the whole forward pass."""
-        start = max(self.forward[node], self.targets_ready(self.roles.consumers(node)[0]))
-        return max(start, self.whole_forward) if self.loss_only else start
+    def last(self, need: Need) -> int:
+        return self._walk(need)[1]
 
-    def samples_ready(self, node: str) -> int:
-        """The round a hidden node's posterior samples (and the whole forward pass) are in."""
-        if node not in self._sampled:
-            sampled = self.posterior_start(node) + 1 if self.sampling else self.forward[node]
-            self._sampled[node] = max(sampled, self.whole_forward)
-        return self._sampled[node]
+    def calls_start(self, need: Need) -> int:
+        """The round the quantity's first calls can start in: once its needs exist."""
+        wait = self.waits.of(*need)
+        return self._after(need[0], (*wait.needs, *wait.call_needs))[0]
 
-    def first_samples(self, node: str) -> int:
-        """The round the first example's samples of a hidden node exist: at its output without
-        a posterior, after the whole forward pass for an example that `rewrite_loss_only`
-        leaves as it is, else after its posterior."""
-        if not self.sampling:
-            return self.forward[node]
-        return self.whole_forward if self.loss_only else self.posterior_start(node) + 1
+    def _after(self, quantity: Quantity, needs: tuple[Need, ...]) -> tuple[int, int]:
+        """When `needs` all exist: for the first and the last example of a per-example
+        quantity, for the whole batch (the last example) otherwise."""
+        first = max((self.first(need) for need in needs), default=0)
+        last = max((self.last(need) for need in needs), default=0)
+        return (first if quantity in PER_EXAMPLE else last), last
 
-    def sharpening_start(self, node: str) -> int:
-        """An example is sharpened once its samples, its consumers' forward outputs on it and
-        their targets exist."""
-        consumers = self.roles.consumers(node)
-        return max([self.first_samples(node), *(self.forward[c] for c in consumers), *(self.targets_ready(c) for c in consumers)])
+    def _walk(self, need: Need) -> tuple[int, int]:
+        if need not in self._rounds:
+            self._rounds[need] = self._compute(need)
+        return self._rounds[need]
 
-    def best_hidden(self, node: str) -> int:
-        """h* follows the sharpening, which also needs every consumer's targets."""
-        if node not in self._best:
-            consumers = self.roles.consumers(node)
-            self._best[node] = max([self.samples_ready(node), *(self.targets_ready(c) for c in consumers)]) + 1
-        return self._best[node]
-
-    def updated(self, node: str) -> int:
-        if node in self.roles.hidden:
-            return self.best_hidden(node) + 2
-        parents = self.roles.hidden_parents(node)
-        scored = max([self.whole_forward + 1, *(self.samples_ready(parent) for parent in parents)]) + 1
-        return max([scored, *(self.best_hidden(parent) for parent in parents)])
+    def _compute(self, need: Need) -> tuple[int, int]:
+        quantity, node = need
+        if quantity is Quantity.OUTPUT:
+            return self.forward[node], self.forward[node]
+        if quantity is Quantity.FORWARD:
+            return self.whole_forward, self.whole_forward
+        wait = self.waits.of(quantity, node)
+        first, last = self._after(quantity, (*wait.needs, *wait.call_needs))
+        first, last = first + wait.rounds, last + wait.rounds
+        if wait.optional_calls:  # an example that makes no calls is ready with its needs
+            first = min(first, self._after(quantity, wait.needs)[0])
+        return first, last
 
 
 def _forward_rounds(network: CompiledNetwork) -> dict[str, int]:

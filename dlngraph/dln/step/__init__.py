@@ -10,7 +10,9 @@ order of docs/TRAINING.md's "One step":
 - `sharpening`: their weights and the best hidden state h*;
 - `candidates`: proposals as candidate prompts;
 - `ranking`: the candidates' likelihood grids, ELBO, penalties and the choice;
-- `terms`: the likelihood terms they all ask, each once per step.
+- `terms`: the likelihood terms they all ask, each once per step;
+- `waits`: which quantity awaits which, declared once; each stage awaits its needs through it
+  (`StepBase.await_needs`) and `dln/plan.py` walks it to count rounds.
 
 What starts when is `TrainingStep.run` below: every trainable node's update, the forward pass
 and every example's sharpening start at once, and each awaits only what it reads, so

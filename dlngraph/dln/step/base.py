@@ -25,6 +25,7 @@ from dlngraph.dln.scoring import Target
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.step.batch import BatchViews, ExampleIndex, SettledForward
 from dlngraph.dln.step.terms import Terms
+from dlngraph.dln.step.waits import Need, Quantity, StepWaits
 from dlngraph.engine import EventBus, ForwardRun
 from dlngraph.graph import CompiledNetwork
 from dlngraph.spec.nodes import LMNode
@@ -55,6 +56,7 @@ class StepBase:
         self.training = settings.training
         self.events = events or EventBus()
         self.roles = Roles(network)
+        self.waits = StepWaits(self.roles, self.training)
         self.prompts = network.prompts()
         self.seed = derive_seed(self.training.seed, "step", settings.iteration)
         self.rng = random.Random(self.seed)
@@ -86,6 +88,38 @@ class StepBase:
     def _settle(self, settled: SettledForward) -> None:
         self._settled = settled
         self._forward_done.set()
+
+    async def await_needs(self, needs: tuple[Need, ...], example: ExampleIndex | None = None) -> bool:
+        """Await `needs` (declared in `waits`) in their order; False as soon as the example
+        (of a per-example quantity) turns out to have failed before one of them."""
+        for quantity, node in needs:
+            if not await self._await(quantity, node, example):
+                return False
+        return True
+
+    async def _await(self, quantity: Quantity, node: str, example: ExampleIndex | None) -> bool:
+        match quantity:
+            case Quantity.OUTPUT:
+                assert example is not None
+                return await self.forward_run.finished_output(node, example) is not None
+            case Quantity.FORWARD:
+                await self.forward_done()
+            case Quantity.TARGETS:
+                return example is None or example in await self.targets_by_example(node)
+            case Quantity.SAMPLES:
+                assert example is not None
+                return await self.example_samples(node, example) is not None
+            case Quantity.ALL_SAMPLES:
+                await self.samples(node)
+            case Quantity.SENT | Quantity.ALL_SENT:
+                await self.sharpening_sent(node, example if quantity is Quantity.SENT else None)
+            case Quantity.BEST:
+                await self.weights(node)
+            case Quantity.RANKED_ON:
+                await self.await_needs(self.waits.of(quantity, node).needs)
+            case _:
+                raise AssertionError(f"{quantity} is awaited inside a node's update, not through its needs")
+        return True
 
     def _lm(self, node_id: str) -> LMNode:
         return self.views.lm(node_id)
@@ -121,5 +155,6 @@ class StepBase:
         ones (kept examples)."""
         if node_id in self.roles.scored:
             return dict(enumerate(self.batch))
+        await self.await_needs(self.waits.of(Quantity.TARGETS, node_id).needs)
         best = await self.best_hidden(node_id)
         return dict(zip((await self.forward_done()).kept, best, strict=True))

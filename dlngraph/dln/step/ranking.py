@@ -20,6 +20,7 @@ from dlngraph.dln.scoring import Likelihood
 from dlngraph.dln.step.batch import ExampleIndex, SettledForward
 from dlngraph.dln.step.candidates import Candidates
 from dlngraph.dln.step.sharpening import Sharpening
+from dlngraph.dln.step.waits import Quantity
 from dlngraph.dln.texts import reads
 from dlngraph.engine import gather
 from dlngraph.spec.nodes import LMNode
@@ -35,6 +36,7 @@ class Ranking(Sharpening, Candidates):
 
     # ------------------------------------------------------------------ scored nodes
     async def _update_scored(self, node_id: str) -> NodeUpdate:
+        await self.await_needs(self.waits.of(Quantity.PROPOSALS, node_id).needs)
         settled = await self.forward_done()
         node = self._lm(node_id)
         shown = []
@@ -128,6 +130,7 @@ class Ranking(Sharpening, Candidates):
 
     async def _hidden_candidates(self, node_id: str, base: str, round_: int) -> list[Candidate]:
         """Proposals shown the best hidden states h* as the targets to aim for."""
+        await self.await_needs(self.waits.of(Quantity.PROPOSALS, node_id).needs)
         node = self._lm(node_id)
         settled = await self.forward_done()
         best = dict(zip(settled.kept, await self.best_hidden(node_id), strict=True))
@@ -179,10 +182,10 @@ class Ranking(Sharpening, Candidates):
         has all the weight (the forward state stays for the trust-region and logp penalties);
         the weights are then returned too. Otherwise every sample, asked for once the
         sharpening has been sent (see `sharpening_sent`): the weights come later."""
+        await self.await_needs(self.waits.of(Quantity.RANKED_ON, node_id).needs)
         kept = (await self.forward_done()).kept
         samples = await self.samples(node_id)
         if not self.training.use_h_argmax:
-            await self.sharpening_sent(node_id)
             return dict(zip(kept, samples, strict=True)), None
         argmax_samples, argmax_weights = _argmax_only(samples, await self.weights(node_id))
         return dict(zip(kept, argmax_samples, strict=True)), dict(zip(kept, argmax_weights, strict=True))

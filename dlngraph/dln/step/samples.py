@@ -14,6 +14,7 @@ from dlngraph.dln.scoring import Target, target_text
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.step.base import StepBase
 from dlngraph.dln.step.batch import ExampleIndex
+from dlngraph.dln.step.waits import Need, Quantity
 from dlngraph.dln.texts import reads
 from dlngraph.spec.templates import get_template
 
@@ -35,23 +36,22 @@ class Samples(StepBase):
     async def _sample(self, node_id: str, example: ExampleIndex) -> list[str] | None:
         """Rewriting only the examples the network got wrong (`rewrite_loss_only`) needs the
         whole forward pass first: the losses."""
-        current = await self.forward_run.finished_output(node_id, example)
-        if current is None:
+        wait = self.waits.of(Quantity.SAMPLES, node_id)
+        if not await self.await_needs(wait.needs, example):
             return None
-        wanted = self.training.num_h_samples > 0
-        if self.training.rewrite_loss_only and wanted:
-            settled = await self.forward_done()
-            wanted = settled.losses.get(example, 0) > 0
-        sampled = await self._posterior_samples(node_id, example) if wanted else []
-        self._forward_only[node_id, example] = bool(sampled) and current.text not in sampled
-        return list(dict.fromkeys([current.text, *sampled]))
+        current = self.views.current(node_id, example)
+        wanted = wait.calls is not None
+        if wait.optional_calls:
+            wanted = (await self.forward_done()).losses.get(example, 0) > 0
+        sampled = await self._posterior_samples(node_id, example, wait.call_needs) if wanted else []
+        self._forward_only[node_id, example] = bool(sampled) and current not in sampled
+        return list(dict.fromkeys([current, *sampled]))
 
-    async def _posterior_samples(self, node_id: str, example: ExampleIndex) -> list[str]:
+    async def _posterior_samples(self, node_id: str, example: ExampleIndex, needs: tuple[Need, ...]) -> list[str]:
         """h~ ~ q(h | x, target, prompts) for one example; none when its consumer has no target for the example."""
-        consumer = self.roles.consumers(node_id)[0]
-        consumer_targets = await self.targets_by_example(consumer)
-        if example not in consumer_targets:
+        if not await self.await_needs(needs, example):
             return []
+        consumer_targets = await self.targets_by_example(self.roles.consumers(node_id)[0])
         node = self._lm(node_id)
         model_name = self._backward_model(node_id)
         num_samples = self.training.num_h_samples

@@ -22,6 +22,7 @@ from dlngraph.dln.run_format import HiddenInference
 from dlngraph.dln.scoring import ScoringMethod, Target
 from dlngraph.dln.step.batch import ExampleIndex
 from dlngraph.dln.step.samples import Samples, kept_value
+from dlngraph.dln.step.waits import Quantity
 from dlngraph.engine import gather
 from dlngraph.spec.nodes import INPUT
 from dlngraph.spec.templates import get_template
@@ -58,6 +59,7 @@ class Sharpening(Samples):
         return self._sharpening_sent[node_id, example]
 
     async def _sharpen(self, node_id: str) -> list[list[float]]:
+        await self.await_needs(self.waits.of(Quantity.BEST, node_id).needs)
         settled = await self.forward_done()
         terms = [await self.sharpening_terms(node_id, example) for example in settled.kept]
         likelihoods = [kept_value(likelihood) for likelihood, _ in terms]
@@ -87,14 +89,11 @@ class Sharpening(Samples):
     async def _ask_sharpening(self, node_id: str, example: ExampleIndex) -> SharpeningTerms:
         sent = self._sent_event(node_id, example)
         try:
-            samples = await self.example_samples(node_id, example)
+            if not await self.await_needs(self.waits.of(Quantity.SENT, node_id).needs, example):
+                return None, []
+            samples = kept_value(await self.example_samples(node_id, example))
             consumers = self.roles.consumers(node_id)
-            forward = [await self.forward_run.finished_output(consumer, example) for consumer in consumers]
-            if samples is None or None in forward:
-                return None, []
-            targets = [(await self.targets_by_example(consumer)).get(example) for consumer in consumers]
-            if None in targets:
-                return None, []
+            targets = [(await self.targets_by_example(consumer))[example] for consumer in consumers]
 
             methods = {consumer: self.terms.method(consumer) for consumer in consumers}
 
