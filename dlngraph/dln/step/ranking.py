@@ -156,7 +156,7 @@ class Ranking(Sharpening, Candidates):
         rendered = {(example, c.prompt): self.views.render(node_id, c.prompt, example) for example in ranked for c in candidates}
 
         async def cell(example: ExampleIndex, j: int, candidate: Candidate) -> float:
-            return await self.terms.value(node_id, rendered[example, candidate.prompt], samples[example][j], Phase.SCORE)
+            return (await self.terms.likelihood(node_id, rendered[example, candidate.prompt], samples[example][j], Phase.SCORE)).value
 
         scores = await _grid(cell, ranked, samples, candidates)
         weights = weights or await self._weights_by_example(node_id)

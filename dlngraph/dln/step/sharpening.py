@@ -99,12 +99,12 @@ class Sharpening(Samples):
 
             async def consumer_likelihood(consumer: str, target: Target, j: int) -> float:
                 rendered = self.views.render(consumer, self.prompts[consumer], example, {node_id: samples[j]})
-                return await self.terms.value(consumer, rendered, target, Phase.SHARPENING, methods[consumer])
+                return (await self.terms.likelihood(consumer, rendered, target, Phase.SHARPENING, methods[consumer])).value
 
             own_prompt = self.views.render(node_id, self.prompts[node_id], example)
 
             async def prior(j: int) -> float:
-                return await self.terms.value(node_id, own_prompt, samples[j], Phase.SHARPENING)
+                return (await self.terms.likelihood(node_id, own_prompt, samples[j], Phase.SHARPENING)).value
 
             # Every term in one gather, so that `sent` means all of them (several consumers too).
             pairs = list(zip(consumers, targets, strict=True))

@@ -50,6 +50,7 @@ class Terms:
             burn_in_ratio=self.training.burn_in_ratio))
 
     async def value(self, node_id: str, rendered: str, target: Target, phase: Phase, method: ScoringMethod = "logprobs") -> float:
+        """The term's value (a coroutine more: not for the grids, which make thousands of calls)."""
         return (await self.likelihood(node_id, rendered, target, phase, method)).value
 
     def method(self, node_id: str) -> ScoringMethod:
