@@ -2,19 +2,25 @@
 
 A dry run prints this, the benchmark uses it for the throughput limit, and a user reads it to
 budget a run. Counts are upper bounds: identical requests (duplicate posterior samples or
-candidate prompts) are deduplicated or cached at run time.
+candidate prompts) are deduplicated or cached at run time. The rounds of latency are walked
+from the step's own declaration of its waits (`dln/step/waits.py`), which the step awaits
+through, so the plan cannot drift from what the step does.
 """
 
 from __future__ import annotations
 
+from dlngraph.dln.phases import Phase
 from dlngraph.dln.roles import Roles
+from dlngraph.dln.step.waits import PER_EXAMPLE, Need, Quantity, StepWaits
 from dlngraph.graph import CompiledNetwork
 from dlngraph.spec.training import TrainingSpec
 
-PHASES = ("forward", "posterior", "sharpening", "proposal", "score", "validation")
+PHASES: tuple[Phase, ...] = tuple(phase for phase in Phase if phase not in (Phase.TEST, Phase.BACKWARD))
+"""The phases an iteration makes calls in: the test pass comes once, after the last one, and
+`backward` marks a moment of the step, not calls."""
 
 
-def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev_size: int = 0) -> dict[str, int]:
+def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev_size: int = 0) -> dict[Phase, int]:
     """Expected calls of one iteration per phase; `validation` counts one pass over dev
     (it happens every `val_freq` iterations)."""
     roles = Roles(network)
@@ -23,24 +29,24 @@ def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev
     samples = training.num_h_samples + 1  # the forward hidden state is a sample too
     lm_nodes = [node for node in network.lm_nodes if node in network.required_by_output]
     calls = dict.fromkeys(PHASES, 0)
-    calls["forward"] = batch * len(lm_nodes)
-    calls["validation"] = dev_size * len(lm_nodes)
+    calls[Phase.FORWARD] = batch * len(lm_nodes)
+    calls[Phase.VALIDATION] = dev_size * len(lm_nodes)
     for node in roles.hidden:
-        calls["posterior"] += batch * training.num_h_samples
+        calls[Phase.POSTERIOR] += batch * training.num_h_samples
         prior = 1 if training.include_prior else 0
         consumers = len(roles.consumers(node)) * (2 if training.use_mi_regularization else 1)
-        calls["sharpening"] += batch * samples * (consumers + prior)
-        calls["sharpening"] += batch * training.num_h_samples if training.correct_weighting else 0
+        calls[Phase.SHARPENING] += batch * samples * (consumers + prior)
+        calls[Phase.SHARPENING] += batch * training.num_h_samples if training.correct_weighting else 0
     ranked_samples = 2 if training.use_h_argmax else samples  # the forward state and h*
     for node in network.trainable:
         rounds = 1 if node in roles.scored else training.num_p1_steps
-        calls["proposal"] += rounds * max(training.num_p_samples - 1, 0)
+        calls[Phase.PROPOSAL] += rounds * max(training.num_p_samples - 1, 0)
         candidates = training.num_p_samples + training.use_memory
         if node in roles.scored:
             parents = len(roles.hidden_parents(node))
-            calls["score"] += ranked * candidates * (ranked_samples * parents if parents else 1)
+            calls[Phase.SCORE] += ranked * candidates * (ranked_samples * parents if parents else 1)
         else:
-            calls["score"] += rounds * ranked * ranked_samples * candidates
+            calls[Phase.SCORE] += rounds * ranked * ranked_samples * candidates
     return calls
 
 
@@ -56,30 +62,27 @@ def validation_passes(training: TrainingSpec) -> int:
 def calls_per_run(network: CompiledNetwork, training: TrainingSpec, *, dev_size: int = 0) -> int:
     """Expected calls of a whole run (an upper bound: the cache and deduplication save some)."""
     calls = calls_per_iteration(network, training, dev_size=dev_size)
-    step = sum(count for phase, count in calls.items() if phase != "validation")
-    return step * training.iterations + calls["validation"] * validation_passes(training)
+    step = sum(count for phase, count in calls.items() if phase is not Phase.VALIDATION)
+    return step * training.iterations + calls[Phase.VALIDATION] * validation_passes(training)
 
 
 def dependency_depth(network: CompiledNetwork, training: TrainingSpec | None = None) -> int:
     """Rounds of latency one training step needs at best, following the step's own waits
-    (`dlngraph.dln.step`):
-
-    - a node's forward output arrives after as many rounds as there are lm nodes on the
-      longest path to it from the input;
-    - a hidden node samples its posterior once its own output and its consumer's targets exist
-      (labels at once; a hidden consumer's h* once that consumer is sharpened), and is
-      sharpened in the round after (the sharpening also needs its consumers' forward outputs,
-      counted here as the whole forward pass, which they are in every shipped spec): h*;
-    - a hidden node's proposals follow its h*, and their scores follow the proposals;
-    - a scored node's proposals follow the whole forward pass; its candidates' scores follow
-      them and its hidden parents' posterior samples (the scores are asked for once the
-      parents' sharpening is sent, not answered), and its ranking needs that sharpening.
-    """
+    (`dlngraph.dln.step.waits`, which the step awaits through): a node's forward output
+    arrives after as many rounds as there are lm nodes on the longest path to it from the
+    input, and each quantity of the step one round after the last of its needs when it is the
+    answer to calls it makes (posterior samples, the sharpening, proposals, scores), in the
+    same round when it only gathers (every example's samples, the sharpening sent)."""
     rounds = _StepRounds(network, training)
-    return max((rounds.updated(node) for node in network.trainable), default=rounds.whole_forward)
+    return max((rounds.last((Quantity.UPDATED, node)) for node in network.trainable), default=rounds.whole_forward)
 
 
-def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None = None) -> dict[tuple[str, str], int]:
+_HIDDEN_CALLS = (Quantity.SAMPLES, Quantity.SENT)
+_TRAINABLE_CALLS = (Quantity.PROPOSALS, Quantity.KNOWN_SCORES, Quantity.SCORES)
+"""The quantities that make calls: of every hidden node, and of every trainable one."""
+
+
+def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None = None) -> dict[tuple[str, Phase], int]:
     """The first round in which any call of each (node, phase) of a step can start, under the
     same waits as `dependency_depth`. Calls are tagged by the node they ask (a sharpening's
     consumer terms by the consumer), so a tag that several waits share gets the earliest.
@@ -88,27 +91,23 @@ def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None =
     each round r, the calls that cannot start before it.
     """
     rounds = _StepRounds(network, training)
-    roles = rounds.roles
-    starts: dict[tuple[str, str], int] = {}
+    roles = rounds.waits.roles
+    starts: dict[tuple[str, Phase], int] = {}
 
-    def earliest(node: str, phase: str, start: int) -> None:
+    def earliest(node: str, phase: Phase, start: int) -> None:
         starts[node, phase] = min(start, starts.get((node, phase), start))
 
     for node, start in forward_start_rounds(network).items():
-        earliest(node, "forward", start)
-    for node in roles.hidden:
-        if rounds.sampling:
-            earliest(node, "posterior", rounds.posterior_start(node))
-        for asked in (node, *roles.consumers(node)):
-            earliest(asked, "sharpening", rounds.sharpening_start(node))
-    for node in network.trainable:
-        if node in roles.hidden:
-            earliest(node, "proposal", rounds.best_hidden(node))
-            earliest(node, "score", rounds.best_hidden(node) - 1)  # known candidates: once sharpening is sent
-        else:
-            earliest(node, "proposal", rounds.whole_forward)
-            parents = roles.hidden_parents(node)
-            earliest(node, "score", max([rounds.whole_forward, *(rounds.best_hidden(p) - 1 for p in parents)]))
+        earliest(node, Phase.FORWARD, start)
+    calling = [(q, node) for node in roles.hidden for q in _HIDDEN_CALLS]
+    calling += [(q, node) for node in network.trainable for q in _TRAINABLE_CALLS]
+    for quantity, node in calling:
+        phase = rounds.waits.of(quantity, node).calls
+        if phase is None:
+            continue
+        asked = (node, *roles.consumers(node)) if phase is Phase.SHARPENING else (node,)
+        for tagged in asked:
+            earliest(tagged, phase, rounds.calls_start((quantity, node)))
     return starts
 
 
@@ -118,61 +117,51 @@ def forward_start_rounds(network: CompiledNetwork) -> dict[str, int]:
 
 
 class _StepRounds:
-    """The rounds (of latency) at which a step's quantities exist, memoised per node."""
+    """The rounds (of latency) at which a step's quantities exist, walked from their waits:
+    per quantity, the first example's round and the last one's (a quantity of the whole batch
+    has one)."""
 
     def __init__(self, network: CompiledNetwork, training: TrainingSpec | None) -> None:
-        self.roles = Roles(network)
+        self.waits = StepWaits(Roles(network), training)
         self.forward = _forward_rounds(network)
         self.whole_forward = network.critical_path_length
-        self.loss_only = training is not None and training.rewrite_loss_only
-        self.sampling = training is None or training.num_h_samples > 0
-        """Whether hidden nodes sample a posterior (otherwise their only sample is their output)."""
-        self._sampled: dict[str, int] = {}
-        self._best: dict[str, int] = {}
+        self._rounds: dict[Need, tuple[int, int]] = {}
 
-    def targets_ready(self, node: str) -> int:
-        return self.best_hidden(node) if node in self.roles.hidden else 0
+    def first(self, need: Need) -> int:
+        return self._walk(need)[0]
 
-    def posterior_start(self, node: str) -> int:
-        """A hidden node's posterior needs its own output and its (first) consumer's targets;
-        rewriting only the examples the network got wrong also needs the whole forward pass."""
-        start = max(self.forward[node], self.targets_ready(self.roles.consumers(node)[0]))
-        return max(start, self.whole_forward) if self.loss_only else start
+    def last(self, need: Need) -> int:
+        return self._walk(need)[1]
 
-    def samples_ready(self, node: str) -> int:
-        """The round a hidden node's posterior samples (and the whole forward pass) are in."""
-        if node not in self._sampled:
-            sampled = self.posterior_start(node) + 1 if self.sampling else self.forward[node]
-            self._sampled[node] = max(sampled, self.whole_forward)
-        return self._sampled[node]
+    def calls_start(self, need: Need) -> int:
+        """The round the quantity's first calls can start in: once its needs exist."""
+        wait = self.waits.of(*need)
+        return self._after(need[0], (*wait.needs, *wait.call_needs))[0]
 
-    def first_samples(self, node: str) -> int:
-        """The round the first example's samples of a hidden node exist: at its output without
-        a posterior, after the whole forward pass for an example that `rewrite_loss_only`
-        leaves as it is, else after its posterior."""
-        if not self.sampling:
-            return self.forward[node]
-        return self.whole_forward if self.loss_only else self.posterior_start(node) + 1
+    def _after(self, quantity: Quantity, needs: tuple[Need, ...]) -> tuple[int, int]:
+        """When `needs` all exist: for the first and the last example of a per-example
+        quantity, for the whole batch (the last example) otherwise."""
+        first = max((self.first(need) for need in needs), default=0)
+        last = max((self.last(need) for need in needs), default=0)
+        return (first if quantity in PER_EXAMPLE else last), last
 
-    def sharpening_start(self, node: str) -> int:
-        """An example is sharpened once its samples, its consumers' forward outputs on it and
-        their targets exist."""
-        consumers = self.roles.consumers(node)
-        return max([self.first_samples(node), *(self.forward[c] for c in consumers), *(self.targets_ready(c) for c in consumers)])
+    def _walk(self, need: Need) -> tuple[int, int]:
+        if need not in self._rounds:
+            self._rounds[need] = self._compute(need)
+        return self._rounds[need]
 
-    def best_hidden(self, node: str) -> int:
-        """h* follows the sharpening, which also needs every consumer's targets."""
-        if node not in self._best:
-            consumers = self.roles.consumers(node)
-            self._best[node] = max([self.samples_ready(node), *(self.targets_ready(c) for c in consumers)]) + 1
-        return self._best[node]
-
-    def updated(self, node: str) -> int:
-        if node in self.roles.hidden:
-            return self.best_hidden(node) + 2
-        parents = self.roles.hidden_parents(node)
-        scored = max([self.whole_forward + 1, *(self.samples_ready(parent) for parent in parents)]) + 1
-        return max([scored, *(self.best_hidden(parent) for parent in parents)])
+    def _compute(self, need: Need) -> tuple[int, int]:
+        quantity, node = need
+        if quantity is Quantity.OUTPUT:
+            return self.forward[node], self.forward[node]
+        if quantity is Quantity.FORWARD:
+            return self.whole_forward, self.whole_forward
+        wait = self.waits.of(quantity, node)
+        first, last = self._after(quantity, (*wait.needs, *wait.call_needs))
+        first, last = first + wait.rounds, last + wait.rounds
+        if wait.optional_calls:  # an example that makes no calls is ready with its needs
+            first = min(first, self._after(quantity, wait.needs)[0])
+        return first, last
 
 
 def _forward_rounds(network: CompiledNetwork) -> dict[str, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
+from dlngraph.dln.phases import Phase
 from dlngraph.dln.priorities import step_tag
 from dlngraph.engine.node_ops import ModelHandle
 from dlngraph.engine.waves import gather
@@ -32,7 +33,7 @@ def render_posterior(template: Template, query: PosteriorQuery) -> str:
 async def posterior_logprob(*, model: ModelHandle, prompt: str, sample: str, node: str) -> float:
     """log q(h~ | ...) per token: the backward model's mean log-probability of a posterior
     sample after its prompt, which the paper reads off the sampling call (`return_logprobs`)."""
-    score = await model.score(ScoreRequest(context=prompt, target=sample), tag=step_tag(node, "sharpening"))
+    score = await model.score(ScoreRequest(context=prompt, target=sample), tag=step_tag(node, Phase.SHARPENING))
     return score.logprob_mean
 
 
@@ -50,7 +51,7 @@ async def sample_posterior(
     """`num_samples` rewrites of one hidden state, all requested at once (sample j with seed
     `seed + j`); empty rewrites are dropped (the caller always keeps the current hidden
     state, so no example ends up without one)."""
-    tag = step_tag(node, "posterior")
+    tag = step_tag(node, Phase.POSTERIOR)
     prompt = render_posterior(template, query)
     requests = [
         GenerateRequest(prompt=prompt, max_tokens=max_tokens, temperature=temperature, seed=seed + j, sample_index=j)

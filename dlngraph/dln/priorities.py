@@ -9,17 +9,22 @@ of two levels of priority in the LLM layer's slots.
 
 from __future__ import annotations
 
+from dlngraph.dln.phases import Phase
 from dlngraph.llm.types import Tag
 
 URGENT = 1
 BULK = 0
 
+_PRIORITY: dict[str, int] = {phase: BULK if phase is Phase.SCORE else URGENT for phase in Phase}
+"""Every phase's priority; a string that names no phase is not in it (a `KeyError`, not an
+urgent call)."""
 
-def priority_of(phase: str) -> int:
+
+def priority_of(phase: Phase) -> int:
     """`score` (the ranking of candidates) is bulk work; every other phase unlocks some."""
-    return BULK if phase == "score" else URGENT
+    return _PRIORITY[phase]
 
 
-def step_tag(node: str, phase: str) -> Tag:
+def step_tag(node: str, phase: Phase) -> Tag:
     """The tag of a training step's call: accounting by node and phase, priority by phase."""
     return Tag(node=node, phase=phase, priority=priority_of(phase))

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 
+from dlngraph.dln.phases import Phase
 from dlngraph.dln.priorities import step_tag
 from dlngraph.engine.node_ops import ModelHandle
 from dlngraph.engine.waves import gather
@@ -202,7 +203,7 @@ async def propose_prompts(
         )
         for k in range(settings.count)
     ]
-    tag = step_tag(node, "proposal")
+    tag = step_tag(node, Phase.PROPOSAL)
     generations = await gather(model.generate(request, tag=tag) for request in requests)
     inputs = [example.input for example in selection]
     return [clean_proposal(generation.text, inputs) for generation in generations]

@@ -18,6 +18,7 @@ import msgspec
 
 from dlngraph.data.types import LabeledExample
 from dlngraph.dln.postprocess import Loss, example_loss
+from dlngraph.dln.phases import Phase
 from dlngraph.dln.priorities import step_tag
 from dlngraph.engine.classes import label_of
 from dlngraph.engine.node_ops import Models, can_score_classes, generate_request
@@ -57,7 +58,7 @@ async def likelihood(
     target: Target,
     *,
     method: ScoringMethod,
-    phase: str,
+    phase: Phase,
     loss: str | Loss = "exact_match",
     burn_in_ratio: float = 0.0,
 ) -> Likelihood:

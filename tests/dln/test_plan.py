@@ -77,6 +77,8 @@ LATENCY_S = 0.04
         ("deep4", {"num_h_samples": 0}),
         ("deep4", {"rewrite_loss_only": True}),
         ("wide_ensemble", {}),
+        ("dln2", {"use_h_argmax": True}),
+        ("deep4", {"use_h_argmax": True}),
     ],
 )
 async def test_no_call_of_a_real_step_starts_before_its_planned_round(spec: str, training: dict[str, object]) -> None:
