@@ -17,7 +17,6 @@ from dlngraph.engine.node_ops import (
     Models,
     evaluate_combiner,
     evaluate_lm,
-    parent_ids,
     source_texts,
 )
 from dlngraph.engine.results import (
@@ -29,6 +28,7 @@ from dlngraph.engine.results import (
 from dlngraph.engine.waves import raise_first
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.errors import BudgetExceeded, LLMError
+from dlngraph.spec.dependencies import parent_ids
 from dlngraph.spec.nodes import LMNode
 
 
