@@ -17,10 +17,10 @@ from dlngraph.engine.node_ops import (
     Models,
     evaluate_combiner,
     evaluate_lm,
-    parent_ids,
     source_texts,
 )
 from dlngraph.graph import CompiledNetwork
+from dlngraph.spec.dependencies import parent_ids
 from dlngraph.spec.nodes import LMNode
 
 Cell = tuple[str, int]

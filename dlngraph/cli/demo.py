@@ -21,6 +21,7 @@ from dlngraph.cli.progress import Progress, add_progress_argument, three_decimal
 from dlngraph.engine import EventBus
 from dlngraph.runs.demo import DemoOptions, DemoResult, SystemResult, run_demo
 from dlngraph.runs.train import UsageWatcher
+from dlngraph.words import plural
 
 NAME = "demo"
 HELP = "train DLN-1 and DLN-2 on a generated task with the embedded model and compare them with 0-shot"
@@ -74,8 +75,7 @@ def _progress(mode: str, title: str) -> Iterator[tuple[EventBus, UsageWatcher]]:
 
 
 def print_table(result: DemoResult) -> None:
-    seeds = len(result.seeds)
-    print(f"mean over {seeds} seed{'s' if seeds != 1 else ''} ({', '.join(map(str, result.seeds))});"
+    print(f"mean over {plural(len(result.seeds), 'seed')} ({', '.join(map(str, result.seeds))});"
           " dev: start -> best, test: of the best prompts")
     print(f"{'system':<8} {'dev start':>9} {'dev best':>9} {'test':>7}  {'test per seed':<22} {'calls':>7} {'tokens':>9}"
           f" {'wall time':>10}")

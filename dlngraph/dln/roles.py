@@ -1,20 +1,15 @@
-"""The part each node plays in training, read off the compiled graph.
+"""The part each node plays in training, as the trainer asks for it.
 
-- *scored* nodes are compared with the label: the output lm node, or lm nodes whose answers
-  reach the output only through `vote` nodes (members of an ensemble);
-- *hidden* lm nodes produce latent text; their targets come from posterior inference;
-- `concat` nodes are transparent: they only re-arrange their inputs' texts.
+The roles (*scored*, *hidden*, *consumers*) are defined once, by the compiled graph
+(`dlngraph.graph.compiled`); `Roles` adds what training needs on top: an error when the output
+has no scored node, and the lists computed once per network.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
 
-import networkx as nx
-
-from dlngraph.engine.node_ops import parent_ids
 from dlngraph.graph import CompiledNetwork
-from dlngraph.spec.nodes import ConcatNode, LMNode, VoteNode
 
 
 class TrainingError(Exception):
@@ -27,63 +22,23 @@ class Roles:
 
     @cached_property
     def scored(self) -> list[str]:
-        found: list[str] = []
-        self._collect_scored(self.network.output, found)
-        if not found:
+        """`CompiledNetwork.scored`; a `TrainingError` when there is none to compare with the label."""
+        scored = self.network.scored
+        if not scored:
             raise TrainingError(
                 f"output node '{self.network.output}' must be an lm node or a vote over lm nodes to be trained"
             )
-        return found
-
-    def _collect_scored(self, node_id: str, found: list[str]) -> None:
-        node = self.network.node(node_id)
-        if isinstance(node, LMNode):
-            if node_id not in found:
-                found.append(node_id)
-        elif isinstance(node, VoteNode):
-            for source in node.inputs:
-                self._collect_scored(source, found)
+        return scored
 
     @cached_property
     def hidden(self) -> list[str]:
-        """Hidden lm nodes whose posterior is needed: trainable, or feeding a trainable one's
-        target chain (a frozen node between two trainable ones still passes targets up)."""
-        lm_hidden = [
-            node for node in self.network.topological_order
-            if isinstance(self.network.node(node), LMNode)
-            and node not in self.scored
-            and node in self.network.required_by_output
-        ]
-        trainable = set(self.network.trainable)
-        return [
-            node for node in lm_hidden
-            if node in trainable or trainable & nx.ancestors(self.network.graph, node)
-        ]
+        """`CompiledNetwork.hidden`; the same `TrainingError` as `scored` for an untrainable output."""
+        return self.network.hidden if self.scored else []
 
     def consumers(self, node_id: str) -> list[str]:
-        """Nearest lm nodes that read `node_id`, looking through concat nodes."""
-        found: list[str] = []
-        for child in self.network.children(node_id):
-            node = self.network.node(child)
-            if isinstance(node, LMNode):
-                found.append(child)
-            elif isinstance(node, ConcatNode):
-                found.extend(self.consumers(child))
-        return list(dict.fromkeys(found))
+        """`CompiledNetwork.consumers`: the nearest lm nodes that read `node_id`."""
+        return self.network.consumers(node_id)
 
     def hidden_parents(self, node_id: str) -> list[str]:
-        """Nearest hidden lm nodes (with posteriors) that `node_id` reads, through concat nodes."""
-        node = self.network.node(node_id)
-        found: list[str] = []
-        for source in parent_ids(node):
-            if source in self.hidden:
-                found.append(source)
-            elif source in self.network.graph and isinstance(self._maybe(source), ConcatNode):
-                found.extend(self.hidden_parents(source))
-        return list(dict.fromkeys(found))
-
-    def _maybe(self, node_id: str):
-        try:
-            return self.network.node(node_id)
-        except KeyError:
-            return None
+        """`CompiledNetwork.hidden_parents`: the nearest hidden nodes that `node_id` reads."""
+        return self.network.hidden_parents(node_id)

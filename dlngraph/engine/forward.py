@@ -10,6 +10,7 @@ of a node reads chain s of its parents.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TypedDict, Unpack
 
 import anyio
 
@@ -17,7 +18,6 @@ from dlngraph.engine.node_ops import (
     Models,
     evaluate_combiner,
     evaluate_lm,
-    parent_ids,
     source_texts,
 )
 from dlngraph.engine.results import (
@@ -29,6 +29,7 @@ from dlngraph.engine.results import (
 from dlngraph.engine.waves import raise_first
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.errors import BudgetExceeded, LLMError
+from dlngraph.spec.dependencies import parent_ids
 from dlngraph.spec.nodes import LMNode
 
 
@@ -43,36 +44,38 @@ class _Cell:
         self.output: NodeOutput | None = None
 
 
-async def run_forward(
-    network: CompiledNetwork,
-    models: Models,
-    inputs: Sequence[str],
-    *,
-    prompts: Mapping[str, str] | None = None,
-    samples: int = 1,
-    temperature: float | None = None,
-    seed: int | None = None,
-    keep_going: bool = False,
-    phase: str = "forward",
-    priority: int = 0,
-    input_views: Mapping[str, Callable[[str], str]] | None = None,
-) -> ForwardResult:
-    """Run `network` over `inputs`.
+class ForwardOptions(TypedDict, total=False):
+    """How a forward pass runs, for `ForwardRun` and `run_forward` alike (every key optional).
 
-    `prompts` overrides node prompts for this call only (the trainer scores candidates this way
-    without mutating the network). With `keep_going`, a failed cell marks its dependants as
-    skipped and the run goes on; otherwise the first failure cancels the run and is raised as a
-    `NodeExecutionError` naming the node and the example. Running out of the run's budget
-    (`BudgetExceeded`) stops the pass either way: it is no example's failure. `phase` and `priority` go into the
-    calls' tags (accounting, and who goes first when the model's slots are all taken).
-    `input_views` maps a node to what it reads of the example's input instead of the input
-    itself (the paper's `strip_options_for_hidden`).
+    - `prompts` (none): overrides node prompts for this pass only (the trainer scores
+      candidates this way without mutating the network);
+    - `samples` (1), `temperature` (the models' own), `seed` (none): k independent chains per
+      example, sampled so;
+    - `keep_going` (False): a failed cell marks its dependants as skipped and the pass goes on;
+      otherwise the first failure cancels it and is raised as a `NodeExecutionError` naming the
+      node and the example. Running out of the run's budget (`BudgetExceeded`) stops the pass
+      either way: it is no example's failure;
+    - `phase` ("forward") and `priority` (0): go into the calls' tags (accounting, and who goes
+      first when the model's slots are all taken);
+    - `input_views` (none): maps a node to what it reads of the example's input instead of the
+      input itself (the paper's `strip_options_for_hidden`).
     """
-    run = ForwardRun(
-        network, models, inputs, prompts=prompts, samples=samples, temperature=temperature,
-        seed=seed, keep_going=keep_going, phase=phase, priority=priority, input_views=input_views,
-    )
-    return await run.execute()
+
+    prompts: Mapping[str, str] | None
+    samples: int
+    temperature: float | None
+    seed: int | None
+    keep_going: bool
+    phase: str
+    priority: int
+    input_views: Mapping[str, Callable[[str], str]] | None
+
+
+async def run_forward(
+    network: CompiledNetwork, models: Models, inputs: Sequence[str], **options: Unpack[ForwardOptions]
+) -> ForwardResult:
+    """Run `network` over `inputs` (see `ForwardOptions`) and wait for the whole result."""
+    return await ForwardRun(network, models, inputs, **options).execute()
 
 
 class ForwardRun:
@@ -82,37 +85,28 @@ class ForwardRun:
     back a class distribution already computed for that exact prompt."""
 
     def __init__(
-        self,
-        network: CompiledNetwork,
-        models: Models,
-        inputs: Sequence[str],
-        *,
-        prompts: Mapping[str, str] | None = None,
-        samples: int = 1,
-        temperature: float | None = None,
-        seed: int | None = None,
-        keep_going: bool = False,
-        phase: str = "forward",
-        priority: int = 0,
-        input_views: Mapping[str, Callable[[str], str]] | None = None,
+        self, network: CompiledNetwork, models: Models, inputs: Sequence[str], **options: Unpack[ForwardOptions]
     ) -> None:
+        unknown = sorted(set(options) - ForwardOptions.__optional_keys__)
+        if unknown:
+            raise TypeError(f"unknown forward options {', '.join(unknown)}; known: {', '.join(ForwardOptions.__annotations__)}")
         self.network = network
         self.models = models
         self.inputs = list(inputs)
-        self.input_views = dict(input_views or {})
-        self.prompts = {**network.prompts(), **(prompts or {})}
-        self.samples = samples
-        self.temperature = temperature
-        self.seed = seed
-        self.keep_going = keep_going
-        self.phase = phase
-        self.priority = priority
+        self.input_views = dict(options.get("input_views") or {})
+        self.prompts = {**network.prompts(), **(options.get("prompts") or {})}
+        self.samples = options.get("samples", 1)
+        self.temperature = options.get("temperature")
+        self.seed = options.get("seed")
+        self.keep_going = options.get("keep_going", False)
+        self.phase = options.get("phase", "forward")
+        self.priority = options.get("priority", 0)
         self.nodes = [node for node in network.topological_order if node in network.required_by_output]
         self.cells = {
             (node, example, sample): _Cell()
             for node in self.nodes
             for example in range(len(self.inputs))
-            for sample in range(samples)
+            for sample in range(self.samples)
         }
         self.failures: list[NodeFailure] = []
         self._distributions: dict[tuple[str, str], dict[str, float]] = {}

@@ -24,7 +24,6 @@ from dlngraph.llm.types import (
     Tag,
 )
 from dlngraph.spec.classes import parse_classes
-from dlngraph.spec.dependencies import residual_sources
 from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, Node, VoteNode
 
 
@@ -138,12 +137,6 @@ def _mean_distribution(parents: Sequence[NodeOutput], order: list[str]) -> dict[
             totals[name] += probs.get(name, 0.0)
     count = max(len(parents), 1)
     return {name: total / count for name, total in totals.items()}
-
-
-def parent_ids(node: Node) -> list[str]:
-    """The nodes whose outputs `node` reads (inputs, then residual sources), each once, `input`
-    left out."""
-    return [source for source in dict.fromkeys([*node.inputs, *residual_sources(node)]) if source != INPUT]
 
 
 def evaluate_combiner(

@@ -3,7 +3,19 @@
 `compile_network` validates the spec, builds the dependency DiGraph (`input` plus node ids,
 edges `source -> reader` with `kind="input"|"residual"`) and precomputes what every caller
 asks: the order of work, the rounds that can run in parallel, the critical path, the
-trainable and hidden nodes, and each node's resolved template.
+trainable nodes, the roles of nodes in training, and each node's resolved template.
+
+The three roles have their one definition here (`dlngraph.dln.roles.Roles` reads them):
+
+- *scored* nodes are compared with the label: the output lm node, or the lm nodes whose answers
+  reach the output only through `vote` nodes (the members of an ensemble);
+- *hidden* nodes are the other lm nodes that run and take part in inference: their text is
+  latent, and they are trainable or have a trainable ancestor;
+- a node's *consumers* are the nearest lm nodes that read it, looking through `concat` nodes
+  (which only re-arrange their inputs' texts).
+
+`children` (every direct reader) and `intermediate` (every node that runs but the output) are
+the plain structural ideas, whatever the kind of node.
 
 Only the nodes the output depends on run: nodes the output ignores are warned about by the
 loader and left out of `topological_order`, `layers` and the lists derived from them.
@@ -17,9 +29,9 @@ import msgspec
 import networkx as nx
 
 from dlngraph.graph.analysis import critical_path, layers, ordered_topologically
-from dlngraph.spec.dependencies import dependency_graph, residual_sources
+from dlngraph.spec.dependencies import dependency_graph, parent_ids, residual_sources
 from dlngraph.spec.network import NetworkSpec
-from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, Node
+from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, Node, VoteNode
 from dlngraph.spec.templates import Template, forward_template
 from dlngraph.spec.validate import ensure_valid
 
@@ -47,6 +59,8 @@ class CompiledNetwork:
         self._templates = {
             node.id: forward_template(node) for node in spec.nodes if isinstance(node, (LMNode, ConcatNode))
         }
+        self._scored = list(dict.fromkeys(self._scored_from(spec.output)))
+        self._hidden = self._find_hidden()
 
     def __repr__(self) -> str:
         return f"CompiledNetwork({self.spec.name!r}, nodes={len(self._nodes)}, output={self.output!r})"
@@ -103,9 +117,42 @@ class CompiledNetwork:
         return [node_id for node_id in self.lm_nodes if self._lm_nodes[node_id].trainable]
 
     @property
-    def hidden(self) -> list[str]:
-        """Every node between the input and the output (output excluded), in topological order."""
+    def intermediate(self) -> list[str]:
+        """Every node that runs except the output (of any kind), in topological order."""
         return [node_id for node_id in self._order if node_id != self.output]
+
+    @property
+    def scored(self) -> list[str]:
+        """The lm nodes compared with the label (see the module docstring); empty when the
+        output is neither an lm node nor a vote over lm nodes."""
+        return list(self._scored)
+
+    @property
+    def hidden(self) -> list[str]:
+        """The lm nodes with latent text that inference trains or passes targets through
+        (see the module docstring), in topological order."""
+        return list(self._hidden)
+
+    def consumers(self, node_id: str) -> list[str]:
+        """The nearest lm nodes that read `node_id`, looking through concat nodes."""
+        found: list[str] = []
+        for child in self.children(node_id):
+            node = self.node(child)
+            if isinstance(node, LMNode):
+                found.append(child)
+            elif isinstance(node, ConcatNode):
+                found.extend(self.consumers(child))
+        return list(dict.fromkeys(found))
+
+    def hidden_parents(self, node_id: str) -> list[str]:
+        """The nearest hidden nodes that `node_id` reads, looking through concat nodes."""
+        found: list[str] = []
+        for source in parent_ids(self.node(node_id)):
+            if source in self._hidden:
+                found.append(source)
+            elif isinstance(self.node(source), ConcatNode):
+                found.extend(self.hidden_parents(source))
+        return list(dict.fromkeys(found))
 
     @property
     def critical_path(self) -> list[str]:
@@ -144,3 +191,18 @@ class CompiledNetwork:
 
     def _llm_calls(self, node_id: str) -> int:
         return 1 if node_id in self._lm_nodes else 0
+
+    def _scored_from(self, node_id: str) -> list[str]:
+        node = self.node(node_id)
+        if isinstance(node, LMNode):
+            return [node_id]
+        if isinstance(node, VoteNode):
+            return [scored for source in node.inputs for scored in self._scored_from(source)]
+        return []
+
+    def _find_hidden(self) -> list[str]:
+        trainable = set(self.trainable)
+        return [
+            node_id for node_id in self.lm_nodes
+            if node_id not in self._scored and (node_id in trainable or trainable & nx.ancestors(self.graph, node_id))
+        ]

@@ -20,12 +20,16 @@ over: a key meant for one provider must never be sent to another server. Pass
 `base_url_api_key_env` to name the variable holding the override server's own key.
 
 The pool owns its backends (`async with pool:` or `await pool.aclose()` closes each exactly
-once) but not the cache or the budget, which the caller created and may share.
+once; when a model cannot be opened, `from_specs` closes those opened before it) but not the
+cache or the budget, which the caller created and may share.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
+import threading
 from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -96,19 +100,23 @@ class ModelPool(Mapping[str, LanguageModel]):
         stats = stats if stats is not None else CallStats()
         shared = _Sharing(limiters if limiters is not None else {})
         built: dict[str, LanguageModel] = {}
-        for name, spec in models.items():
-            if base_url is not None:
-                spec = override_base_url(spec, base_url, base_url_api_key_env)
-            built[name] = LanguageModel(
-                name,
-                shared.backend(spec),
-                limits=spec.limits,
-                cache=cache,
-                budget=budget,
-                stats=stats,
-                rng=_retry_rng(seed, name),
-                limiter=shared.limiter(spec),
-            )
+        try:
+            for name, spec in models.items():
+                if base_url is not None:
+                    spec = override_base_url(spec, base_url, base_url_api_key_env)
+                built[name] = LanguageModel(
+                    name,
+                    shared.backend(spec),
+                    limits=spec.limits,
+                    cache=cache,
+                    budget=budget,
+                    stats=stats,
+                    rng=_retry_rng(seed, name),
+                    limiter=shared.limiter(spec),
+                )
+        except BaseException:
+            _close_unused(shared.backends)
+            raise
         return cls(built, stats=stats)
 
     # --- the mapping ---------------------------------------------------------------------------
@@ -249,6 +257,23 @@ def build_backend(spec: ModelSpec) -> Backend:
     raise ValueError(f"unknown backend {spec.backend!r}; use 'openai' or 'local'")
 
 
+def _close_unused(backends: list[Backend]) -> None:
+    """Close the backends of a pool that failed to build, none of them used yet (a later model
+    could not be opened). `from_specs` is synchronous and may run inside an event loop, so
+    their `aclose` runs on a private loop in a thread of its own: an unused backend holds
+    nothing bound to the caller's loop (an HTTP session opens at the first request). Their
+    own failures to close are dropped: the error that stopped the build is the one to report."""
+
+    async def close_each() -> None:
+        for backend in backends:
+            with contextlib.suppress(Exception):
+                await backend.aclose()
+
+    closer = threading.Thread(target=asyncio.run, args=(close_each(),), name="dlngraph-pool-close")
+    closer.start()
+    closer.join()
+
+
 LimiterRegistry = dict[tuple[Any, ...], ModelLimiter]
 """Limiters by server model and limits (see `_Sharing.limiter`)."""
 
@@ -259,6 +284,10 @@ class _Sharing:
     def __init__(self, limiters: LimiterRegistry) -> None:
         self._backends: dict[ModelSpec, Backend] = {}
         self._limiters = limiters
+
+    @property
+    def backends(self) -> list[Backend]:
+        return list(self._backends.values())
 
     def backend(self, spec: ModelSpec) -> Backend:
         key = _backend_key(spec)

@@ -18,6 +18,12 @@ def residual_sources(node: Node) -> list[str]:
     return list(node.residual) if isinstance(node, LMNode) else []
 
 
+def parent_ids(node: Node) -> list[str]:
+    """The nodes whose outputs `node` reads (inputs, then residual sources), each once, `input`
+    left out."""
+    return [source for source in dict.fromkeys([*node.inputs, *residual_sources(node)]) if source != INPUT]
+
+
 def dependency_graph(spec: NetworkSpec) -> nx.DiGraph:
     graph = nx.DiGraph()
     graph.add_node(INPUT)

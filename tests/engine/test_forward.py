@@ -222,3 +222,13 @@ async def test_concat_joins_its_inputs_without_a_model_call() -> None:
             await close_models(models)
         assert server.stats.requests == 3
     assert result.output("both", 0).text == "AAA\n\nBBB"
+
+
+async def test_a_misspelt_option_is_refused_before_any_call() -> None:
+    """`run_forward` and `ForwardRun` share one set of options (`ForwardOptions`); a key outside it
+    is refused, as a misspelt keyword argument would be, instead of silently ignored."""
+    network = network_from_text(CHAIN4)
+    with pytest.raises(TypeError, match="unknown forward options keepgoing; known: prompts, samples"):
+        ForwardRun(network, {}, ["x"], keepgoing=True)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unknown forward options keepgoing"):
+        await run_forward(network, {}, ["x"], keepgoing=True)  # type: ignore[call-arg]

@@ -31,7 +31,7 @@ def test_dln1() -> None:
     assert network.output == "answer"
     assert network.layers == [["answer"]]
     assert network.topological_order == ["answer"]
-    assert network.hidden == []
+    assert network.intermediate == []
     assert network.trainable == ["answer"]
     assert (network.critical_path, network.critical_path_length) == (["answer"], 1)
     assert network.template("answer").ref == "classify@1"
@@ -40,7 +40,7 @@ def test_dln1() -> None:
 def test_dln2() -> None:
     network = shipped("dln2")
     assert network.layers == [["reason"], ["answer"]]
-    assert network.hidden == ["reason"]
+    assert network.intermediate == ["reason"]
     assert network.trainable == ["reason", "answer"]
     assert network.parents("answer") == ["reason"]
     assert network.residual_sources("answer") == ["input"]
@@ -58,7 +58,7 @@ def test_deep4() -> None:
     chain = ["restate", "track", "summarize", "answer"]
     assert network.topological_order == chain
     assert network.layers == [[node] for node in chain]
-    assert network.hidden == chain[:3]
+    assert network.intermediate == chain[:3]
     assert network.critical_path == chain
     assert network.critical_path_length == 4
 
@@ -66,7 +66,7 @@ def test_deep4() -> None:
 def test_wide_ensemble() -> None:
     network = shipped("wide_ensemble")
     assert network.layers == [["literal", "counting", "skeptic"], ["vote"]]
-    assert network.hidden == ["literal", "counting", "skeptic"]
+    assert network.intermediate == ["literal", "counting", "skeptic"]
     assert network.lm_nodes == ["literal", "counting", "skeptic"]
     assert network.trainable == ["literal", "counting", "skeptic"]
     assert network.critical_path_length == 1  # the vote costs no LLM call
@@ -82,7 +82,7 @@ def test_residual() -> None:
     assert network.residual_sources("position") == ["input"]
     assert network.children("moves") == ["position", "answer"]
     assert network.critical_path_length == 3
-    assert network.hidden == ["moves", "position"]
+    assert network.intermediate == ["moves", "position"]
 
 
 def test_graph_nodes_and_edge_kinds() -> None:

@@ -96,7 +96,7 @@ def test_compiled_graph_invariants(document: dict[str, Any]) -> None:
     assert network.critical_path_length == sum(node in lm_nodes for node in path)
     assert network.critical_path_length == llm_calls_on_longest_path(network.graph, network.output, lm_nodes)
 
-    assert network.hidden == [node for node in order if node != network.output]
+    assert network.intermediate == [node for node in order if node != network.output]
     assert set(network.trainable) <= set(network.lm_nodes) <= set(order)
     assert load_spec_text(dump_spec(loaded.spec)).spec == loaded.spec
 

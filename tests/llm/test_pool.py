@@ -129,6 +129,36 @@ async def test_every_backend_is_closed_exactly_once(scripted_server, monkeypatch
     assert len(closed) == 2
 
 
+async def test_a_model_that_cannot_be_opened_closes_those_opened_before_it(scripted_server, tmp_path, monkeypatch):
+    pytest.importorskip("llama_cpp")
+    from dlngraph.llm.local.backend import LocalBackend
+
+    closed: list[object] = []
+
+    def recording(original):
+        async def aclose(self) -> None:
+            closed.append(self)
+            await original(self)
+
+        return aclose
+
+    monkeypatch.setattr(OpenAIBackend, "aclose", recording(OpenAIBackend.aclose))
+    monkeypatch.setattr(LocalBackend, "aclose", recording(LocalBackend.aclose))
+    weights = tmp_path / "first.gguf"
+    weights.write_bytes(b"GGUF")  # opened (a share of its worker taken), never loaded
+    specs = {
+        "server": openai_spec(scripted_server.base_url),
+        "embedded": local_spec(model_path=str(weights)),
+        "missing": local_spec(model_path=str(tmp_path / "absent.gguf")),
+    }
+    with pytest.raises(FileNotFoundError, match="absent.gguf"):
+        ModelPool.from_specs(specs)
+    assert [type(backend) for backend in closed] == [OpenAIBackend, LocalBackend]
+    reopened = LocalBackend(weights)  # the released share: a fresh worker, not the first one's
+    assert reopened._worker is not closed[1]._worker
+    await reopened.aclose()
+
+
 async def test_usage_is_nested_numbers_by_phase_node_and_model(start_server, tmp_path):
     server = await start_server(script=Script().fail("refused", 400, "No."), latency=Latency(mean_s=0.02))
     specs = {"writer": openai_spec(server.base_url, limits=Limits(max_attempts=1))}

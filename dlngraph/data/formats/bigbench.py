@@ -19,13 +19,14 @@ from dlngraph.data.errors import IssueLog
 from dlngraph.data.formats.json_document import convert_examples, read_json_document
 from dlngraph.data.formats.records import (
     DEFAULT_FIELDS,
+    JSON_MAPPING,
     FieldMap,
     Record,
-    describe,
     to_example,
 )
 from dlngraph.data.options import LETTERS, ChoiceStyle, letter_target, with_options
 from dlngraph.data.types import Example
+from dlngraph.spec.convert import describe
 
 
 class BigBenchTask(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,7 +85,7 @@ def _scored_options(record: Record, log: IssueLog) -> dict[str, float] | None:
     where = record.where("target_scores")
     scores = record.values["target_scores"]
     if not isinstance(scores, dict) or not all(_is_number(score) for score in scores.values()):
-        log.add(record.line, where, f"expected an object of option -> number, found {describe(scores)}")
+        log.add(record.line, where, f"expected an object of option -> number, found {describe(scores, mapping=JSON_MAPPING)}")
         return None
     if not 2 <= len(scores) <= len(LETTERS):
         log.add(record.line, where, f"expected 2 to {len(LETTERS)} options, found {len(scores)}")

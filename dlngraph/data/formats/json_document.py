@@ -13,9 +13,10 @@ from typing import Any
 
 from dlngraph.data.errors import DataError, IssueLog
 from dlngraph.data.formats.json_positions import element_lines
-from dlngraph.data.formats.records import Record, describe
+from dlngraph.data.formats.records import JSON_MAPPING, Record
 from dlngraph.data.formats.text_files import read_text
 from dlngraph.data.types import Example
+from dlngraph.spec.convert import describe
 
 TOO_DEEP = "nested too deeply (Python's JSON parser stops at about 1,000 levels of arrays and objects)"
 """Said of a JSON value so deep that parsing it would exhaust the interpreter's stack."""
@@ -34,9 +35,9 @@ def read_json_document(path: Path) -> tuple[str, dict[str, Any]]:
     except RecursionError:
         raise DataError.about(path, TOO_DEEP, line=1) from None
     if not isinstance(document, dict):
-        raise DataError.about(path, f"expected a JSON object with an 'examples' list, found {describe(document)}", line=1)
+        raise DataError.about(path, f"expected a JSON object with an 'examples' list, found {describe(document, mapping=JSON_MAPPING)}", line=1)
     if not isinstance(document.get("examples"), list):
-        found = describe(document["examples"]) if "examples" in document else "no 'examples' field"
+        found = describe(document["examples"], mapping=JSON_MAPPING) if "examples" in document else "no 'examples' field"
         raise DataError.about(path, f"expected an 'examples' list, found {found}", line=1, where="examples")
     return text, document
 
@@ -58,7 +59,7 @@ def _convert_all(items: list[Any], lines: list[int], role: str, convert: RowConv
     for index, (item, line) in enumerate(zip(items, lines, strict=True)):
         prefix = f"examples[{index}]"
         if not isinstance(item, dict):
-            log.add(line, prefix, f"expected an object, found {describe(item)}")
+            log.add(line, prefix, f"expected an object, found {describe(item, mapping=JSON_MAPPING)}")
             continue
         example = convert(Record(values=item, line=line, prefix=prefix, id=f"{role}:{index}"), log)
         if example is not None:

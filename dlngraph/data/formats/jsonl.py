@@ -10,13 +10,14 @@ from dlngraph.data.errors import IssueLog
 from dlngraph.data.formats.json_document import TOO_DEEP
 from dlngraph.data.formats.records import (
     DEFAULT_FIELDS,
+    JSON_MAPPING,
     FieldMap,
     Record,
-    describe,
     to_examples,
 )
 from dlngraph.data.formats.text_files import read_text
 from dlngraph.data.types import Example
+from dlngraph.spec.convert import describe
 
 
 def read_jsonl(path: Path, *, role: str, fields: FieldMap = DEFAULT_FIELDS) -> list[Example]:
@@ -42,6 +43,6 @@ def _records(text: str, role: str, log: IssueLog) -> Iterator[Record]:
             log.add(number, "", TOO_DEEP)
             continue
         if not isinstance(value, dict):
-            log.add(number, "", f"expected a JSON object, found {describe(value)}")
+            log.add(number, "", f"expected a JSON object, found {describe(value, mapping=JSON_MAPPING)}")
             continue
         yield Record(values=value, line=number, prefix="", id=f"{role}:{number}")

@@ -14,7 +14,10 @@ import msgspec
 
 from dlngraph.data.errors import IssueLog
 from dlngraph.data.types import Example
-from dlngraph.spec.convert import describe as describe_value
+from dlngraph.spec.convert import describe
+
+JSON_MAPPING = "an object"
+"""What JSON calls a mapping, in the "found ..." of a message (`spec.convert.describe`)."""
 
 
 class FieldMap(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,11 +51,6 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.prefix}.{field}" if self.prefix else field
 
 
-def describe(value: Any) -> str:
-    """A short description of a found value, in JSON's terms, for "expected ..., found ..." messages."""
-    return describe_value(value, mapping="an object")
-
-
 def to_examples(records: Iterable[Record], fields: FieldMap, log: IssueLog) -> list[Example]:
     """The examples of all good records; each bad record adds its problems to `log`."""
     examples = []
@@ -78,7 +76,7 @@ def _input_text(record: Record, field: str, log: IssueLog) -> str | None:
         return None
     value = record.values[field]
     if not isinstance(value, str):
-        log.add(record.line, record.where(field), f"expected the input as a string, found {describe(value)}")
+        log.add(record.line, record.where(field), f"expected the input as a string, found {describe(value, mapping=JSON_MAPPING)}")
         return None
     if not value.strip():
         log.add(record.line, record.where(field), "the input is empty")
@@ -93,7 +91,7 @@ def _target_text(record: Record, fields: FieldMap, log: IssueLog) -> str | None:
         return None
     value = record.values[field]
     if isinstance(value, bool) or not isinstance(value, str | int):
-        log.add(record.line, record.where(field), f"expected the target as a string or an integer, found {describe(value)}")
+        log.add(record.line, record.where(field), f"expected the target as a string or an integer, found {describe(value, mapping=JSON_MAPPING)}")
         return None
     target = str(value)
     if not target.strip():

@@ -1,4 +1,9 @@
-"""Classes: well-formed, only on scored nodes, and shared by every input of a vote."""
+"""Classes: well-formed, only where something reads them, and shared by every input of a vote.
+
+Classes are read on the output (its answer is matched to a class) and on every input of a vote
+(the vote counts labels). Training's *scored* nodes (`CompiledNetwork.scored`) are among them,
+but this check runs before compiling and also covers votes the output does not depend on.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +13,24 @@ from dlngraph.spec.network import NetworkSpec
 from dlngraph.spec.nodes import INPUT, LMNode, VoteNode
 
 
-def scored_nodes(spec: NetworkSpec) -> set[str]:
-    """Nodes whose class distribution is scored: the output, and the lm nodes a vote reads."""
+def classes_read(spec: NetworkSpec) -> set[str]:
+    """Ids of the nodes whose classes something reads: the output and every input of a vote."""
     return {spec.output} | {source for node in spec.nodes if isinstance(node, VoteNode) for source in node.inputs}
 
 
 def check_classes(spec: NetworkSpec) -> list[Finding]:
     findings: list[Finding] = []
-    scored = scored_nodes(spec)
+    read = classes_read(spec)
     lm_nodes = {node.id: node for node in spec.nodes if isinstance(node, LMNode)}
     for index, node in enumerate(spec.nodes):
         path = ("nodes", index)
         if isinstance(node, LMNode) and node.classes is not None:
             findings += _check_entries(node.classes, (*path, "classes"))
-            if node.id not in scored:
+            if node.id not in read:
                 findings.append(
                     Finding(
                         (*path, "classes"),
-                        f"node '{node.id}' is not scored (only the output and the lm inputs of a vote are), "
-                        "so its classes would never be used",
+                        f"node '{node.id}' is not scored and no vote reads it, so its classes would never be used",
                     )
                 )
         if isinstance(node, VoteNode):
