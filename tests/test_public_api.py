@@ -13,7 +13,9 @@ import pytest
 
 import dlngraph
 from dlngraph.cli.main import USER_ERRORS
+from dlngraph.runs.gc_tuning import OLDER_THRESHOLDS, YOUNGEST_THRESHOLD
 from dlngraph.testing.server import ScriptedServer
+from tests.runs.test_gc_tuning import thresholds_after
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,6 +121,12 @@ def test_every_public_name_in_use_still_loads_nothing_heavy() -> None:
     loaded = _loaded_after("import dlngraph; [getattr(dlngraph, name) for name in dlngraph.__all__]")
     assert "dlngraph.runs.train" in loaded
     assert [module for module in loaded if module.split(".")[0] in HEAVY] == []
+
+
+def test_tune_gc_is_the_commands_setting_and_touching_the_api_leaves_the_programs_own() -> None:
+    touched = "import dlngraph; [getattr(dlngraph, name) for name in dlngraph.__all__]"
+    assert thresholds_after(touched) == thresholds_after("pass")
+    assert thresholds_after(touched + "; dlngraph.tune_gc()") == (YOUNGEST_THRESHOLD, *OLDER_THRESHOLDS)
 
 
 def _network_in_code(base_url: str) -> dlngraph.NetworkSpec:
