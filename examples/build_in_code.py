@@ -9,11 +9,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dlngraph.graph import compile_network
-from dlngraph.spec import LMNode, NetworkSpec, dump_spec, load_spec
-from dlngraph.spec.data import GeneratedData, SplitSizes
-from dlngraph.spec.models import ModelSpec, Sampling
-from dlngraph.spec.training import TrainingSpec
+from dlngraph import (
+    GeneratedData,
+    LMNode,
+    ModelSpec,
+    NetworkSpec,
+    Sampling,
+    SplitSizes,
+    TrainingSpec,
+    compile_network,
+    dump_spec,
+    load_spec,
+)
 
 
 def build() -> NetworkSpec:

@@ -11,11 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from dlngraph.data import load_dataset
-from dlngraph.engine import run_forward
-from dlngraph.graph import compile_network
-from dlngraph.llm.pool import ModelPool
-from dlngraph.spec import load_spec
+from dlngraph import ModelPool, compile_network, load_dataset, load_spec, run_forward
 
 
 async def main(spec_path: Path, count: int = 4) -> None:

@@ -15,14 +15,18 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import tempfile
 from pathlib import Path
 
-from dlngraph.runs import TrainOptions, train_spec
-from dlngraph.spec import LMNode, NetworkSpec, dump_spec
-from dlngraph.spec.data import PresetData
-from dlngraph.spec.models import ModelSpec, Sampling
-from dlngraph.spec.training import TrainingSpec
+from dlngraph import (
+    LMNode,
+    ModelSpec,
+    NetworkSpec,
+    PresetData,
+    Sampling,
+    TrainingSpec,
+    TrainOptions,
+    train_spec,
+)
 
 
 def spec(data_dir: Path, base_url: str, model: str) -> NetworkSpec:
@@ -46,10 +50,8 @@ async def main() -> None:
     data_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data")
     base_url = os.environ.get("DLNGRAPH_BASE_URL", "https://api.openai.com/v1")
     model = os.environ.get("DLNGRAPH_MODEL", "gpt-3.5-turbo-instruct")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bbh_navigate_dln1.yaml"
-        path.write_text(dump_spec(spec(data_dir, base_url, model)), encoding="utf-8")
-        summary = await train_spec(path, TrainOptions(runs_root=Path(os.environ.get("DLNGRAPH_RUNS", "runs"))))
+    options = TrainOptions(runs_root=Path(os.environ.get("DLNGRAPH_RUNS", "runs")))
+    summary = await train_spec(spec(data_dir, base_url, model), options)
     print(f"run {summary.run_dir}: best dev {summary.best_dev_accuracy}, test {summary.test_accuracy},"
           f" {summary.calls} calls, {summary.prompt_tokens + summary.completion_tokens} tokens")
 

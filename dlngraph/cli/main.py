@@ -26,10 +26,10 @@ from dlngraph.cli import (
     train,
     validate,
 )
-from dlngraph.cli.gc_tuning import tune_garbage_collector
 from dlngraph.data.errors import DataError
 from dlngraph.dln.roles import TrainingError
 from dlngraph.llm.errors import LLMError
+from dlngraph.runs.gc_tuning import tune_gc
 from dlngraph.runs.overrides import OverrideError
 from dlngraph.spec import SpecError
 from dlngraph.spec.metrics import MetricError
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:  # --help, --version, or a usage error (already printed)
         return exit_request.code if isinstance(exit_request.code, int) else 0
-    tune_garbage_collector()
+    tune_gc()
     try:
         command: Command = args.command
         return command.run(args)

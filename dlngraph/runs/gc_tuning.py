@@ -9,8 +9,8 @@ counting when their call ends. The commands therefore collect the youngest gener
 50,000 net allocations instead (benchmarks/RESULTS.md, session 4: the DLN-2 step 3.5% faster,
 the client stack at 1,024 calls in flight about 25% faster).
 
-Only the commands do this; a program that imports dlngraph keeps its own settings (and may call
-`tune_garbage_collector` itself).
+Only the commands do this; a program that imports dlngraph keeps its own settings, and may call
+`dlngraph.tune_gc()` itself.
 """
 
 from __future__ import annotations
@@ -23,6 +23,6 @@ OLDER_THRESHOLDS = (10, 10)
 """CPython's defaults for the two older generations."""
 
 
-def tune_garbage_collector() -> None:
+def tune_gc() -> None:
     """Collect the youngest generation less often (see the module docstring)."""
     gc.set_threshold(YOUNGEST_THRESHOLD, *OLDER_THRESHOLDS)

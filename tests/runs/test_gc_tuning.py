@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from dlngraph.cli.gc_tuning import OLDER_THRESHOLDS, YOUNGEST_THRESHOLD
+from dlngraph.runs.gc_tuning import OLDER_THRESHOLDS, YOUNGEST_THRESHOLD
 
 
 def thresholds_after(code: str) -> tuple[int, ...]:
