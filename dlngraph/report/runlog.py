@@ -37,9 +37,6 @@ class NotARunDirectory(Exception):
     """The path holds neither a spec.yaml nor an events.jsonl: nothing to report on."""
 
 
-Iteration = IterationRecord
-"""One line of events.jsonl: a training step."""
-
 @dataclass(frozen=True)
 class RunLog:
     """Everything a run directory says about its run."""
@@ -49,7 +46,7 @@ class RunLog:
     """The spec the run trained (spec.yaml), None if missing or unreadable."""
     start: StartRecord | None
     """The initial prompts' dev accuracy (the first line of events.jsonl), if it was measured."""
-    iterations: list[Iteration]
+    iterations: list[IterationRecord]
     summary: RunSummary | None
     """summary.json, written only when a run ends: None while it runs or after a crash."""
     problems: list[str] = field(default_factory=list)
@@ -123,7 +120,7 @@ def _read_spec(run: RunDirectory, problems: list[str]) -> NetworkSpec | None:
         return None
 
 
-def _read_events(run: RunDirectory, problems: list[str]) -> tuple[StartRecord | None, list[Iteration]]:
+def _read_events(run: RunDirectory, problems: list[str]) -> tuple[StartRecord | None, list[IterationRecord]]:
     """The start record and every readable iteration of events.jsonl; a line of an unexpected
     shape is skipped, not fatal."""
     start: StartRecord | None = None
