@@ -163,3 +163,20 @@ def test_report_and_compare_refuse_a_newer_run_and_write_nothing(
     where = f"{old_run / file} line 1" if file == "events.jsonl" else str(old_run / file)
     assert f"{where}: run format version {FORMAT_VERSION + 1}" in error
     assert snapshot(old_run) == before and not out.exists()
+
+
+def test_a_sweep_report_reads_every_run_before_writing_any(old_run: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A sweep whose second run is newer gets no report at all, not the first run's alone."""
+    sweep = tmp_path / "sweep"
+    for run_id in ("a", "b"):
+        shutil.copytree(old_run, sweep / run_id)
+    set_version(sweep / "b" / "summary.json", FORMAT_VERSION + 1)
+    runs = [{"id": run_id, "overrides": []} for run_id in ("a", "b")]
+    (sweep / "sweep.json").write_text(json.dumps({"sweep": "s", "spec": "x.yaml", "metric": "best_dev_accuracy",
+                                                  "runs": runs, "ranking": []}))
+    before = {run_id: snapshot(sweep / run_id) for run_id in ("a", "b")}
+    assert main(["report", str(sweep)]) == 1
+    assert f"{sweep / 'b' / 'summary.json'}: run format version {FORMAT_VERSION + 1}" in capsys.readouterr().err
+    assert {run_id: snapshot(sweep / run_id) for run_id in ("a", "b")} == before
+    assert sorted(path.name for path in sweep.iterdir()) == ["a", "b", "sweep.json"]
