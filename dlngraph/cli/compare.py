@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dlngraph.cli import CommandError
 from dlngraph.cli.report import load_report_module
+from dlngraph.dln.run_format import FormatVersionError
 from dlngraph.runs.sweep import sweep_run_dirs
 
 NAME = "compare"
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     comparison = load_report_module("comparison")
     try:
         runs = [runlog.read_run(path) for path in expand_sweeps(args.run_dirs)]
-    except runlog.NotARunDirectory as error:
+    except (runlog.NotARunDirectory, FormatVersionError) as error:
         raise CommandError(str(error)) from None
     print(comparison.comparison_table(runs), end="")
     if args.out is not None:

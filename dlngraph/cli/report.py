@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 from dlngraph.cli import CommandError
+from dlngraph.dln.run_format import FormatVersionError
 from dlngraph.runs.sweep import sweep_run_dirs
 
 NAME = "report"
@@ -34,24 +35,29 @@ def run(args: argparse.Namespace) -> int:
         return _sweep_report(args.run_dir, sweep_runs, args)
     try:
         page = run_report.write_report(args.run_dir, args.out, top_k=args.top_k)
-    except runlog.NotARunDirectory as error:
+    except (runlog.NotARunDirectory, FormatVersionError) as error:
         raise CommandError(str(error)) from None
     print(f"wrote {page}")
     return 0
 
 
 def _sweep_report(folder: Path, run_dirs: list[Path], args: argparse.Namespace) -> int:
-    """Every started run's report (under --out/<run id> with --out), and their comparison."""
+    """Every started run's report (under --out/<run id> with --out), and their comparison; every
+    run is read before anything is written."""
     if not run_dirs:
         raise CommandError(f"{folder}: the sweep has no run started yet")
     run_report = load_report_module("run_report")
     runlog = load_report_module("runlog")
     comparison = load_report_module("comparison")
+    try:
+        runs = [runlog.read_run(path) for path in run_dirs]
+    except FormatVersionError as error:
+        raise CommandError(str(error)) from None
     out = args.out if args.out is not None else folder
-    for run_dir in run_dirs:
-        page = run_report.write_report(run_dir, None if args.out is None else out / run_dir.name, top_k=args.top_k)
+    for run in runs:
+        page = run_report.write_run_report(run, None if args.out is None else out / run.name, top_k=args.top_k)
         print(f"wrote {page}")
-    print(f"wrote {comparison.write_comparison([runlog.read_run(path) for path in run_dirs], out)}")
+    print(f"wrote {comparison.write_comparison(runs, out)}")
     return 0
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from dlngraph.cli import CommandError, add_server_arguments, check_server_arguments
 from dlngraph.cli.progress import Progress, add_progress_argument, requests_sent, three_decimals
 from dlngraph.dln.plan import calls_per_iteration, dependency_depth, validation_passes
+from dlngraph.dln.run_format import FormatVersionError
 from dlngraph.dln.rundir import RunDirectoryError
 from dlngraph.engine import EventBus
 from dlngraph.graph import compile_network
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 summary = asyncio.run(resume_run(args.resume, options, events, progress.watch))
             else:
                 summary = asyncio.run(train_spec(args.spec, options, events, progress.watch))
-        except (OverrideError, FileNotFoundError, ValueError, RunDirectoryError) as error:
+        except (OverrideError, FileNotFoundError, ValueError, RunDirectoryError, FormatVersionError) as error:
             raise CommandError(str(error)) from None
         except (OSError, sqlite3.Error) as error:  # disk full, a read-only folder, ...
             raise CommandError(_cannot_write(error, run_dirs)) from None

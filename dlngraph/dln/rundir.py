@@ -1,16 +1,7 @@
-"""The run directory: everything a training run leaves behind, written so that a crash at any
-moment leaves it readable.
-
-    runs/<name>-<timestamp>/
-      spec.yaml        the resolved spec the run trains (overrides applied)
-      events.jsonl     the start's dev accuracy ("kind": "start"), then one JSON object per
-                       iteration (prompts, candidates, scores, usage)
-      checkpoint.json  the trainer's state after the last finished iteration (atomic)
-      final.yaml       the spec with the best prompts, for `dlngraph eval`
-      summary.json     accuracies, calls, tokens and wall time of the run
-      cache.sqlite     the LLM cache: a resumed or repeated run replays calls from it
-      run.lock         held (flock) by the one process training the run; the kernel drops
-                       it when that process ends, however it ends, so it is never stale
+"""The run directory's mechanics: files written so that a crash at any moment leaves them
+readable (`atomic_write`), the lock that lets one process train a run, links refused, and the
+temporaries a killed write leaves behind. What the files hold, and their format version, is
+`dlngraph.dln.run_format`'s business.
 """
 
 from __future__ import annotations
@@ -26,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from dlngraph.dln import run_format
+from dlngraph.dln.run_format import check_file_version, check_version
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -87,7 +81,8 @@ RESTART_ADVICE = (
 
 
 class RunDirectory:
-    ATOMIC_FILES = ("spec.yaml", "events.jsonl", "checkpoint.json", "final.yaml", "summary.json")
+    ATOMIC_FILES = (run_format.SPEC_FILE, run_format.EVENTS_FILE, run_format.CHECKPOINT_FILE,
+                    run_format.FINAL_SPEC_FILE, run_format.SUMMARY_FILE)
     """The files written with `atomic_write` (events.jsonl when a resume trims it)."""
 
     def __init__(self, path: Path) -> None:
@@ -106,13 +101,13 @@ class RunDirectory:
             except FileExistsError:
                 suffix += 1
 
-    spec_path = property(lambda self: self.path / "spec.yaml")
-    events_path = property(lambda self: self.path / "events.jsonl")
-    checkpoint_path = property(lambda self: self.path / "checkpoint.json")
-    final_spec_path = property(lambda self: self.path / "final.yaml")
-    summary_path = property(lambda self: self.path / "summary.json")
-    cache_path = property(lambda self: self.path / "cache.sqlite")
-    lock_path = property(lambda self: self.path / "run.lock")
+    spec_path = property(lambda self: self.path / run_format.SPEC_FILE)
+    events_path = property(lambda self: self.path / run_format.EVENTS_FILE)
+    checkpoint_path = property(lambda self: self.path / run_format.CHECKPOINT_FILE)
+    final_spec_path = property(lambda self: self.path / run_format.FINAL_SPEC_FILE)
+    summary_path = property(lambda self: self.path / run_format.SUMMARY_FILE)
+    cache_path = property(lambda self: self.path / run_format.CACHE_FILE)
+    lock_path = property(lambda self: self.path / run_format.LOCK_FILE)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -162,9 +157,10 @@ class RunDirectory:
             os.fsync(handle.fileno())
 
     def read_events(self, *, strict: bool = False) -> list[dict[str, Any]]:
-        """Every event up to the first unreadable line. A crash can cut only the last line;
-        `strict` raises `RunDirectoryError` for a damaged line with more lines after it (the
-        file was damaged otherwise, and what follows it would be lost)."""
+        """Every event up to the first unreadable line, as the JSON object it is (the records
+        are `run_format.event_of`'s). A crash can cut only the last line; `strict` raises
+        `RunDirectoryError` for a damaged line with more lines after it (the file was damaged
+        otherwise, and what follows it would be lost)."""
         if not self.events_path.exists():
             return []
         events = []
@@ -192,6 +188,16 @@ class RunDirectory:
         for entry in stale:
             entry.unlink(missing_ok=True)
         return stale
+
+    def check_format_version(self) -> None:
+        """Raise `run_format.FormatVersionError` if checkpoint.json, summary.json or a line of
+        events.jsonl is of a version this code does not read: before anything is written into
+        the run. A damaged file is left to its reader, which says what to do."""
+        for path in (self.checkpoint_path, self.summary_path):
+            if path.exists():
+                check_file_version(path)
+        for number, event in enumerate(self.read_events(), start=1):
+            check_version(event, f"{self.events_path} line {number}")
 
     def keep_events_through(self, iteration: int) -> None:
         """Drop events past the checkpoint (written by an iteration a crash interrupted); the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -19,39 +19,25 @@ from dlngraph.data.types import LabeledExample
 from dlngraph.dln.evaluate import Evaluation, evaluate
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.postprocess import loss_of
-from dlngraph.dln.run_format import StepResult
+from dlngraph.dln.run_format import (
+    IterationRecord,
+    Spent,
+    StartRecord,
+    StepResult,
+    TrainState,
+    Usage,
+    prompt_key,
+)
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.seeds import derive_seed
-from dlngraph.dln.state import Spent, TrainState, prompt_key
 from dlngraph.dln.step import StepSettings, TrainingStep
 from dlngraph.engine import EventBus
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.errors import BudgetExceeded
 
-UsageProbe = Callable[[], dict[str, Any]]
-"""Returns cumulative usage (calls, tokens, ... per phase); the trainer logs its deltas."""
-
-
-class IterationRecord(msgspec.Struct, kw_only=True):
-    iteration: int
-    prompts: dict[str, str]
-    batch_loss: float
-    dev_accuracy: float | None
-    best_dev_accuracy: float | None
-    updates: dict[str, Any]
-    hidden: dict[str, Any]
-    failed_examples: list[int]
-    usage: dict[str, Any]
-    elapsed_s: float
-
-
-class StartRecord(msgspec.Struct, kw_only=True, tag="start", tag_field="kind"):
-    """The first line of events.jsonl: the initial prompts' dev accuracy, before any step."""
-
-    prompts: dict[str, str]
-    dev_accuracy: float
-    usage: dict[str, Any]
-    elapsed_s: float
+UsageProbe = Callable[[], Mapping[str, Any]]
+"""Returns cumulative usage (`ModelPool.usage()`: calls, tokens, ... per phase); the trainer
+logs its deltas as `run_format.Usage`."""
 
 
 class TrainOutcome(msgspec.Struct, kw_only=True):
@@ -94,7 +80,8 @@ class Trainer:
         self.labels = labels
         self.run = run
         self.events = events or EventBus()
-        self.usage = usage or dict
+        self._probe = usage
+        self.usage: UsageProbe = usage or dict
         self._session_started = session_started if session_started is not None else time.perf_counter()
         self._spent_before = Spent()
         self._checkpointed = self.initial_state()
@@ -191,7 +178,7 @@ class Trainer:
         if self.run is not None:
             self.run.append_event(StartRecord(
                 prompts=dict(state.prompts), dev_accuracy=accuracy,
-                usage=usage_delta(usage_before, self.usage()), elapsed_s=time.perf_counter() - started,
+                usage=self._usage_since(usage_before), elapsed_s=time.perf_counter() - started,
             ))
         self._checkpoint(state)
         self.events.publish("start", dev_accuracy=accuracy)
@@ -272,28 +259,34 @@ class Trainer:
             self.events.publish("reload_best", iteration=state.iteration, prompts=state.prompts)
 
     def _record(self, state: TrainState, result: StepResult, dev: float | None,
-                usage_before: dict[str, Any], started: float) -> IterationRecord:
+                usage_before: Mapping[str, Any], started: float) -> IterationRecord:
         return IterationRecord(
             iteration=result.iteration,
             prompts=result.prompts,
             batch_loss=result.batch_loss,
             dev_accuracy=dev,
             best_dev_accuracy=state.best_dev_accuracy,
-            updates=msgspec.to_builtins(result.updates),
-            hidden=msgspec.to_builtins(result.hidden),
+            updates=result.updates,
+            hidden=result.hidden,
             failed_examples=result.failed_examples,
-            usage=usage_delta(usage_before, self.usage()),
+            usage=self._usage_since(usage_before),
             elapsed_s=time.perf_counter() - started,
         )
 
+    def _usage_since(self, before: Mapping[str, Any]) -> Usage | None:
+        """What was spent since the reading `before`, as it is logged (None without a probe)."""
+        if self._probe is None:
+            return None
+        return msgspec.convert(usage_delta(before, self.usage()), Usage)
 
-def usage_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """`after - before` for nested dicts of numbers (usage counters per phase)."""
+
+def usage_delta(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """`after - before` for nested mappings of numbers (usage counters per phase)."""
     delta: dict[str, Any] = {}
     for key, value in after.items():
         previous = before.get(key)
-        if isinstance(value, dict):
-            delta[key] = usage_delta(previous if isinstance(previous, dict) else {}, value)
+        if isinstance(value, Mapping):
+            delta[key] = usage_delta(previous if isinstance(previous, Mapping) else {}, value)
         elif isinstance(value, (int, float)):
             delta[key] = value - (previous if isinstance(previous, (int, float)) else 0)
     return delta

@@ -62,7 +62,11 @@ CURVES: dict[str, Curve] = {
 
 def write_report(run_dir: Path, out: Path | None = None, *, top_k: int = 3) -> Path:
     """Write report.html and its PNGs into `out` (default: the run directory); return the page's path."""
-    run = read_run(run_dir)
+    return write_run_report(read_run(run_dir), out, top_k=top_k)
+
+
+def write_run_report(run: RunLog, out: Path | None = None, *, top_k: int = 3) -> Path:
+    """`write_report` of a run already read."""
     out = Path(out) if out is not None else run.path
     out.mkdir(parents=True, exist_ok=True)
     pictures = render_pictures(run)

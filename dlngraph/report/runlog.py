@@ -7,7 +7,8 @@ A run directory may be caught at any moment of its life: still training (no summ
 final.yaml), killed mid-line (the last line of events.jsonl cut short), or written by an older
 version (fields missing). Reading never fails on any of these: it keeps what it can read and
 lists what it could not in `RunLog.problems`, so that a report can say so instead of crashing.
-See `dlngraph.dln.rundir` for the layout.
+Only a run of a format version this code does not know is refused (`FormatVersionError`): what
+it holds cannot be told apart from damage. The records are `dlngraph.dln.run_format`'s.
 """
 
 from __future__ import annotations
@@ -19,44 +20,21 @@ from typing import Any
 
 import msgspec
 
-from dlngraph.dln.run_format import HiddenInference, NodeUpdate
+from dlngraph.dln.run_format import (
+    IterationRecord,
+    RunSummary,
+    StartRecord,
+    decode_summary,
+    event_of,
+)
 from dlngraph.dln.rundir import RunDirectory
-from dlngraph.dln.trainer import StartRecord
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.report.usage import summed
-from dlngraph.runs.train import RunSummary
 from dlngraph.spec import NetworkSpec, SpecError, load_spec
 
 
 class NotARunDirectory(Exception):
     """The path holds neither a spec.yaml nor an events.jsonl: nothing to report on."""
-
-
-class Iteration(msgspec.Struct, kw_only=True):
-    """One line of events.jsonl (`dlngraph.dln.trainer.IterationRecord`) with typed updates.
-
-    Every field but `iteration` has a default, so that lines from older versions still read.
-    """
-
-    iteration: int
-    """Zero-based: `iteration` 0 is the log of the first training step."""
-    prompts: dict[str, str] = msgspec.field(default_factory=dict)
-    """The prompts after this step."""
-    batch_loss: float | None = None
-    dev_accuracy: float | None = None
-    """None when this step was not followed by a validation (`val_freq`)."""
-    best_dev_accuracy: float | None = None
-    updates: dict[str, NodeUpdate] = msgspec.field(default_factory=dict)
-    hidden: dict[str, HiddenInference] = msgspec.field(default_factory=dict)
-    failed_examples: list[int] = msgspec.field(default_factory=list)
-    usage: dict[str, Any] = msgspec.field(default_factory=dict)
-    """What this step cost: the change of `ModelPool.usage()` over it (see `report.usage`)."""
-    elapsed_s: float = 0.0
-
-    @property
-    def steps_done(self) -> int:
-        """The x coordinate of curves: how many training steps had run when this was logged."""
-        return self.iteration + 1
 
 
 @dataclass(frozen=True)
@@ -68,7 +46,7 @@ class RunLog:
     """The spec the run trained (spec.yaml), None if missing or unreadable."""
     start: StartRecord | None
     """The initial prompts' dev accuracy (the first line of events.jsonl), if it was measured."""
-    iterations: list[Iteration]
+    iterations: list[IterationRecord]
     summary: RunSummary | None
     """summary.json, written only when a run ends: None while it runs or after a crash."""
     problems: list[str] = field(default_factory=list)
@@ -109,12 +87,13 @@ class RunLog:
     def usage(self) -> dict[str, Any]:
         """What the logged validation of the start and iterations cost together (see
         `report.usage`). The final test is not in the log: summary.json counts it."""
-        start = [self.start.usage] if self.start is not None else []
-        return summed([*start, *(iteration.usage for iteration in self.iterations)])
+        logged = [self.start] if self.start is not None else []
+        return summed(record.usage for record in [*logged, *self.iterations] if record.usage is not None)
 
 
 def read_run(path: Path) -> RunLog:
-    """Read the run directory at `path`; raises `NotARunDirectory` if it is not one."""
+    """Read the run directory at `path`; raises `NotARunDirectory` if it is not one, and
+    `FormatVersionError` for a file of a format version this code does not read."""
     run = RunDirectory(Path(path))
     if not run.spec_path.exists() and not run.events_path.exists():
         raise NotARunDirectory(f"{path}: not a run directory (no spec.yaml and no events.jsonl)")
@@ -141,19 +120,21 @@ def _read_spec(run: RunDirectory, problems: list[str]) -> NetworkSpec | None:
         return None
 
 
-def _read_events(run: RunDirectory, problems: list[str]) -> tuple[StartRecord | None, list[Iteration]]:
+def _read_events(run: RunDirectory, problems: list[str]) -> tuple[StartRecord | None, list[IterationRecord]]:
     """The start record and every readable iteration of events.jsonl; a line of an unexpected
     shape is skipped, not fatal."""
     start: StartRecord | None = None
     iterations = []
     for number, event in enumerate(run.read_events(), start=1):
         try:
-            if event.get("kind") == "start":
-                start = msgspec.convert(event, StartRecord)
-            else:
-                iterations.append(msgspec.convert(event, Iteration))
+            record = event_of(event, f"{run.events_path} line {number}")
         except msgspec.ValidationError as error:
             problems.append(f"events.jsonl line {number} skipped: {error}")
+            continue
+        if isinstance(record, StartRecord):
+            start = record
+        else:
+            iterations.append(record)
     if not iterations:
         problems.append("no iteration is logged yet (events.jsonl is missing or empty)")
     return start, iterations
@@ -164,7 +145,7 @@ def _read_summary(run: RunDirectory, problems: list[str]) -> RunSummary | None:
         problems.append("summary.json is missing: the run is still going, or stopped before its end")
         return None
     try:
-        return msgspec.json.decode(run.summary_path.read_bytes(), type=RunSummary)
+        return decode_summary(run.summary_path)
     except msgspec.DecodeError as error:  # ValidationError is a DecodeError too
         problems.append(f"summary.json cannot be read: {error}")
         return None

@@ -1,12 +1,13 @@
 """Reading the usage counters that every logged iteration carries.
 
-The trainer logs, per iteration, the change of `ModelPool.usage()` over that iteration:
+The trainer logs, per iteration, the change of `ModelPool.usage()` over that iteration as a
+`run_format.Usage` record, which reads in JSON as
 
     {"total": {"calls": 336, "requests": 282, "prompt_tokens": 18649, ...},
      "by_phase": {"forward": {...}, "score": {...}}, "by_node": {...}, "by_model": {...}}
 
-A run made without a usage probe logs `{}`, and counters may be added or renamed over time,
-so every reader here treats a missing key as zero and ignores what is not a number.
+Sums and breakdowns work on that plain shape, whatever keys it has: a record is read as its
+JSON, and every reader here treats a missing key as zero and ignores what is not a number.
 """
 
 from __future__ import annotations
@@ -14,16 +15,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
+
 Usage = Mapping[str, Any]
 """Nested dicts whose leaves are numbers."""
+
+Reading = Usage | msgspec.Struct
+"""A usage as logged (`run_format.Usage`, `run_format.Counts`) or as its plain shape."""
+
+
+def plain(usage: Reading | None) -> Usage:
+    """The plain shape of a usage record (a mapping as it is; None, logged without a usage
+    probe, as nothing)."""
+    if usage is None:
+        return {}
+    return msgspec.to_builtins(usage) if isinstance(usage, msgspec.Struct) else usage
 
 COUNTERS = ("calls", "requests", "cache_hits", "prompt_tokens", "completion_tokens")
 """The counters a report shows, in this order (a call answered from the cache sends no request)."""
 
 
-def counter(usage: Usage, *keys: str) -> float:
+def counter(usage: Reading | None, *keys: str) -> float:
     """The number at `usage[keys[0]][keys[1]]...`, or 0 if it is missing or not a number."""
-    value: Any = usage
+    value: Any = plain(usage)
     for key in keys:
         if not isinstance(value, Mapping):
             return 0
@@ -31,19 +45,19 @@ def counter(usage: Usage, *keys: str) -> float:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
-def tokens(counters: Usage) -> float:
+def tokens(counters: Reading | None) -> float:
     """Prompt plus completion tokens of one group of counters (e.g. `usage["total"]`)."""
     return counter(counters, "prompt_tokens") + counter(counters, "completion_tokens")
 
 
-def total_tokens(usage: Usage) -> float:
-    return tokens(usage.get("total", {}))
+def total_tokens(usage: Reading | None) -> float:
+    return tokens(plain(usage).get("total", {}))
 
 
-def add(left: Usage, right: Usage) -> dict[str, Any]:
+def add(left: Reading, right: Reading) -> dict[str, Any]:
     """`left + right` key by key; the inverse of `dlngraph.dln.trainer.usage_delta`."""
-    result: dict[str, Any] = dict(left)
-    for key, value in right.items():
+    result: dict[str, Any] = dict(plain(left))
+    for key, value in plain(right).items():
         mine = result.get(key)
         if isinstance(value, Mapping):
             result[key] = add(mine if isinstance(mine, Mapping) else {}, value)
@@ -52,7 +66,7 @@ def add(left: Usage, right: Usage) -> dict[str, Any]:
     return result
 
 
-def summed(usages: Iterable[Usage]) -> dict[str, Any]:
+def summed(usages: Iterable[Reading]) -> dict[str, Any]:
     """The usage of several iterations together."""
     total: dict[str, Any] = {}
     for usage in usages:

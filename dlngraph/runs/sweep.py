@@ -28,6 +28,7 @@ from typing import Literal
 import msgspec
 
 from dlngraph.dln.plan import calls_per_run
+from dlngraph.dln.run_format import decode_summary
 from dlngraph.dln.rundir import RunDirectory, atomic_write
 from dlngraph.graph import compile_network
 from dlngraph.llm.budget import Budget
@@ -180,7 +181,7 @@ async def train_one(sweep: Sweep, run: SweepRun, options: SweepOptions, shared: 
 def _state(run_dir: Path) -> Literal["new", "resume", "finished"]:
     run = RunDirectory(run_dir)
     if run.summary_path.exists():
-        summary = msgspec.json.decode(run.summary_path.read_bytes(), type=RunSummary)
+        summary = decode_summary(run.summary_path)
         return "resume" if summary.stopped == "budget" else "finished"
     return "resume" if run.spec_path.exists() else "new"
 
@@ -189,7 +190,7 @@ def _record_of(run: SweepRun, run_dir: Path) -> RunRecord:
     record = RunRecord(id=run.id, overrides=run.overrides)
     summary_path = RunDirectory(run_dir).summary_path
     if summary_path.exists():
-        record.summary = msgspec.json.decode(summary_path.read_bytes(), type=RunSummary)
+        record.summary = decode_summary(summary_path)
         record.status = "stopped" if record.summary.stopped == "budget" else "finished"
     return record
 

@@ -16,8 +16,8 @@ from typing import Any, Literal
 import msgspec
 
 from dlngraph.data import Dataset
+from dlngraph.dln.run_format import RunSummary, TrainState, decode_checkpoint
 from dlngraph.dln.rundir import RESTART_ADVICE, RunDirectory, RunDirectoryError
-from dlngraph.dln.state import TrainState
 from dlngraph.dln.trainer import Trainer, TrainOutcome
 from dlngraph.engine import EventBus
 from dlngraph.graph import compile_network
@@ -68,30 +68,6 @@ UsageWatcher = Callable[[Callable[[], dict[str, Any]]], None]
 """Called once the models exist with a probe of their cumulative usage (for live progress)."""
 
 
-class RunSummary(msgspec.Struct, kw_only=True):
-    """summary.json: what a run achieved and what it cost."""
-
-    name: str
-    run_dir: str
-    stopped: str
-    iterations_run: int
-    initial_dev_accuracy: float | None
-    best_dev_accuracy: float | None
-    best_iteration: int
-    test_accuracy: float | None
-    best_prompts: dict[str, str]
-    calls: int
-    """Calls made (cache hits included), as events.jsonl counts them; before `requests` was
-    recorded, this field held the requests."""
-    cache_hits: int
-    prompt_tokens: int
-    completion_tokens: int
-    wall_time_s: float
-    requests: int | None = None
-    """Requests sent to model servers, retries included (None in runs made before it was)."""
-    retries: int | None = None
-
-
 async def train_spec(
     source: SpecSource,
     options: TrainOptions,
@@ -125,27 +101,32 @@ async def resume_run(
     *,
     shared: Shared | None = None,
 ) -> RunSummary:
-    """Continue the run in `run_dir` from its last checkpoint (a fresh start if it has none)."""
+    """Continue the run in `run_dir` from its last checkpoint (a fresh start if it has none).
+    A run of a format version this code does not read raises `FormatVersionError` before
+    anything in it is touched."""
     run = RunDirectory(run_dir)
     if not run.spec_path.exists():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no spec.yaml)")
+    run.refuse_links()
+    run.check_format_version()
     with run.locked():
         run.remove_stale_temporaries()
         spec = load_spec(run.spec_path).spec
-        state = None
-        if run.checkpoint_path.exists():
-            state = _read_checkpoint(run)
+        state = _read_checkpoint(run)
+        if state is not None:
             run.keep_events_through(state.iteration - 1)
         else:
             run.clear_events()
         return await _train(spec, dataset_of(spec, run.spec_path), run, options, state, events, watch, shared)
 
 
-def _read_checkpoint(run: RunDirectory) -> TrainState:
-    """checkpoint.json, or a `RunDirectoryError` saying it is damaged (it is written atomically,
-    so only something other than a crash of the trainer damages it)."""
+def _read_checkpoint(run: RunDirectory) -> TrainState | None:
+    """checkpoint.json (None without one), or a `RunDirectoryError` saying it is damaged (it is
+    written atomically, so only something other than a crash of the trainer damages it)."""
+    if not run.checkpoint_path.exists():
+        return None
     try:
-        return msgspec.json.decode(run.checkpoint_path.read_bytes(), type=TrainState)
+        return decode_checkpoint(run.checkpoint_path)
     except msgspec.DecodeError as error:  # ValidationError is a DecodeError too
         raise RunDirectoryError(f"{run.checkpoint_path}: not a readable checkpoint ({error}); {RESTART_ADVICE}") from None
 

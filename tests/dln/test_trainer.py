@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from dlngraph.dln.rundir import RunDirectory
-from dlngraph.dln.state import TrainState
+from dlngraph.dln.run_format import TrainState
 from dlngraph.dln.trainer import Trainer
 from dlngraph.engine import EventBus
 from dlngraph.spec.training import TrainingSpec
