@@ -18,6 +18,7 @@ from dlngraph.data.batches import BatchSampler
 from dlngraph.data.types import LabeledExample
 from dlngraph.dln.evaluate import Evaluation, evaluate
 from dlngraph.dln.input_views import input_views
+from dlngraph.dln.phases import Phase
 from dlngraph.dln.postprocess import loss_of
 from dlngraph.dln.run_format import (
     IterationRecord,
@@ -189,7 +190,7 @@ class Trainer:
         the run is then stopped by the budget, and its resume goes straight to the test)."""
         if not self.test or state.stopped == "budget":
             return None
-        self.events.publish("phase", phase="test", iteration=state.iteration)
+        self.events.publish("phase", phase=Phase.TEST, iteration=state.iteration)
         try:
             return await evaluate(self.network, self.models, self.test, split="test",
                                   prompts=state.best_prompts, loss=loss_of(self.training), input_views=self.input_views)
@@ -226,7 +227,7 @@ class Trainer:
         patience counter, and remembers good prompt sets (`use_memory`)."""
         key = prompt_key(state.prompts)
         if key not in state.dev_scores:
-            self.events.publish("phase", phase="validation", iteration=state.iteration)
+            self.events.publish("phase", phase=Phase.VALIDATION, iteration=state.iteration)
             result = await evaluate(self.network, self.models, self.dev, split="dev",
                                     prompts=state.prompts, loss=loss_of(self.training), input_views=self.input_views)
             state.dev_scores[key] = result.accuracy
