@@ -40,7 +40,7 @@ from dlngraph.spec import load_spec  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CONTEXT_WINDOW = 2048
 LOGPROB_TOLERANCE = 0.25
 """Nats. The server and the embedded backend run the same weights through the same llama.cpp,
