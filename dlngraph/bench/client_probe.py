@@ -19,7 +19,9 @@ is kept per request (the accounting keeps bounded histograms, the dedup table em
 A bare client is measured beside the stack, against the same server at the same in-flight
 levels: one aiohttp session posting the same `/completions` body and decoding the answer, with
 nothing else around it. The ratio (stack / bare, wall clock) is what the pipeline costs, free of
-what the machine and the server cost both of them.
+what the machine and the server cost both of them. Each level runs the stack and the bare
+client three times, alternating, and keeps each one's median run: a single pair of runs moves
+by tens of percent on a shared two-core machine, where the server needs a core too.
 
 `benchmarks/bench_client.py` prints these as a table; `dlngraph bench` imports
 `measure_client`.
@@ -52,6 +54,8 @@ class BenchSizes:
 
     def __init__(self, quick: bool) -> None:
         self.throughput_requests = 2_000 if quick else 10_000
+        self.runs = 1 if quick else 3
+        """Runs of the stack and of the bare client at each level, alternating; medians kept."""
         self.memory_requests = 10_000 if quick else 100_000
         self.memory_in_flight = 256
 
@@ -73,10 +77,20 @@ async def measure_client(quick: bool = False) -> dict[str, Any]:
     async with ServerProcess() as server:
         memory = await measure_memory(server.base_url, sizes.memory_requests, sizes.memory_in_flight, server)
         throughput, bare = [], []
-        for in_flight in IN_FLIGHT_LEVELS:  # stack and bare client side by side, level by level
-            throughput.append(await measure_throughput(server.base_url, sizes.throughput_requests, in_flight, server))
-            bare.append(await measure_bare_throughput(server.base_url, sizes.throughput_requests, in_flight, server))
+        for in_flight in IN_FLIGHT_LEVELS:
+            stack_runs, bare_runs = [], []
+            for _ in range(sizes.runs):  # interleaved, so that a busy moment of the machine hits both
+                stack_runs.append(await measure_throughput(server.base_url, sizes.throughput_requests, in_flight, server))
+                bare_runs.append(await measure_bare_throughput(server.base_url, sizes.throughput_requests, in_flight, server))
+            throughput.append(median_run(stack_runs))
+            bare.append(median_run(bare_runs))
     return {"target_requests_per_s": TARGET_REQUESTS_PER_S, "throughput": throughput, "memory": memory, "bare": bare}
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median requests/s, with every run's requests/s under `runs_requests_per_s`."""
+    ordered = sorted(runs, key=lambda run: run["requests_per_s"])
+    return {**ordered[len(ordered) // 2], "runs_requests_per_s": [run["requests_per_s"] for run in runs]}
 
 
 async def measure_throughput(
@@ -249,6 +263,13 @@ def format_table(results: dict[str, Any]) -> str:
             f"  {row['requests_per_cpu_s']:>9.0f}  {percent(row['client_busy']):>6}  {percent(row['server_busy']):>6}"
             f"  stack / bare {ratio:.2f}"
         )
+    runs = [
+        f"{label} {row['in_flight']}: {'/'.join(f'{rps:.0f}' for rps in row['runs_requests_per_s'])}"
+        for label, rows in (("stack", results["throughput"]), ("bare", results.get("bare", [])))
+        for row in rows if len(row.get("runs_requests_per_s", [])) > 1
+    ]
+    if runs:
+        lines.append("req/s of each interleaved run (the rows above are the medians): " + ", ".join(runs))
     memory = results["memory"]
     lines.append(
         f"memory: {memory['requests']} requests at {memory['in_flight']} in flight"

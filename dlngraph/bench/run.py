@@ -48,10 +48,15 @@ class BenchPlan(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def default_plan(
-    *, quick: bool, local: bool = True, client: bool = True, repeats: int = 3, prompts_per_request: int = 1
+    *, quick: bool, local: bool = True, client: bool = True, repeats: int = 3, prompts_per_request: int = 1,
+    jitter: float | None = None,
 ) -> BenchPlan:
+    """The bench's cases and server; `jitter` replaces the server's latency spread."""
+    server = QUICK_SERVER if quick else FULL_SERVER
+    if jitter is not None:
+        server = msgspec.structs.replace(server, jitter=jitter)
     return BenchPlan(
-        quick=quick, server=QUICK_SERVER if quick else FULL_SERVER, cases=bench_cases(quick),
+        quick=quick, server=server, cases=bench_cases(quick),
         repeats=repeats, client=client, local=local, prompts_per_request=prompts_per_request,
     )
 

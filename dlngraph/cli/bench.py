@@ -35,17 +35,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=at_least_one, default=3, help="timed runs of each case under dlngraph (median kept)")
     parser.add_argument("--prompts-per-request", type=at_least_one, default=1, metavar="N",
                         help="send up to N calls per /completions request, under both schedules (default 1)")
+    parser.add_argument("--jitter", type=_fraction, default=None, metavar="F",
+                        help="the server's latency spread, a fraction of the mean (default 0.2: +-20%%); "
+                             "0 shows what the spread itself costs a schedule")
 
 
 def run(args: argparse.Namespace) -> int:
     plan = default_plan(
         quick=args.quick, local=args.local, client=args.client, repeats=args.repeats,
-        prompts_per_request=args.prompts_per_request,
+        prompts_per_request=args.prompts_per_request, jitter=args.jitter,
     )
     report = run_bench(plan, progress=_progress)
     print("\n".join(format_report(report)))
     print(summary_line(report))
     return 0
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction from 0 to below 1, got {text!r}")
+    return value
 
 
 def _progress(message: str) -> None:

@@ -9,6 +9,8 @@ through, so the plan cannot drift from what the step does.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from dlngraph.dln.phases import Phase
 from dlngraph.dln.roles import Roles
 from dlngraph.dln.step.waits import PER_EXAMPLE, Need, Quantity, StepWaits
@@ -25,7 +27,6 @@ def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev
     (it happens every `val_freq` iterations)."""
     roles = Roles(network)
     batch = training.batch_size
-    ranked = batch // 2 if training.held_out_prompt_ranking and batch >= 2 else batch
     samples = training.num_h_samples + 1  # the forward hidden state is a sample too
     lm_nodes = [node for node in network.lm_nodes if node in network.required_by_output]
     calls = dict.fromkeys(PHASES, 0)
@@ -37,17 +38,24 @@ def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev
         consumers = len(roles.consumers(node)) * (2 if training.use_mi_regularization else 1)
         calls[Phase.SHARPENING] += batch * samples * (consumers + prior)
         calls[Phase.SHARPENING] += batch * training.num_h_samples if training.correct_weighting else 0
-    ranked_samples = 2 if training.use_h_argmax else samples  # the forward state and h*
     for node in network.trainable:
         rounds = 1 if node in roles.scored else training.num_p1_steps
         calls[Phase.PROPOSAL] += rounds * max(training.num_p_samples - 1, 0)
         candidates = training.num_p_samples + training.use_memory
-        if node in roles.scored:
-            parents = len(roles.hidden_parents(node))
-            calls[Phase.SCORE] += ranked * candidates * (ranked_samples * parents if parents else 1)
-        else:
-            calls[Phase.SCORE] += rounds * ranked * ranked_samples * candidates
+        calls[Phase.SCORE] += rounds * candidates * score_calls_per_candidate(roles, node, training)
     return calls
+
+
+def score_calls_per_candidate(roles: Roles, node: str, training: TrainingSpec) -> int:
+    """The cells of one candidate's row in the ranking grid: ranked examples x the hidden
+    states it is ranked on (its own, or each hidden parent's; one per example with none)."""
+    batch = training.batch_size
+    ranked = batch // 2 if training.held_out_prompt_ranking and batch >= 2 else batch
+    ranked_samples = 2 if training.use_h_argmax else training.num_h_samples + 1  # the forward state and h*
+    if node in roles.hidden:
+        return ranked * ranked_samples
+    parents = len(roles.hidden_parents(node))
+    return ranked * (ranked_samples * parents if parents else 1)
 
 
 def validation_passes(training: TrainingSpec) -> int:
@@ -109,6 +117,31 @@ def phase_start_rounds(network: CompiledNetwork, training: TrainingSpec | None =
         for tagged in asked:
             earliest(tagged, phase, rounds.calls_start((quantity, node)))
     return starts
+
+
+class LaterStart(NamedTuple):
+    """Where some calls of a (node, phase) can start only in a later round than its first."""
+
+    round: int
+    """The round the later calls can start in."""
+    earlier_at_most: int
+    """How many of the tag's calls can start before it, at most."""
+
+
+def later_start_rounds(network: CompiledNetwork, training: TrainingSpec) -> dict[tuple[str, Phase], LaterStart]:
+    """The tags of `phase_start_rounds` whose calls do not all start in its round: a trainable
+    node's scores. Those of the candidates known before any proposal (the current prompt, the
+    remembered ones) start in the tag's first round; those of the proposed candidates only once
+    the proposals have come back (`Quantity.SCORES`), a round or more later. A throughput bound
+    that counted them from the first round would count calls that do not exist yet."""
+    rounds = _StepRounds(network, training)
+    later = {}
+    for node in network.trainable:
+        known = (1 + training.use_memory) * score_calls_per_candidate(rounds.waits.roles, node, training)
+        start = rounds.calls_start((Quantity.SCORES, node))
+        if start > rounds.calls_start((Quantity.KNOWN_SCORES, node)):
+            later[node, Phase.SCORE] = LaterStart(round=start, earlier_at_most=known)
+    return later
 
 
 def forward_start_rounds(network: CompiledNetwork) -> dict[str, int]:

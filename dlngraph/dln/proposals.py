@@ -179,9 +179,13 @@ async def propose_prompts(
     settings: ProposalSettings,
     rng: random.Random,
     node: str,
+    written: Callable[[str], Awaitable[object]] | None = None,
 ) -> list[str]:
     """Sample `settings.count` new prompts, each with its own message alternative, each cleaned
-    (`clean_proposal`: "" when nothing of it is left, for the caller to drop and count)."""
+    (`clean_proposal`: "" when nothing of it is left, for the caller to drop and count).
+
+    `written(proposal)` is awaited for each non-empty proposal as soon as it is cleaned, before
+    the others are back: the caller starts scoring it there, with no barrier on the slowest."""
     messages = list(template.messages) or [""]
     offset = rng.randrange(len(messages))
 
@@ -204,9 +208,15 @@ async def propose_prompts(
         for k in range(settings.count)
     ]
     tag = step_tag(node, Phase.PROPOSAL)
-    generations = await gather(model.generate(request, tag=tag) for request in requests)
     inputs = [example.input for example in selection]
-    return [clean_proposal(generation.text, inputs) for generation in generations]
+
+    async def propose(request: GenerateRequest) -> str:
+        proposal = clean_proposal((await model.generate(request, tag=tag)).text, inputs)
+        if proposal and written is not None:
+            await written(proposal)
+        return proposal
+
+    return await gather(propose(request) for request in requests)
 
 
 def unique_candidates(current: str, proposals: Sequence[str], memory: Sequence[str]) -> list[str]:

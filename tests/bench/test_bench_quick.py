@@ -10,6 +10,7 @@ import pytest
 from dlngraph.bench.cases import HEADLINE, NAVIGATE_SH, bench_cases, forward_pass
 from dlngraph.bench.extras import _measured, lowest_rate
 from dlngraph.bench.measure import limit_s, slot_limit_s, staged_limit_s
+from dlngraph.dln.plan import LaterStart
 from dlngraph.bench.report import format_report, summary_line
 from dlngraph.bench.run import BenchPlan, default_plan, run_bench
 from dlngraph.bench.server import ServerSettings
@@ -79,12 +80,40 @@ def test_the_slot_limit_counts_whole_latencies_per_slot() -> None:
     assert slot_limit_s(starts, {("reason", "forward"): 10}, depth=5, server=server) == pytest.approx(1.0)
 
 
+def test_the_proposed_candidates_scores_count_from_the_round_after_the_proposals() -> None:
+    """The one-layer step as measured: 30 forward calls, 27 proposals and the 90 scores of the
+    3 known candidates in round 1, the 270 of the 27 proposed ones only from round 2."""
+    server = ServerSettings(latency_s=0.2, jitter=0.2, concurrency=256)
+    nodes = ("a", "b", "c")
+    starts = {(n, phase): (0 if phase == "forward" else 1) for n in nodes for phase in ("forward", "proposal", "score")}
+    requests = {(n, phase): count for n in nodes for phase, count in (("forward", 10), ("proposal", 9), ("score", 120))}
+    later = {(n, "score"): LaterStart(round=2, earlier_at_most=30) for n in nodes}
+    assert staged_limit_s(starts, requests, depth=3, server=server) == pytest.approx(0.6)  # the depth, without the split
+    assert staged_limit_s(starts, requests, 3, server, later) == pytest.approx(0.4 + 270 * 0.2 / 256)
+    assert slot_limit_s(starts, requests, 3, server, later) == pytest.approx((2 + 2) * 0.2)  # 270 > 256 slots
+    # fewer requests than the known candidates could send (deduplicated): none counted late
+    assert slot_limit_s(starts, {("a", "score"): 20}, 3, server, later) == pytest.approx(0.6)
+
+
 def test_the_default_plans() -> None:
     quick, full = default_plan(quick=True), default_plan(quick=False)
     assert quick.server.latency_s == 0.05 and full.server.latency_s == 0.2
     assert quick.server.concurrency == full.server.concurrency == 256
     assert bench_cases(True)[0] == bench_cases(False)[0] == HEADLINE
     assert (HEADLINE.examples, HEADLINE.num_p_samples, HEADLINE.num_h_samples, HEADLINE.use_memory) == (10, 10, 5, 2)
+
+
+def test_a_jitter_replaces_only_the_servers_spread() -> None:
+    still = default_plan(quick=False, jitter=0.0)
+    assert still.server.jitter == 0.0 and default_plan(quick=False).server.jitter == 0.2
+    assert (still.server.latency_s, still.server.concurrency) == (0.2, 256)
+
+
+def test_the_bench_refuses_a_jitter_outside_zero_to_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from dlngraph.cli.main import main
+
+    assert main(["bench", "--jitter", "1.5"]) == 2
+    assert "--jitter: expected a fraction from 0 to below 1, got '1.5'" in capsys.readouterr().err
 
 
 def test_the_navigate_sh_case_is_the_papers_script() -> None:

@@ -12,6 +12,7 @@ from dlngraph.bench.client_probe import (
     measure_bare_throughput,
     measure_memory,
     measure_throughput,
+    median_run,
     ratios_to_bare,
 )
 from dlngraph.testing.process import ServerProcess
@@ -51,3 +52,24 @@ async def test_the_bare_client_sends_the_same_requests_and_its_ratio_is_reported
     assert lowest_ratio_to_bare(results) == ratio
     assert f"stack / bare {ratio:.2f}" in format_table(results)
     assert lowest_ratio_to_bare({"throughput": [stack]}) == 0.0  # no bare rows: not measured
+
+
+def test_each_level_keeps_the_median_of_its_interleaved_runs() -> None:
+    runs = [{"in_flight": 64, "requests_per_s": rps, "wall_s": 10_000 / rps} for rps in (5000.0, 3000.0, 4000.0)]
+    median = median_run(runs)
+    assert median["requests_per_s"] == 4000.0 and median["wall_s"] == 2.5
+    assert median["runs_requests_per_s"] == [5000.0, 3000.0, 4000.0]  # in the order they ran
+
+
+def test_the_table_lists_every_interleaved_run() -> None:
+    memory = {"requests": 10, "in_flight": 2, "rss_start_mb": 1.0, "rss_peak_growth_mb": 0.0, "rss_end_growth_mb": 0.0,
+              "requests_per_s": 1.0, "requests_per_cpu_s": 1.0}
+    row = {"in_flight": 64, "requests": 10, "wall_s": 1.0, "requests_per_s": 4000.0, "requests_per_cpu_s": 4000.0,
+           "client_busy": 1.0, "server_busy": None}
+    table = format_table({
+        "target_requests_per_s": 3000, "memory": memory,
+        "throughput": [{**row, "runs_requests_per_s": [5000.0, 3000.0, 4000.0]}],
+        "bare": [{**row, "runs_requests_per_s": [4000.0, 4100.0, 3900.0]}],
+    })
+    assert "stack 64: 5000/3000/4000, bare 64: 4000/4100/3900" in table
+    assert "runs" not in format_table({"target_requests_per_s": 3000, "memory": memory, "throughput": [row]})

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from dlngraph.bench.cases import synthetic_examples
-from dlngraph.dln.plan import calls_per_iteration, dependency_depth, phase_start_rounds
+from dlngraph.dln.plan import LaterStart, calls_per_iteration, dependency_depth, later_start_rounds, phase_start_rounds
 from dlngraph.dln.step import StepSettings, TrainingStep
 from dlngraph.spec.training import TrainingSpec
 from dlngraph.testing.server import Latency, ScriptedServer
@@ -41,6 +41,18 @@ def test_each_phase_of_the_dln2_step_starts_in_its_first_possible_round() -> Non
         ("reason", "score"): 2,
         ("reason", "proposal"): 3,  # after h*
     }
+
+
+def test_the_proposed_candidates_scores_start_after_the_proposals() -> None:
+    """dln2: the answer's proposals go out in round 2 and the reason's in round 3 (after h*);
+    the 3 known candidates (current, 2 remembered) x 10 examples x 6 hidden states can be
+    scored before, the proposed ones a round after their proposals."""
+    assert later_start_rounds(shipped_network("dln2"), PAPER) == {
+        ("answer", "score"): LaterStart(round=3, earlier_at_most=180),
+        ("reason", "score"): LaterStart(round=4, earlier_at_most=180),
+    }
+    held_out = TrainingSpec(batch_size=10, num_p_samples=4, num_h_samples=0, held_out_prompt_ranking=True)
+    assert later_start_rounds(shipped_network("dln1"), held_out) == {("answer", "score"): LaterStart(round=2, earlier_at_most=5)}
 
 
 @pytest.mark.parametrize("spec", ["dln1", "dln2", "deep4", "wide_ensemble"])
@@ -88,13 +100,20 @@ async def test_no_call_of_a_real_step_starts_before_its_planned_round(spec: str,
     uses is planned, and the step lasts at least its dependency depth."""
     network = shipped_network(spec)
     step_training = TrainingSpec(**{"num_p_samples": 3, "num_h_samples": 2, "use_memory": 1, "seed": 3, **training})
-    starts = phase_start_rounds(network, step_training)
+    starts, later = phase_start_rounds(network, step_training), later_start_rounds(network, step_training)
     first: dict[tuple[str, str], float] = {}
+    started: dict[tuple[str, str], list[float]] = {}
+
+    def seen(event: str, _: str, tag) -> None:
+        first.setdefault((tag.node, tag.phase), time.perf_counter() - began)
+        if event == "start":
+            started.setdefault((tag.node, tag.phase), []).append(time.perf_counter() - began)
+
     async with ScriptedServer(latency=Latency(mean_s=LATENCY_S, jitter=0.0)) as server:
         models = scripted_models(network, server)
         began = time.perf_counter()
         for stats in {id(model.stats): model.stats for model in models.values()}.values():
-            stats.subscribe(lambda event, _, tag: first.setdefault((tag.node, tag.phase), time.perf_counter() - began))
+            stats.subscribe(seen)
         try:
             memory = {node: [f"remembered {node}"] for node in network.trainable}
             await TrainingStep(network, models, synthetic_examples(3), StepSettings(training=step_training, iteration=0, memory=memory)).run()
@@ -104,4 +123,9 @@ async def test_no_call_of_a_real_step_starts_before_its_planned_round(spec: str,
     assert set(first) <= set(starts), f"tags the plan does not know: {set(first) - set(starts)}"
     early = {tag: (round(seconds / LATENCY_S, 2), starts[tag]) for tag, seconds in first.items() if seconds < starts[tag] * LATENCY_S - 0.005}
     assert not early, f"started before their planned round (rounds elapsed, planned): {early}"
+    too_many = {
+        tag: (sum(seconds < split.round * LATENCY_S - 0.005 for seconds in started[tag]), split)
+        for tag, split in later.items() if tag in started
+    }
+    assert all(count <= split.earlier_at_most for count, split in too_many.values()), too_many
     assert elapsed >= dependency_depth(network, step_training) * LATENCY_S - 0.005

@@ -282,6 +282,26 @@ async def test_scores_queue_behind_the_sharpening_without_waiting_for_its_replie
     assert min(positions(events, "start", "score")) < max(positions(events, "end", "sharpening"))
 
 
+async def test_each_proposal_is_scored_as_soon_as_it_is_written() -> None:
+    """The proposals come back at different times (latency 50 ms +-90%): the scores of the
+    first proposed candidates start before the slowest proposal is back, so more scores have
+    started by then than the current prompt alone (the one known candidate) asks for."""
+    script = Script().answer(r"(?s)instruction:\nCURRENT.*New instruction:", "FIRST", "SECOND", "THIRD")
+    network = dln1_network()
+    events: list[tuple[str, str, str, int]] = []
+    async with ScriptedServer(script=script, latency=Latency(mean_s=0.05, jitter=0.9, seed=5)) as server:
+        models = scripted_models(network, server)
+        subscribe_in_order(models, events)
+        try:
+            result = await TrainingStep(network, models, BATCH2, settings(num_p_samples=4)).run()
+        finally:
+            await close_models(models)
+    assert len(result.updates["answer"].candidates) == 4  # the current prompt and three proposals
+    last_proposal = max(positions(events, "end", "proposal"))
+    known_cells = len(BATCH2)  # the current prompt's score on each example
+    assert len([t for t in positions(events, "start", "score") if t < last_proposal]) > known_cells
+
+
 async def test_a_class_distribution_the_forward_pass_has_is_not_asked_for_again() -> None:
     """The current prompt's score on the forward hidden state is the forward call itself."""
     script = Script().answer(r"(?s)instruction:\nCURRENT.*New instruction:", "BEST")

@@ -15,12 +15,18 @@ from dlngraph.engine import gather
 from dlngraph.spec.templates import get_template
 
 R = TypeVar("R")
+Proposed = Callable[[list[Candidate]], Awaitable[object]]
+"""Called with the candidates of each proposal as soon as it is written."""
 
 
 class Candidates(StepBase):
-    async def candidates(self, node_id: str, shown: list[Shown], base: str | None = None, round_: int = 0) -> list[Candidate]:
+    async def candidates(
+        self, node_id: str, shown: list[Shown], base: str | None = None, round_: int = 0,
+        written: Callable[[list[Candidate]], Awaitable[object]] | None = None,
+    ) -> list[Candidate]:
         """Proposals from `base` (the node's prompt by default) as candidates; a later round
-        (`num_p1_steps`) draws with other seeds."""
+        (`num_p1_steps`) draws with other seeds. `written` is awaited with the candidates a
+        proposal makes as soon as it is written (see `propose_and_rank`)."""
         base = self.prompts[node_id] if base is None else base
         seed = derive_seed(self.seed, node_id, "proposal", *([round_] if round_ else []))
         node = self._lm(node_id)
@@ -41,6 +47,7 @@ class Candidates(StepBase):
             ),
             rng=self.rng,
             node=node_id,
+            written=None if written is None else lambda proposal: written(self.as_candidates(node_id, [proposal], base)),
         )
         self.dropped_proposals[node_id] = sum(1 for proposal in proposals if not proposal)
         return self.as_candidates(node_id, [proposal for proposal in proposals if proposal], base)
@@ -57,15 +64,17 @@ class Candidates(StepBase):
         return [Candidate(prompt=prompt, origin=origin[prompt]) for prompt in prompts]  # type: ignore[arg-type]
 
     async def propose_and_rank(
-        self, node_id: str, propose: Callable[[], Awaitable[list[Candidate]]], rank: Callable[[list[Candidate]], Awaitable[R]],
-        base: str | None = None,
+        self, node_id: str, propose: Callable[[Proposed], Awaitable[list[Candidate]]],
+        rank: Callable[[list[Candidate]], Awaitable[R]], base: str | None = None,
     ) -> tuple[list[Candidate], R]:
         """The candidates and their ranking terms. The known candidates (no proposals) are
-        ranked while the proposals are written; asking again with them is free, since every
-        term is memoised for the step."""
+        ranked while the proposals are written, and each proposal from the moment it is
+        written (`propose` passes it to the callback it is given), not once the slowest is
+        back; ranking all of them at the end is then free, since every term is memoised for
+        the step."""
 
         async def propose_then_rank() -> tuple[list[Candidate], R]:
-            candidates = await propose()
+            candidates = await propose(rank)
             return candidates, await rank(candidates)
 
         (candidates, ranked), _ = await gather([propose_then_rank(), rank(self.as_candidates(node_id, [], base))])

@@ -18,7 +18,7 @@ from dlngraph.dln.proposals import Shown
 from dlngraph.dln.run_format import Candidate, NodeUpdate
 from dlngraph.dln.scoring import Likelihood
 from dlngraph.dln.step.batch import ExampleIndex, SettledForward
-from dlngraph.dln.step.candidates import Candidates
+from dlngraph.dln.step.candidates import Candidates, Proposed
 from dlngraph.dln.step.sharpening import Sharpening
 from dlngraph.dln.step.waits import Quantity
 from dlngraph.dln.texts import reads
@@ -52,7 +52,7 @@ class Ranking(Sharpening, Candidates):
         method = self.terms.method(node_id)
         candidates, (elbos, at_forward) = await self.propose_and_rank(
             node_id,
-            lambda: self.candidates(node_id, shown),
+            lambda written: self.candidates(node_id, shown, written=written),
             lambda candidates: self._scored_terms(node_id, candidates, method),
         )
         penalties = self._trust_penalties(node, at_forward)
@@ -121,14 +121,14 @@ class Ranking(Sharpening, Candidates):
     async def _hidden_round(self, node_id: str, base: str, round_: int) -> NodeUpdate:
         candidates, (scores, elbos) = await self.propose_and_rank(
             node_id,
-            lambda: self._hidden_candidates(node_id, base, round_),
+            lambda written: self._hidden_candidates(node_id, base, round_, written),
             lambda candidates: self._hidden_terms(node_id, candidates),
             base,
         )
         penalties = self._logp_penalties(scores, await self.forward_done(), len(candidates))
         return self._choose(node_id, "hidden", "logprobs", candidates, elbos, penalties)
 
-    async def _hidden_candidates(self, node_id: str, base: str, round_: int) -> list[Candidate]:
+    async def _hidden_candidates(self, node_id: str, base: str, round_: int, written: Proposed) -> list[Candidate]:
         """Proposals shown the best hidden states h* as the targets to aim for."""
         await self.await_needs(self.waits.of(Quantity.PROPOSALS, node_id).needs)
         node = self._lm(node_id)
@@ -143,7 +143,7 @@ class Ranking(Sharpening, Candidates):
             )
             for example in settled.shown
         ]
-        return await self.candidates(node_id, shown, base, round_)
+        return await self.candidates(node_id, shown, base, round_, written)
 
     async def _hidden_terms(
         self, node_id: str, candidates: list[Candidate]

@@ -41,7 +41,8 @@ class Quantity(enum.StrEnum):
     KNOWN_SCORES = "known scores"
     """The scores of the candidates known before any proposal (current, remembered)."""
     SCORES = "scores"
-    """The scores of every candidate."""
+    """The scores of every candidate: a proposed one's start as soon as its own proposal is
+    written (`Candidates.propose_and_rank`), in the round after the proposals either way."""
     UPDATED = "updated"
     """A trainable node's new prompt."""
 
