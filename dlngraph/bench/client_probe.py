@@ -41,9 +41,9 @@ import msgspec
 
 from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.openai.backend import OpenAIBackend
-from dlngraph.testing.process import ServerProcess
 from dlngraph.llm.types import GenerateRequest
 from dlngraph.spec.models import Limits
+from dlngraph.testing.process import ServerProcess
 
 TARGET_REQUESTS_PER_S = 3000
 IN_FLIGHT_LEVELS = (64, 256, 1024)

@@ -41,7 +41,13 @@ from dlngraph.bench.gate import gate_models
 from dlngraph.bench.layer_sync import mini_batches, run_layer_synchronous
 from dlngraph.bench.models import bench_models, requests_by_tag, requests_sent
 from dlngraph.bench.server import ServerSettings
-from dlngraph.dln.plan import LaterStart, dependency_depth, forward_start_rounds, later_start_rounds, phase_start_rounds
+from dlngraph.dln.plan import (
+    LaterStart,
+    dependency_depth,
+    forward_start_rounds,
+    later_start_rounds,
+    phase_start_rounds,
+)
 from dlngraph.dln.step import TrainingStep
 from dlngraph.engine import gather, run_forward
 from dlngraph.graph import CompiledNetwork
@@ -157,11 +163,22 @@ def case_start_rounds(case: Case, network: CompiledNetwork) -> dict[tuple[str, s
     return {(node, "forward"): start for node, start in forward_start_rounds(network).items()}
 
 
-def case_later_starts(case: Case, network: CompiledNetwork) -> dict[tuple[str, str], LaterStart]:
-    """A step's `later_start_rounds`: the proposed candidates' scores; none in a forward pass."""
-    if case.kind == "step":
-        return dict(later_start_rounds(network, case.step_settings(network).training))
-    return {}
+async def case_later_starts(
+    case: Case, network: CompiledNetwork, backend: OpenAIBackend, server: ServerSettings
+) -> dict[tuple[str, str], LaterStart]:
+    """A step's `later_start_rounds` (none in a forward pass), with how many score requests
+    the known candidates really send: the plan's count is an upper bound, and most of the
+    current prompt's terms are the forward pass's or the sharpening's. They are counted on
+    one untimed run of the case without proposals (`num_p_samples` 1): the same candidates,
+    the same requests, deduplicated the same way."""
+    if case.kind != "step":
+        return {}
+    planned = later_start_rounds(network, case.step_settings(network).training)
+    _, known = await _dlngraph_run(msgspec.structs.replace(case, num_p_samples=1), network, backend, server)
+    return {
+        tag: split._replace(earlier_at_most=min(split.earlier_at_most, known.get(tag, 0)))
+        for tag, split in planned.items()
+    }
 
 
 def case_depth(case: Case, network: CompiledNetwork) -> int:
@@ -184,7 +201,8 @@ async def measure(
     requests = sum(by_tag.values())
     http_before = http_requests(paper_backend)
     baseline_s, baseline_requests, groups = await _baseline_run(case, network, paper_backend, server)
-    depth, starts, later = case_depth(case, network), case_start_rounds(case, network), case_later_starts(case, network)
+    depth, starts = case_depth(case, network), case_start_rounds(case, network)
+    later = await case_later_starts(case, network, backend, server)
     return Measurement(
         case=case.name, requests=requests, baseline_requests=baseline_requests, depth=depth,
         dlngraph_s=dlngraph_s, dlngraph_runs_s=[seconds for seconds, _ in runs],

@@ -7,14 +7,27 @@ import re
 import msgspec
 import pytest
 
-from dlngraph.bench.cases import HEADLINE, NAVIGATE_SH, bench_cases, forward_pass
+from dlngraph.bench.cases import (
+    HEADLINE,
+    NAVIGATE_SH,
+    bench_cases,
+    forward_pass,
+    step_case,
+)
 from dlngraph.bench.extras import _measured, lowest_rate
-from dlngraph.bench.measure import limit_s, slot_limit_s, staged_limit_s
-from dlngraph.dln.plan import LaterStart
+from dlngraph.bench.measure import (
+    case_later_starts,
+    limit_s,
+    slot_limit_s,
+    staged_limit_s,
+)
+from dlngraph.bench.models import bench_backend
 from dlngraph.bench.report import format_report, summary_line
 from dlngraph.bench.run import BenchPlan, default_plan, run_bench
 from dlngraph.bench.server import ServerSettings
 from dlngraph.cli.main import build_parser
+from dlngraph.dln.plan import LaterStart
+from dlngraph.testing import ScriptedServer
 
 SUMMARY = re.compile(
     r"^speedup_vs_layer_sync=\d+\.\d ratio_to_staged=\d+\.\d\d ratio_to_limit=\d+\.\d\d"
@@ -145,3 +158,18 @@ def test_the_client_headline_is_its_lowest_level() -> None:
 def test_the_command_is_registered() -> None:
     args = build_parser().parse_args(["bench", "--quick", "--no-local", "--no-client"])
     assert args.command.NAME == "bench" and args.quick and not args.local and not args.client
+
+
+async def test_the_known_candidates_score_requests_are_counted_on_a_run_without_proposals() -> None:
+    """wide_ensemble, 4 examples, 3 known candidates (current, 2 remembered): the current
+    prompt's scores are its forward calls, so 2 x 4 requests per node can start before the
+    proposals, fewer than the plan's 3 x 4; the proposed candidates' 3 x 4 come after."""
+    case = step_case("wide_ensemble", batch=4, prompts=4, hidden=2, memory=2)
+    server = ServerSettings(latency_s=0.0, jitter=0.0, concurrency=64)
+    async with ScriptedServer() as scripted:
+        backend = bench_backend(scripted.base_url, 64)
+        try:
+            later = await case_later_starts(case, case.network(), backend, server)
+        finally:
+            await backend.aclose()
+    assert later == {(node, "score"): LaterStart(round=2, earlier_at_most=8) for node in ("literal", "counting", "skeptic")}
