@@ -82,6 +82,11 @@ def forward_pass(spec: str, examples: int = FORWARD_EXAMPLES) -> Case:
 HEADLINE = step_case("dln2")
 """The case the last line of `dlngraph bench` reports."""
 
+PAPER_ITERATION = step_case("dln2", memory=0)
+"""The calls of the paper code's iteration that was timed against this server (navigate.sh with
+5 hidden samples, no memory, ranking on the whole batch: 1,278 prompts in 69 requests, 18.7-19.3 s;
+benchmarks/RESULTS.md), so that the baseline's time can be checked against the real one."""
+
 NAVIGATE_SH = step_case("paper/navigate-dln2", batch=10, prompts=10, hidden=10, memory=5, label="navigate.sh DLN-2")
 """The paper's `two_layers_e2e/navigate.sh` at 036d895 (`specs/paper/navigate-dln2.yaml`)."""
 
@@ -94,6 +99,7 @@ def bench_cases(quick: bool) -> list[Case]:
         return [HEADLINE, deep4, wide]
     return [
         HEADLINE,
+        PAPER_ITERATION,
         NAVIGATE_SH,
         step_case("dln2", batch=20, prompts=20, hidden=5),
         deep4,

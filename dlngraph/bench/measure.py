@@ -40,6 +40,7 @@ from dlngraph.bench.cases import Case, synthetic_examples
 from dlngraph.bench.gate import gate_models
 from dlngraph.bench.layer_sync import mini_batches, run_layer_synchronous
 from dlngraph.bench.models import bench_models, requests_by_tag, requests_sent
+from dlngraph.bench.paper_client import PaperClientBackend
 from dlngraph.bench.server import ServerSettings
 from dlngraph.dln.plan import (
     LaterStart,
@@ -74,6 +75,8 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
     baseline_http_requests: int = 0
     """HTTP requests those mini-batches took (one per mini-batch when its calls share their
     parameters, as the paper's do)."""
+    baseline_client_s: float = 0.0
+    """Of `baseline_s`, the paper client's own time after its requests (`paper_client`)."""
     limit_s: float
     staged_limit_s: float
     """The limit, counting only the calls that cannot start before each round after it."""
@@ -193,13 +196,14 @@ async def measure(
 ) -> Measurement:
     """Time `case` `repeats` times under dlngraph's schedule (keeping the median, since a
     run lasts a few seconds and a shared machine is noisy), then once under the
-    layer-synchronous one on `paper_backend` (a `paper_backend`: up to 20 prompts per request;
+    layer-synchronous one on `paper_backend` (a `paper_backend`: up to 20 prompts per request,
+    each followed by the paper client's own time;
     dozens of sequential mini-batches average the noise out)."""
     network = case.network()
     runs = [await _dlngraph_run(case, network, backend, server) for _ in range(repeats)]
     dlngraph_s, by_tag = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
     requests = sum(by_tag.values())
-    http_before = http_requests(paper_backend)
+    http_before, client_before = http_requests(paper_backend), paper_client_time(paper_backend)
     baseline_s, baseline_requests, groups = await _baseline_run(case, network, paper_backend, server)
     depth, starts = case_depth(case, network), case_start_rounds(case, network)
     later = await case_later_starts(case, network, backend, server)
@@ -207,7 +211,8 @@ async def measure(
         case=case.name, requests=requests, baseline_requests=baseline_requests, depth=depth,
         dlngraph_s=dlngraph_s, dlngraph_runs_s=[seconds for seconds, _ in runs],
         baseline_s=baseline_s, baseline_groups=groups,
-        baseline_http_requests=http_requests(paper_backend) - http_before, limit_s=limit_s(depth, requests, server),
+        baseline_http_requests=http_requests(paper_backend) - http_before,
+        baseline_client_s=paper_client_time(paper_backend) - client_before, limit_s=limit_s(depth, requests, server),
         staged_limit_s=staged_limit_s(starts, by_tag, depth, server, later),
         slot_limit_s=slot_limit_s(starts, by_tag, depth, server, later),
     )
@@ -216,6 +221,11 @@ async def measure(
 def http_requests(backend: OpenAIBackend) -> int:
     """HTTP requests a batching backend has sent so far (0 for one that does not batch)."""
     return backend.batcher.requests_sent if backend.batcher is not None else 0
+
+
+def paper_client_time(backend: OpenAIBackend) -> float:
+    """Seconds a `PaperClientBackend` has spent as the paper's client so far (0 for another)."""
+    return backend.client_time_s if isinstance(backend, PaperClientBackend) else 0.0
 
 
 async def warm_up_case(case: Case, backend: OpenAIBackend, server: ServerSettings) -> None:

@@ -11,6 +11,11 @@ from __future__ import annotations
 from collections import Counter
 
 from dlngraph.bench.gate import PAPER_MINI_BATCH
+from dlngraph.bench.paper_client import (
+    PAPER_CLIENT,
+    PaperClientBackend,
+    PaperClientCost,
+)
 from dlngraph.engine import gather
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.accounting import CallStats
@@ -33,11 +38,15 @@ def bench_backend(
     )
 
 
-def paper_backend(base_url: str, concurrency: int) -> OpenAIBackend:
+def paper_backend(base_url: str, concurrency: int, cost: PaperClientCost = PAPER_CLIENT) -> PaperClientBackend:
     """The baseline's backend: the calls of one mini-batch go out in one `/completions`
     request, up to `PAPER_MINI_BATCH` prompts, as the paper's code sends them (with one set of
-    options for the whole list: no per-call seed, so samples of one phase share a request)."""
-    return bench_backend(base_url, concurrency, PAPER_MINI_BATCH, batch_without=("seed",))
+    options for the whole list: no per-call seed, so samples of one phase share a request),
+    and each request is followed by the paper client's own time (`paper_client`)."""
+    return PaperClientBackend(
+        cost=cost, base_url=base_url, model=SERVER_MODEL, max_connections=concurrency,
+        prompts_per_request=PAPER_MINI_BATCH, batch_without=("seed",),
+    )
 
 
 def bench_models(network: CompiledNetwork, backend: OpenAIBackend, concurrency: int) -> dict[str, LanguageModel]:

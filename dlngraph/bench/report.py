@@ -6,7 +6,7 @@ from dlngraph.bench.measure import Measurement
 from dlngraph.bench.run import BenchReport
 
 COLUMNS = (
-    f"{'case':<30} {'requests':>8} {'depth':>5} {'dlngraph':>9} {'layer-sync':>10} {'groups':>6} {'http':>5} {'limit':>7}"
+    f"{'case':<30} {'requests':>8} {'depth':>5} {'dlngraph':>9} {'layer-sync':>10} {'own':>5} {'groups':>6} {'http':>5} {'limit':>7}"
     f" {'speedup':>7} {'to limit':>8} {'staged':>7} {'to staged':>9} {'slots':>6} {'to slots':>8}"
 )
 
@@ -26,6 +26,8 @@ def format_report(report: BenchReport) -> list[str]:
         *(format_row(measurement) for measurement in report.measurements),
         "",
         "requests: sent by dlngraph (identical calls in flight are sent once); depth: rounds of latency at best;",
+        "layer-sync: the paper's schedule, request for request, each request followed by the paper client's own time",
+        "(own: openai's parsing, jinja2's compiles, ...: bench/paper_client.py, measured on the paper's code);",
         "groups: the baseline's mini-batches, one after the other; http: its HTTP requests (20 prompts at most each);",
         "limit = max(depth x latency, requests x latency / server concurrency); speedup = layer-sync / dlngraph;",
         "to limit = dlngraph / limit; dlngraph times are medians of repeated runs;",
@@ -43,7 +45,7 @@ def format_report(report: BenchReport) -> list[str]:
 
 def format_row(m: Measurement) -> str:
     return (
-        f"{m.case:<30} {m.requests:>8} {m.depth:>5} {m.dlngraph_s:>8.2f}s {m.baseline_s:>9.2f}s {m.baseline_groups:>6}"
+        f"{m.case:<30} {m.requests:>8} {m.depth:>5} {m.dlngraph_s:>8.2f}s {m.baseline_s:>9.2f}s {m.baseline_client_s:>4.1f}s {m.baseline_groups:>6}"
         f" {m.baseline_http_requests:>5} {m.limit_s:>6.2f}s {m.speedup:>6.1f}x {m.ratio_to_limit:>8.2f} {m.staged_limit_s:>6.2f}s"
         f" {m.ratio_to_staged_limit:>9.2f} {m.slot_limit_s:>5.2f}s {m.ratio_to_slot_limit:>8.2f}"
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from dlngraph.bench.cases import HEADLINE, Case, synthetic_examples
+from dlngraph.bench.cases import HEADLINE, PAPER_ITERATION, Case, synthetic_examples
 from dlngraph.bench.gate import gate_models
 from dlngraph.bench.layer_sync import run_layer_synchronous
 from dlngraph.bench.measure import forward_groups, http_requests, run_case
 from dlngraph.bench.models import bench_models, paper_backend
+from dlngraph.bench.paper_client import NO_COST, PaperClientCost
 from dlngraph.dln.step import TrainingStep
-from dlngraph.engine import run_forward
+from dlngraph.engine import gather, run_forward
+from dlngraph.llm.client import LanguageModel
+from dlngraph.llm.types import GenerateRequest, ScoreRequest
 from dlngraph.testing.server import ScriptedServer
 from tests.scripted import close_models, scripted_models, shipped_network
 
@@ -63,10 +66,10 @@ async def test_a_training_step_through_the_gate_is_the_same_step_in_mini_batches
 async def test_the_paper_backend_sends_each_mini_batch_in_one_request() -> None:
     """The paper's `forward` sends a phase's prompts 20 per request, one request at a time: the
     DLN-2 step without memory takes 69 requests for 1,278 prompts in the paper's code."""
-    case = msgspec.structs.replace(HEADLINE, use_memory=0)
+    case = PAPER_ITERATION
     network = case.network()
     async with ScriptedServer(max_concurrency=256) as server:
-        backend = paper_backend(server.base_url, 256)
+        backend = paper_backend(server.base_url, 256, NO_COST)
         try:
             gated, batches = gate_models(bench_models(network, backend, 256))
             await run_case(case, network, gated)
@@ -80,6 +83,29 @@ async def test_the_paper_backend_sends_each_mini_batch_in_one_request() -> None:
     assert len(batches.history) == 67
     assert server.stats.sequences == 1278 + 1
     assert all("seed" not in body for body in server.stats.bodies)
+
+
+def test_the_paper_client_costs_more_for_echoed_prompts_and_per_prompt() -> None:
+    cost = PaperClientCost(per_request_s=0.005, per_prompt_s=0.001, per_echoed_prompt_s=0.002, per_other_prompt_s=0.0005)
+    assert cost.of({"prompt": "one", "max_tokens": 8}) == pytest.approx(0.005 + 0.0015)
+    assert cost.of({"prompt": ["a"] * 20, "echo": True}) == pytest.approx(0.005 + 20 * 0.003)
+    assert cost.of({"prompt": ["a"] * 20, "logprobs": 5}) == pytest.approx(0.005 + 20 * 0.0015)
+    assert NO_COST.of({"prompt": ["a"] * 20, "echo": True}) == 0.0
+
+
+async def test_the_paper_backend_spends_the_paper_clients_time_after_each_request() -> None:
+    """A mini-batch of 20 echo scores is one request and one cost; a generation is another."""
+    cost = PaperClientCost(per_request_s=0.01, per_prompt_s=0.001, per_echoed_prompt_s=0.002, per_other_prompt_s=0.0005)
+    async with ScriptedServer() as server:
+        backend = paper_backend(server.base_url, 256, cost)
+        model = LanguageModel("paper", backend)
+        try:
+            await gather(model.score(ScoreRequest(context=f"Question {i}:", target=" Yes")) for i in range(20))
+            await model.generate(GenerateRequest(prompt="Propose an instruction.", max_tokens=8))
+        finally:
+            await backend.aclose()
+    assert server.stats.requests == 2
+    assert backend.client_time_s == pytest.approx(cost.of({"prompt": ["q"] * 20, "echo": True}) + cost.of({"prompt": "p"}))
 
 
 def test_memory_is_seeded_with_remembered_prompts() -> None:
