@@ -10,6 +10,11 @@ than a bare client that never waits for anything. Requests are given their tag's
 (proposed candidates' scores too), which only makes the replayed sets smaller and the bound
 weaker.
 
+Beside each replay the probe prints what a client and server that cost nothing would take for
+the same number of requests: the makespan of that many latencies drawn within +-jitter on the
+server's slots, each request going to the first free slot (the mean of 200 draws). The fluid
+staged limit counts n x latency / slots instead, which the spread makes unreachable.
+
     python benchmarks/bench_server_bound.py                 # the headline DLN-2 step
     python benchmarks/bench_server_bound.py --in-flight 320 # the server's queue never empty
     python benchmarks/bench_server_bound.py --case "wide_ensemble forward x100"
@@ -20,6 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import heapq
+import random
 import statistics
 import time
 from typing import Any
@@ -78,6 +85,20 @@ async def replay(url: str, bodies: list[dict[str, Any]], in_flight: int) -> floa
         return await send_all()
 
 
+def zero_cost_makespan(requests: int, server: ServerSettings, draws: int = 200, seed: int = 0) -> float:
+    """Mean seconds `requests` calls take on the server's slots when nothing but their drawn
+    latencies costs time (each to the first free slot)."""
+    rng = random.Random(seed)
+    low, high = server.latency_s * (1 - server.jitter), server.latency_s * (1 + server.jitter)
+    spans = []
+    for _ in range(draws):
+        free_at = [0.0] * server.concurrency
+        for _ in range(requests):
+            heapq.heappush(free_at, heapq.heappop(free_at) + rng.uniform(low, high))
+        spans.append(max(free_at))
+    return statistics.mean(spans)
+
+
 async def probe(case: Case, server: ServerSettings, url: str, in_flight: int, repeats: int) -> None:
     backend = bench_backend(url, server.concurrency)
     recorded: Recorded = []
@@ -98,14 +119,19 @@ async def probe(case: Case, server: ServerSettings, url: str, in_flight: int, re
     rounds = sorted({starts.get(tag, 0) for tag, _ in recorded})
     print(f"{case.name}: dlngraph {step:.3f} s (median of {repeats}), {len(recorded)} requests;"
           f" bare replay at {in_flight} in flight, {server.describe()}")
-    print(f"{'round':>5} {'requests':>8} {'replay':>8} {'bound':>7} {'dlngraph/bound':>14}")
+    print(f"{'round':>5} {'requests':>8} {'replay':>8} {'bound':>7} {'dlngraph/bound':>14} {'zero-cost':>9} {'fluid':>6}")
     bound = 0.0
     for start in rounds:
         later = [body for tag, body in recorded if starts.get(tag, 0) >= start]
         seconds = min([await replay(url, later, in_flight) for _ in range(repeats)])
         round_bound = start * server.latency_s + seconds
         bound = max(bound, round_bound)
-        print(f"{start:>5} {len(later):>8} {seconds:>7.3f}s {round_bound:>6.3f}s {step / round_bound:>14.2f}")
+        zero_cost = start * server.latency_s + zero_cost_makespan(len(later), server)
+        fluid = start * server.latency_s + len(later) * server.latency_s / server.concurrency
+        print(f"{start:>5} {len(later):>8} {seconds:>7.3f}s {round_bound:>6.3f}s {step / round_bound:>14.2f}"
+              f" {zero_cost:>8.3f}s {fluid:>5.3f}s")
+    print("bound = round x latency + replay; zero-cost = round x latency + the makespan of as many latencies on the"
+          " server's slots; fluid = the staged limit's term")
     print(f"server_bound={bound:.3f} dlngraph={step:.3f} ratio_to_server_bound={step / bound:.2f}")
 
 
