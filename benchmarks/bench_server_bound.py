@@ -26,21 +26,19 @@ import argparse
 import asyncio
 import contextvars
 import heapq
-import random
 import statistics
 import time
 from typing import Any
 
-import aiohttp
-import msgspec
-
 from dlngraph.bench.cases import HEADLINE, Case, bench_cases
+from dlngraph.bench.client_probe import bare_session, post_bare
 from dlngraph.bench.measure import case_start_rounds, run_case
 from dlngraph.bench.models import bench_backend, bench_models, warm_up
 from dlngraph.bench.server import ServerSettings, server_process
 from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.openai.backend import OpenAIBackend
 from dlngraph.runs.gc_tuning import tune_gc
+from dlngraph.testing import Latency
 
 _tag: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar("tag", default=("", ""))
 Recorded = list[tuple[tuple[str, str], dict[str, Any]]]
@@ -64,37 +62,22 @@ def record_bodies(into: Recorded) -> None:
 async def replay(url: str, bodies: list[dict[str, Any]], in_flight: int) -> float:
     """Seconds a bare aiohttp client takes to send `bodies` with `in_flight` workers (after
     one untimed pass that opens the connections)."""
-    encode, decode = msgspec.json.Encoder().encode, msgspec.json.Decoder().decode
-    headers = {"Content-Type": "application/json"}
-    connector = aiohttp.TCPConnector(limit=in_flight)
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as session:
-
-        async def send_all() -> float:
-            pending = iter(bodies)
-
-            async def worker() -> None:
-                for body in pending:
-                    async with session.post(f"{url}/completions", data=encode(body), headers=headers) as response:
-                        decode(await response.read())
-
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(in_flight)))
-            return time.perf_counter() - started
-
-        await send_all()
-        return await send_all()
+    async with bare_session(in_flight) as session:
+        await post_bare(session, f"{url}/completions", bodies, in_flight)
+        started = time.perf_counter()
+        await post_bare(session, f"{url}/completions", bodies, in_flight)
+        return time.perf_counter() - started
 
 
 def zero_cost_makespan(requests: int, server: ServerSettings, draws: int = 200, seed: int = 0) -> float:
-    """Mean seconds `requests` calls take on the server's slots when nothing but their drawn
-    latencies costs time (each to the first free slot)."""
-    rng = random.Random(seed)
-    low, high = server.latency_s * (1 - server.jitter), server.latency_s * (1 + server.jitter)
+    """Mean seconds `requests` calls take on the server's slots when nothing but their
+    latencies, drawn as the scripted server draws them, costs time (each to the first free slot)."""
+    latency = Latency(mean_s=server.latency_s, jitter=server.jitter, seed=seed)
     spans = []
     for _ in range(draws):
         free_at = [0.0] * server.concurrency
         for _ in range(requests):
-            heapq.heappush(free_at, heapq.heappop(free_at) + rng.uniform(low, high))
+            heapq.heappush(free_at, heapq.heappop(free_at) + latency.draw())
         spans.append(max(free_at))
     return statistics.mean(spans)
 

@@ -34,6 +34,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
@@ -111,25 +112,37 @@ async def measure_bare_throughput(
     base_url: str, requests: int, in_flight: int, server: ServerProcess | None = None
 ) -> dict[str, Any]:
     """`measure_throughput` for a bare aiohttp client: the same bodies, the same warm-up."""
-    connector = aiohttp.TCPConnector(limit=in_flight)
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as session:
+    async with bare_session(in_flight) as session:
         url = f"{base_url.rstrip('/')}/completions"
         await drive_bare(session, url, in_flight * 2, in_flight, first=-in_flight * 2)
         timing = await timed(drive_bare(session, url, requests, in_flight), server)
     return {"in_flight": in_flight, "requests": requests, **rates(requests, timing)}
 
 
+def bare_session(in_flight: int) -> aiohttp.ClientSession:
+    """The bare client: one aiohttp session with `in_flight` pooled connections, nothing else."""
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+
 async def drive_bare(session: aiohttp.ClientSession, url: str, requests: int, in_flight: int, *, first: int = 0) -> None:
-    """`drive` with no client stack: POST the body `OpenAIBackend.generate` sends, decode the
-    answer, check its status and that it has a text."""
-    numbers = iter(range(first, first + requests))
+    """`drive` with no client stack: POST the body `OpenAIBackend.generate` sends."""
+    bodies = (
+        {"model": "scripted", "max_tokens": 16, "temperature": 0.0, "n": 1, "prompt": f"benchmark request {number}"}
+        for number in range(first, first + requests)
+    )
+    await post_bare(session, url, bodies, in_flight)
+
+
+async def post_bare(session: aiohttp.ClientSession, url: str, bodies: Iterable[dict[str, Any]], in_flight: int) -> None:
+    """POST `bodies` to `url` from `in_flight` workers, each decoding the answer and checking
+    its status and that it has a text."""
+    pending = iter(bodies)
     encode, decode = msgspec.json.Encoder().encode, msgspec.json.Decoder().decode
     headers = {"Content-Type": "application/json"}
 
     async def worker() -> None:
-        for number in numbers:
-            body = {"model": "scripted", "max_tokens": 16, "temperature": 0.0, "n": 1,
-                    "prompt": f"benchmark request {number}"}
+        for body in pending:
             async with session.post(url, data=encode(body), headers=headers) as response:
                 answer = decode(await response.read())
                 if response.status != 200 or not isinstance(answer["choices"][0]["text"], str):

@@ -192,7 +192,7 @@ def case_depth(case: Case, network: CompiledNetwork) -> int:
 
 
 async def measure(
-    case: Case, backend: OpenAIBackend, paper_backend: OpenAIBackend, server: ServerSettings, *, repeats: int = 3
+    case: Case, backend: OpenAIBackend, paper_backend: PaperClientBackend, server: ServerSettings, *, repeats: int = 3
 ) -> Measurement:
     """Time `case` `repeats` times under dlngraph's schedule (keeping the median, since a
     run lasts a few seconds and a shared machine is noisy), then once under the
@@ -203,7 +203,7 @@ async def measure(
     runs = [await _dlngraph_run(case, network, backend, server) for _ in range(repeats)]
     dlngraph_s, by_tag = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
     requests = sum(by_tag.values())
-    http_before, client_before = http_requests(paper_backend), paper_client_time(paper_backend)
+    http_before, client_before = http_requests(paper_backend), paper_backend.client_time_s
     baseline_s, baseline_requests, groups = await _baseline_run(case, network, paper_backend, server)
     depth, starts = case_depth(case, network), case_start_rounds(case, network)
     later = await case_later_starts(case, network, backend, server)
@@ -212,7 +212,7 @@ async def measure(
         dlngraph_s=dlngraph_s, dlngraph_runs_s=[seconds for seconds, _ in runs],
         baseline_s=baseline_s, baseline_groups=groups,
         baseline_http_requests=http_requests(paper_backend) - http_before,
-        baseline_client_s=paper_client_time(paper_backend) - client_before, limit_s=limit_s(depth, requests, server),
+        baseline_client_s=paper_backend.client_time_s - client_before, limit_s=limit_s(depth, requests, server),
         staged_limit_s=staged_limit_s(starts, by_tag, depth, server, later),
         slot_limit_s=slot_limit_s(starts, by_tag, depth, server, later),
     )
@@ -221,11 +221,6 @@ async def measure(
 def http_requests(backend: OpenAIBackend) -> int:
     """HTTP requests a batching backend has sent so far (0 for one that does not batch)."""
     return backend.batcher.requests_sent if backend.batcher is not None else 0
-
-
-def paper_client_time(backend: OpenAIBackend) -> float:
-    """Seconds a `PaperClientBackend` has spent as the paper's client so far (0 for another)."""
-    return backend.client_time_s if isinstance(backend, PaperClientBackend) else 0.0
 
 
 async def warm_up_case(case: Case, backend: OpenAIBackend, server: ServerSettings) -> None:
