@@ -17,7 +17,7 @@ import sys
 
 from dlngraph.bench.cases import FORWARD_EXAMPLES, SPECS_DIR, forward_pass
 from dlngraph.bench.measure import Measurement, measure, warm_up_case
-from dlngraph.bench.models import bench_backend, warm_up
+from dlngraph.bench.models import bench_backend, paper_backend, warm_up
 from dlngraph.bench.server import ServerSettings, server_process
 
 HEADER = (
@@ -38,13 +38,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def measure_specs(base_url: str, server: ServerSettings, examples: int, repeats: int) -> list[Measurement]:
     cases = [forward_pass(path.stem, examples) for path in sorted(SPECS_DIR.glob("*.yaml"))]
-    backend = bench_backend(base_url, server.concurrency)
+    backend, paper = bench_backend(base_url, server.concurrency), paper_backend(base_url, server.concurrency)
     try:
         await warm_up(backend, server.concurrency)
         await warm_up_case(cases[0], backend, server)
-        return [await measure(case, backend, server, repeats=repeats) for case in cases]
+        return [await measure(case, backend, paper, server, repeats=repeats) for case in cases]
     finally:
         await backend.aclose()
+        await paper.aclose()
 
 
 def format_row(spec: str, m: Measurement) -> str:
