@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+
 import msgspec
 
 from dlngraph.dln.run_format import IterationRecord, RunSummary, StartRecord, Usage, decode_summary

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.run_format import StartRecord, TrainState
+from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.trainer import Trainer
 from dlngraph.engine import EventBus
 from dlngraph.spec.training import TrainingSpec
