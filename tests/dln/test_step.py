@@ -151,8 +151,8 @@ async def test_sharpening_weights_equal_hand_computed_values() -> None:
     step, result = await run_step(
         network, dln2_script(), settings(backward_model="backward", posterior_temp=2.0, include_h1=True), BATCH2
     )
-    samples = await step.samples("reason")
-    weights = await step.weights("reason")
+    samples = await step.samples.of("reason")
+    weights = await step.sharpening.weights("reason")
     for row in range(2):
         assert sorted(samples[row]) == ["notes A", "notes B", "notes C", "notes F"]
         assert samples[row][0] == "notes F"  # the forward hidden state comes first
@@ -162,7 +162,7 @@ async def test_sharpening_weights_equal_hand_computed_values() -> None:
         top = max(logits)
         expected = [math.exp(v - top) / sum(math.exp(u - top) for u in logits) for v in logits]
         assert weights[row] == pytest.approx(expected, rel=1e-6)
-    assert await step.best_hidden("reason") == ["notes B", "notes B"]
+    assert await step.sharpening.best_hidden("reason") == ["notes B", "notes B"]
     assert result.hidden["reason"].changed == 2
 
 
@@ -178,8 +178,8 @@ async def test_dln2_picks_the_hidden_sample_and_the_prompts_that_explain_it() ->
 async def test_without_the_prior_the_likelihood_alone_decides() -> None:
     network = dln2_network()
     step, _ = await run_step(network, dln2_script(), settings(backward_model="backward", include_prior=False, include_h1=True), BATCH2)
-    weights = await step.weights("reason")
-    samples = await step.samples("reason")
+    weights = await step.sharpening.weights("reason")
+    samples = await step.samples.of("reason")
     for row in range(2):
         by_text = dict(zip(samples[row], weights[row]))
         assert by_text["notes A"] == pytest.approx(by_text["notes C"]) == pytest.approx(by_text["notes F"])
@@ -316,7 +316,7 @@ async def test_a_class_distribution_the_forward_pass_has_is_not_asked_for_again(
             await close_models(models)
         # the first class call asks the paper's 100 top logprobs and is refused: not an answer
         prompts = [body.get("prompt") for body in server.stats.bodies if body.get("logprobs", 0) <= server.max_logprobs]
-    forward_prompts = [step.forward_run.output("answer", i).rendered for i in range(len(BATCH))]
+    forward_prompts = [step.state.forward_run.output("answer", i).rendered for i in range(len(BATCH))]
     assert all(prompts.count(prompt) == 1 for prompt in forward_prompts)
     assert result.prompts["answer"] == "BEST"
 
@@ -343,7 +343,7 @@ async def test_an_example_dropped_after_its_early_sharpening_failed_does_not_fai
     network = network_from_text(ENSEMBLE)
     step, result = await run_step(network, script, settings(backward_model=None, num_h_samples=2), BATCH)
     assert result.failed_examples == [1]
-    assert (await step.forward_done()).kept == [0]
+    assert (await step.state.forward_done()).kept == [0]
     assert set(result.updates) == {"notes", "a", "b"}
 
 

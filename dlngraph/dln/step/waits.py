@@ -1,7 +1,7 @@
 """The step's waits, declared once: which quantity of which node awaits which of which.
 
 The step awaits a quantity's needs through this declaration before computing it
-(`StepBase.await_needs`), and `dln/plan.py` walks the same declaration to count the rounds of
+(`TrainingStep.wait_for`), and `dln/plan.py` walks the same declaration to count the rounds of
 latency a step needs and the round each phase's calls can start in. A per-example quantity
 (`per_example`) is awaited for one example of the batch; the others for the whole batch.
 """
