@@ -22,8 +22,8 @@ from dlngraph.spec.metrics import MetricError
 from dlngraph.spec.training import ExtractRegex, TrainingSpec
 from dlngraph.testing.script import Script
 from dlngraph.testing.server import ScriptedServer
+from tests.dln.step.scripted_steps import dln2_script
 from tests.dln.test_paper_options import run_dln2
-from tests.dln.test_step import dln2_script
 from tests.scripted import DLN1, close_models, network_from_text, scripted_models
 
 ROOT = Path(__file__).resolve().parents[2]

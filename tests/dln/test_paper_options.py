@@ -11,7 +11,13 @@ import pytest
 from dlngraph.dln import elbo
 from dlngraph.testing.script import AnswerRule
 from dlngraph.testing.server import Script, ScriptedServer
-from tests.dln.test_step import BATCH2, dln2_network, dln2_script, run_step, settings
+from tests.dln.step.scripted_steps import (
+    BATCH2,
+    dln2_network,
+    dln2_script,
+    run_step,
+    settings,
+)
 from tests.dln.test_trainer import DEV, TRAIN, _rebuild
 from tests.scripted import DLN1, close_models, network_from_text, scripted_models
 
