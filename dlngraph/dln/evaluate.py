@@ -10,6 +10,7 @@ from dlngraph.data.types import LabeledExample
 from dlngraph.dln.input_views import InputViews
 from dlngraph.dln.postprocess import Loss, accuracy
 from dlngraph.engine import run_forward
+from dlngraph.engine.node_ops import Models
 from dlngraph.graph import CompiledNetwork
 
 
@@ -26,7 +27,7 @@ class Evaluation(msgspec.Struct, kw_only=True):
 
 async def evaluate(
     network: CompiledNetwork,
-    models,
+    models: Models,
     examples: Sequence[LabeledExample],
     *,
     split: str,
