@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from dlngraph.engine.classes import Verbalizers, match_class
+from dlngraph.engine.answer_labels import Verbalizers, match_class
 from dlngraph.engine.results import NodeOutput
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.types import (
