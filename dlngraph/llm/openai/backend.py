@@ -250,7 +250,7 @@ class OpenAIBackend:
             if cap is None:
                 raise
             self.top_logprobs = min(self.top_logprobs, cap)
-            raise SendAgain(f"{self.identity} allows {cap} top logprobs, not {top_k}") from None
+            raise SendAgain(f"{error}; asking {cap} top logprobs instead of {top_k}") from None
 
     def _top_logprobs_settled(self) -> asyncio.Event:
         """Set once the first class call is answered (or failed): created in the running loop."""
