@@ -23,29 +23,32 @@ The rule:
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 PAPER_TOP_LOGPROBS = 100
 """How many top logprobs class scoring reads: the paper's (`LogProbsScore`, `top_logprobs:
 100`). Servers may cap it (vLLM's `--max-logprobs` and OpenAI's chat API at 20, OpenAI's legacy
 completions at 5); the OpenAI backend then reads what the server allows."""
 
-Verbalizers = Sequence[Sequence[str]]
-"""One sequence of verbalizers per class; the first verbalizer is the class label."""
+Verbalizers = tuple[tuple[str, ...], ...]
+"""One tuple of verbalizers per class; the first verbalizer is the class label."""
 
 
 def class_probabilities(top_logprobs: Iterable[tuple[str, float]], classes: Verbalizers) -> dict[str, float]:
     """p(class) from the next token's top logprobs, by the rule of the module docstring."""
-    listed = dict(top_logprobs)
-    class_of_text = _classes_begun(listed, classes)
+    class_of_start = _class_of_start(classes)
     labels = [verbalizers[0] for verbalizers in classes]
     mass = dict.fromkeys(labels, 0.0)
-    for text, logprob in listed.items():
-        index = class_of_text.get(text)
+    seen = []
+    for text, logprob in dict(top_logprobs).items():
+        probability = math.exp(logprob)
+        if probability > 0:
+            seen.append(probability)
+        index = class_of_start.get(text.strip())
         if index is not None:
-            mass[labels[index]] += math.exp(logprob)
-    seen = [probability for probability in map(math.exp, listed.values()) if probability > 0]
+            mass[labels[index]] += probability
     floor = min(seen) if seen else 1.0
     for label, value in mass.items():
         if value <= 0:
@@ -54,15 +57,15 @@ def class_probabilities(top_logprobs: Iterable[tuple[str, float]], classes: Verb
     return {label: value / total for label, value in mass.items()}
 
 
-def _classes_begun(texts: Iterable[str], classes: Verbalizers) -> dict[str, int]:
-    """The class index of each token text that begins the verbalizers of exactly one class."""
-    stripped = [{verbalizer.strip() for verbalizer in verbalizers} for verbalizers in classes]
-    found: dict[str, int] = {}
-    for text in texts:
-        start = text.strip()
-        if not start:
-            continue
-        owners = [index for index, names in enumerate(stripped) if any(name.startswith(start) for name in names)]
-        if len(owners) == 1:
-            found[text] = owners[0]
-    return found
+@functools.lru_cache(maxsize=256)
+def _class_of_start(classes: Verbalizers) -> dict[str, int | None]:
+    """Every non-empty start of a stripped verbalizer, with the index of its class, or None when
+    it starts verbalizers of several classes. (A node's classes never change: built once.)"""
+    owner: dict[str, int | None] = {}
+    for index, verbalizers in enumerate(classes):
+        for verbalizer in verbalizers:
+            name = verbalizer.strip()
+            for end in range(1, len(name) + 1):
+                start = name[:end]
+                owner[start] = index if owner.get(start, index) == index else None
+    return owner
