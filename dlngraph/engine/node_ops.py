@@ -12,9 +12,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from dlngraph.engine.classes import Verbalizers, match_class
+from dlngraph.engine.answer_labels import match_class
 from dlngraph.engine.results import NodeOutput
 from dlngraph.graph import CompiledNetwork
+from dlngraph.llm.class_probs import Verbalizers
 from dlngraph.llm.types import (
     Capabilities,
     ClassDistribution,

@@ -9,7 +9,8 @@ Every call goes through the same pipeline, in this order:
 4. budget: the request is charged, or `BudgetExceeded` is raised before sending;
 5. limits: a concurrency slot (the tag's priority decides who goes first when all are taken),
    then per attempt the requests/min and tokens/min buckets;
-6. retries: transient failures are retried with backoff (`dlngraph.llm.retry`);
+6. retries: transient failures are retried with backoff, and a call the backend lowered a
+   setting for is sent again, within one cap of attempts (`dlngraph.llm.retry`);
 7. backend: the wire work;
 8. the result is stored in the cache, and every step is counted in `CallStats`.
 
@@ -38,7 +39,7 @@ from typing import Any, Literal, TypeVar
 from dlngraph.llm.accounting import CallStats, Counters
 from dlngraph.llm.budget import Budget
 from dlngraph.llm.cache import Cache
-from dlngraph.llm.errors import ContextWindowExceeded, SendAgain, UnsupportedRequest
+from dlngraph.llm.errors import ContextWindowExceeded, UnsupportedRequest
 from dlngraph.llm.limits import ModelLimiter
 from dlngraph.llm.retry import Retry
 from dlngraph.llm.tokens import estimate_tokens
@@ -234,16 +235,12 @@ class LanguageModel:
         """One try: wait for the rate limits, then send (counted as a request in flight)."""
         if self.limiter.limits_rate:
             await self.limiter.admit(call.tokens)
-        while True:
-            call.counters.requests += 1
-            self.stats.request_started()
-            try:
-                return await call.send(call.request)
-            except SendAgain:  # the backend lowered a setting the server refused: a repeated attempt
-                call.counters.retries += 1
-                continue
-            finally:
-                self.stats.request_finished()
+        call.counters.requests += 1
+        self.stats.request_started()
+        try:
+            return await call.send(call.request)
+        finally:
+            self.stats.request_finished()
 
     def _check_context_window(self, request: Request) -> int:
         """Raise `ContextWindowExceeded` if the request cannot fit (unless the backend checks

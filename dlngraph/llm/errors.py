@@ -39,7 +39,8 @@ class PermanentError(LLMError):
 
 
 class RetriesExhausted(LLMError):
-    """Every allowed attempt failed with a transient error; the last one is `__cause__`."""
+    """Every allowed attempt failed with a transient error or was refused a setting (`SendAgain`);
+    the last error is `__cause__`."""
 
 
 class BudgetExceeded(LLMError):
@@ -57,9 +58,10 @@ class ContextWindowExceeded(LLMError):
 
 class SendAgain(LLMError):
     """The server refused a setting that the backend has now lowered to what it allows (the top
-    logprobs of a class distribution): send the same call again at once, with no backoff. The
-    client counts the refused request as sent and the new one as a retry, so that requests minus
-    retries stays the number of calls sent (what the budget charges)."""
+    logprobs of a class distribution): send the same call again at once, with no backoff. It is
+    an attempt like any other (`dlngraph.llm.retry.Retry` caps both): the refused request counts
+    as sent and the new one as a retry, so that requests minus retries stays the number of calls
+    sent (what the budget charges)."""
 
 
 class UnsupportedRequest(LLMError):

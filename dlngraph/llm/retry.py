@@ -1,10 +1,17 @@
-"""Retrying transient failures with exponential backoff and full jitter.
+"""Retrying: which failures are worth another attempt, how many attempts a call gets, and how long
+to wait between them. Decided here and nowhere else.
+
+Worth another attempt are a `TransientError` (a dropped connection, a timeout, a garbled body,
+or an HTTP status in `retryable_status`), after a backoff, and a `SendAgain` (the backend
+lowered a setting the server refused), at once. Both spend one of the call's `max_attempts`
+(`limits.max_attempts` in a spec), so a server that keeps refusing ends the call in
+`RetriesExhausted`, naming the last refusal. `PermanentError`, `BudgetExceeded` and everything
+else pass straight through.
 
 Hundreds of calls that fail together (a 429 storm, a server restart) must not come back
 together: each waits a random time in [0, min(cap, base * 2**attempt)] ("full jitter", see the
 AWS Architecture Blog's "Exponential Backoff and Jitter"), or at least the server's
-Retry-After when it sent one. Only `TransientError` is retried; `PermanentError`,
-`BudgetExceeded` and everything else pass straight through.
+Retry-After when it sent one.
 """
 
 from __future__ import annotations
@@ -16,18 +23,27 @@ from typing import Any, TypeVar
 
 import anyio
 
-from dlngraph.llm.errors import RetriesExhausted, TransientError
+from dlngraph.llm.errors import LLMError, RetriesExhausted, SendAgain, TransientError
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
-OnRetry = Callable[[TransientError, float], None]
+OnRetry = Callable[[LLMError, float], None]
 """Told about every failed attempt that will be retried, with the delay before the next one."""
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+"""With every 5xx, the HTTP statuses that ask for another attempt (`retryable_status`)."""
+
+
+def retryable_status(status: int) -> bool:
+    """Whether a server answering `status` asks to be tried again: 408, 409, 429 and 5xx (OpenAI's
+    own client retries exactly these). Any other 4xx fails the same way every time."""
+    return status in RETRYABLE_STATUSES or status >= 500
 
 
 class Retry:
-    """How many attempts a call gets, and how long to wait between them."""
+    """Which errors a call retries, how many attempts it gets, and how long it waits between them."""
 
     def __init__(
         self,
@@ -63,11 +79,17 @@ class Retry:
                 return await attempt(*args)
             except TransientError as error:
                 wait = self.delay(number, error)
-                logger.debug("retrying in %.2fs after: %s", wait, error)
-                if on_retry is not None:
-                    on_retry(error, wait)
+                _report(error, wait, on_retry)
                 await self._sleep(wait)
+            except SendAgain as error:  # the backend has lowered what the server refused: at once
+                _report(error, 0.0, on_retry)
         try:
             return await attempt(*args)
-        except TransientError as error:
+        except (TransientError, SendAgain) as error:
             raise RetriesExhausted(f"{self.max_attempts} attempts failed; the last with: {error}") from error
+
+
+def _report(error: LLMError, wait: float, on_retry: OnRetry | None) -> None:
+    logger.debug("retrying in %.2fs after: %s", wait, error)
+    if on_retry is not None:
+        on_retry(error, wait)

@@ -27,6 +27,9 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
     max_attempts: int = 6
+    """Attempts a call gets (`dlngraph.llm.retry.Retry`): transient failures and sending again
+    with a setting the server refused lowered both spend one (so with 1, class scoring fails on
+    a server that allows fewer than the paper's 100 top logprobs)."""
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 120.0
     """Longest wait for the next bytes of a response."""

@@ -119,7 +119,8 @@ REPLAY_SCRIPT = textwrap.dedent(
     async def main(base_url, cache_path):
         backend = OpenAIBackend(base_url=base_url, model="scripted", connect_timeout_s=2, read_timeout_s=2)
         with Cache(cache_path) as cache:
-            model = LanguageModel("m", backend, limits=Limits(max_attempts=1), cache=cache)
+            # Two attempts: the class call's refused 100 top logprobs spend the first.
+            model = LanguageModel("m", backend, limits=Limits(max_attempts=2), cache=cache)
             results = [await model.generate(GenerateRequest(prompt="Q: what is 2+2?", max_tokens=8))]
             for index in range(3):
                 request = GenerateRequest(prompt="Think step by step", temperature=0.7, seed=index, sample_index=index)
@@ -160,7 +161,7 @@ async def test_a_fresh_process_replays_the_cache_without_any_server(tmp_path):
         filled = await asyncio.to_thread(run_replay_process, base_url, path)
         assert server.stats.requests == 6 + 1  # the first class call's 100 top logprobs were refused
     assert filled["requests"] == 6 + 1 and not any(filled["cached"])  # the client counts the refused one too
-    # The server is gone: the same URL now refuses connections, and nothing is retried.
+    # The server is gone: the same URL now refuses connections, and nothing is sent.
     replayed = await asyncio.to_thread(run_replay_process, base_url, path)
     assert replayed["requests"] == 0 and all(replayed["cached"])
     assert replayed["results"] == filled["results"]

@@ -232,6 +232,39 @@ async def test_retries_exhausted_names_the_last_error(start_server, make_model):
     assert counters(model).errors == 1 and counters(model).retries == 2
 
 
+async def test_a_server_that_keeps_refusing_the_top_logprobs_ends_in_a_clear_error(start_server, make_model):
+    """Every lower setting is refused again: each re-send spends an attempt, and the last
+    refusal, in the server's words, names what happened."""
+    refusal = "'logprobs' must be one of 1, 2, 5, 10, 20 or 50."
+    server = await start_server(script=Script().fail("Sentiment", 400, refusal))
+    model = make_model(server)
+    with pytest.raises(RetriesExhausted) as caught:
+        await model.class_distribution(ClassDistributionRequest(prompt="Sentiment: a", classes=CLASSES), tag=TAG)
+    message = str(caught.value)
+    assert message.startswith("6 attempts failed; the last with: model 'scripted'")
+    assert f"HTTP 400: {refusal}; asking 1 top logprobs instead of 2" in message
+    assert [body["logprobs"] for body in server.stats.bodies] == [100, 50, 20, 10, 5, 2]
+    assert (counters(model).requests, counters(model).retries, counters(model).errors) == (6, 5, 1)
+
+
+@pytest.mark.parametrize("max_attempts", [3, 4])
+async def test_a_refused_setting_and_transient_failures_share_the_attempt_cap(start_server, make_model, sleep,
+                                                                               max_attempts):
+    """Two 503s, then a refusal of 100 top logprobs, then 5 are answered: four attempts."""
+    server = await start_server(script=Script().class_logprobs("Sentiment", SENTIMENT), max_logprobs=5,
+                                faults=Faults(first_n={"503": 2}))
+    model = make_model(server, max_attempts=max_attempts)
+    request = ClassDistributionRequest(prompt="Sentiment: a", classes=CLASSES)
+    if max_attempts == 3:
+        with pytest.raises(RetriesExhausted, match=r"^3 attempts failed; .*HTTP 400: Requested sample logprobs of 100"):
+            await model.class_distribution(request, tag=TAG)
+    else:
+        assert (await model.class_distribution(request, tag=TAG)).label == "positive"
+    assert server.stats.requests == max_attempts
+    assert len(sleep.delays) == 2  # after the 503s; a refused setting is sent again at once
+    assert counters(model).retries == max_attempts - 1
+
+
 async def test_400_is_not_retried_and_names_model_endpoint_and_message(start_server, make_model):
     server = await start_server(script=Script().fail("forbidden", 400, "This prompt is not allowed here."))
     model = make_model(server)

@@ -9,7 +9,7 @@ import pytest
 
 from dlngraph.data import load_dataset
 from dlngraph.data.presets import BBH_LABELS
-from dlngraph.engine.classes import label_of
+from dlngraph.engine.answer_labels import label_of
 from dlngraph.graph import compile_network
 from dlngraph.spec import load_spec
 from dlngraph.spec.classes import parse_classes

@@ -6,8 +6,8 @@ How each request kind is answered (all exactly, from the model's own distributio
   hash of (request seed, sample index, draw number), so identical requests give identical texts;
 - score: log p(target | context) from one evaluation of context + target, with logits and a
   log-softmax computed only at the target's positions;
-- class_distribution: the next-token distribution after the prompt, summed per class over the
-  first tokens of the verbalizers (with and without a leading space), renormalised.
+- class_distribution: the top logprobs of the next token after the prompt, the paper's 100 of
+  the whole vocabulary, read by `dlngraph.llm.class_probs` as a server's would be.
 
 The model work, tokenising included, runs on one thread per model file and process
 (`dlngraph.llm.local.worker`), which reuses the KV cache across requests sharing a prefix. The
@@ -21,15 +21,15 @@ import asyncio
 import functools
 import hashlib
 import importlib
-import math
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from dlngraph.llm.class_probs import PAPER_TOP_LOGPROBS, class_probabilities
 from dlngraph.llm.errors import PermanentError
 from dlngraph.llm.local.buffers import ExtraBuffers, use_extra_buffers
 from dlngraph.llm.local.worker import EngineSettings, ModelWorker, acquire, release
@@ -55,9 +55,8 @@ this many cached tokens; see `dlngraph.llm.local.engine.LlamaEngine._evaluate`).
 256-token prompt evaluates as fast in blocks of 32 as in one batch; 16 costs ~8%, 8 ~30%."""
 INSTALL_HINT = "pip install -e '.[local]'"
 
-LOCAL_CAPABILITIES = Capabilities(echo_scoring=True, top_logprobs=100, checks_context_window=True)
-"""Scores and class distributions are computed over the whole vocabulary; `top_logprobs` only
-tells the client that plenty are available."""
+LOCAL_CAPABILITIES = Capabilities(echo_scoring=True, top_logprobs=PAPER_TOP_LOGPROBS, checks_context_window=True)
+"""Scores are computed over the whole vocabulary; class distributions read its top 100 tokens."""
 
 
 class LocalBackend:
@@ -88,9 +87,6 @@ class LocalBackend:
         self._worker: ModelWorker = acquire(settings)
         self._prefix_grouping = prefix_grouping
         self._closed = False
-        self._class_tokens = functools.lru_cache(maxsize=64)(self._first_tokens_on_worker)
-        """A node's classes never change: their first tokens are worked out once (on the
-        worker thread, inside the job that needs them)."""
 
     @classmethod
     def from_spec(cls, model_spec: ModelSpec, *, prefix_grouping: bool = True) -> LocalBackend:
@@ -184,18 +180,13 @@ class LocalBackend:
         started = time.perf_counter()
         self._check_open()
 
-        def work(engine: LlamaEngine, cancelled: Callable[[], bool]) -> tuple[list[float], int]:
+        def work(engine: LlamaEngine, cancelled: Callable[[], bool]) -> tuple[list[tuple[str, float]], int]:
             prompt = engine.tokens(request.prompt)
-            class_of_token = self._class_tokens(engine, request.classes)
-            logprobs = engine.next_token_logprobs(prompt, list(class_of_token))
-            masses = [0.0] * len(request.classes)
-            for token_id, logprob in zip(class_of_token, logprobs, strict=True):
-                masses[class_of_token[token_id]] += math.exp(logprob)
-            return masses, len(prompt)
+            return engine.next_token_top_logprobs(prompt, PAPER_TOP_LOGPROBS), len(prompt)
 
-        masses, prompt_tokens = await self._worker.run(request.prompt, work, prefix_grouping=self._prefix_grouping)
+        top, prompt_tokens = await self._worker.run(request.prompt, work, prefix_grouping=self._prefix_grouping)
         return ClassDistribution(
-            probs=_renormalise(request.labels, masses),
+            probs=class_probabilities(top, request.classes),
             method="logprobs",
             usage=Usage(prompt_tokens=prompt_tokens),
             latency_s=time.perf_counter() - started,
@@ -212,45 +203,9 @@ class LocalBackend:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _first_tokens_on_worker(engine: LlamaEngine, classes: tuple[tuple[str, ...], ...]) -> dict[int, int]:
-        return first_token_classes(classes, lambda text: engine.tokenize(text, bos=False))
-
     def _check_open(self) -> None:
         if self._closed:
             raise PermanentError(f"{self.identity}: the backend is closed")
-
-
-def first_token_classes(
-    classes: Sequence[Sequence[str]], tokenize: Callable[[str], list[int]]
-) -> dict[int, int]:
-    """Map the first token of each verbalizer to its class index.
-
-    Each verbalizer counts as written, stripped, and with one leading space, since the prompt
-    may or may not end with a space (" Yes" and "Yes" are different tokens). A token that is
-    the first token of several classes' verbalizers (" (" of " (A)" and " (B)") says nothing
-    about which class follows, so it counts for none of them.
-    """
-    claims: dict[int, set[int]] = {}
-    for index, verbalizers in enumerate(classes):
-        for verbalizer in verbalizers:
-            bare = verbalizer.strip()
-            for variant in {verbalizer, bare, f" {bare}"}:
-                tokens = tokenize(variant) if variant.strip() else []
-                if tokens:
-                    claims.setdefault(tokens[0], set()).add(index)
-    return {token: next(iter(owners)) for token, owners in claims.items() if len(owners) == 1}
-
-
-def _renormalise(labels: Sequence[str], masses: Sequence[float]) -> dict[str, float]:
-    """Probabilities over the classes; uniform when no class has any mass."""
-    total = sum(masses)
-    if total <= 0:
-        return {label: 1.0 / len(labels) for label in labels}
-    probs: dict[str, float] = {}
-    for label, mass in zip(labels, masses, strict=True):
-        probs[label] = probs.get(label, 0.0) + mass / total
-    return probs
 
 
 @functools.cache

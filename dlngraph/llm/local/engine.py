@@ -84,6 +84,11 @@ class LlamaEngine:
         """Plain text: special-token markup in it is not interpreted."""
         return self._model.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
 
+    def token_text(self, token: int) -> str:
+        """One token as text, as a server lists it: special tokens empty, a partial UTF-8
+        character dropped."""
+        return self._model.detokenize([token], special=False).decode("utf-8", errors="ignore")
+
     def _tokenize_with_bos(self, text: str) -> list[int]:
         return self.tokenize(text)
 
@@ -140,14 +145,16 @@ class LlamaEngine:
         kept = after_burn_in(logprobs, burn_in_ratio)
         return math.fsum(kept), len(kept)
 
-    def next_token_logprobs(self, prompt: Sequence[int], token_ids: Sequence[int]) -> list[float]:
-        """log p(token | prompt) of each of `token_ids` as the next token."""
+    def next_token_top_logprobs(self, prompt: Sequence[int], n: int) -> list[tuple[str, float]]:
+        """The `n` likeliest next tokens after `prompt`, likeliest first, as (text, log p): the
+        top logprobs an OpenAI-compatible server lists (`dlngraph.llm.class_probs`)."""
         if len(prompt) >= self.n_ctx:
             raise self._too_long(len(prompt))
-        found: list[float] = []
+        found: list[tuple[str, float]] = []
 
         def take(position: int, logits: np.ndarray) -> None:
-            found.extend(_log_softmax_at(logits, token_ids))
+            ids = _top_ids(logits, n)
+            found.extend(zip(map(self.token_text, ids), _log_softmax_at(logits, ids), strict=True))
 
         self._evaluate(prompt, range(len(prompt) - 1, len(prompt)), take)
         return found
@@ -331,6 +338,14 @@ def _log_softmax_at(logits: np.ndarray, token_ids: Sequence[int]) -> list[float]
     peak = float(logits.max())
     log_total = peak + math.log(float(np.exp(logits - peak).sum(dtype=np.float64)))
     return [float(logits[token_id]) - log_total for token_id in token_ids]
+
+
+def _top_ids(logits: np.ndarray, n: int) -> list[int]:
+    """The ids of the `n` largest logits, largest first (ties: the higher id first, the order of
+    llama-cpp-python's server)."""
+    n = min(n, len(logits))
+    ids = np.argpartition(logits, -n)[-n:].tolist()
+    return sorted(ids, key=lambda token: (float(logits[token]), token), reverse=True)
 
 
 def _first_stop(text: str, stop: Sequence[str]) -> int | None:

@@ -7,7 +7,7 @@ backend in `dlngraph.llm.client`. How each request kind is asked:
 - score: the echo trick on `/completions`: send context + target with `echo=true, logprobs=1`
   and read back the logprobs of the prompt's own tokens that cover the target;
 - class_distribution: one generated token with its top-k logprobs (`logprobs=k` on completions,
-  `logprobs=true, top_logprobs=k` on chat), mapped to classes by their verbalizers. k is the
+  `logprobs=true, top_logprobs=k` on chat), read by `dlngraph.llm.class_probs`. k is the
   paper's 100 until the server refuses it; the cap its refusal names is then remembered.
 
 With `prompts_per_request` > 1, completions calls made at the same moment that differ only in
@@ -27,6 +27,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiohttp
 
+from dlngraph.llm.class_probs import PAPER_TOP_LOGPROBS, class_probabilities
 from dlngraph.llm.errors import PermanentError, SendAgain, TransientError, UnsupportedRequest
 from dlngraph.llm.openai.batch import PromptBatcher
 from dlngraph.llm.openai.endpoints import EndpointPool
@@ -35,7 +36,6 @@ from dlngraph.llm.openai.parse import (
     MalformedResponse,
     chat_texts,
     chat_top_logprobs,
-    class_probabilities,
     completion_texts,
     completion_top_logprobs,
     echo_target_logprobs,
@@ -59,11 +59,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-
-PAPER_TOP_LOGPROBS = 100
-"""What the paper's class scoring asks for (`LogProbsScore`, `top_logprobs: 100`). Servers cap
-it (vLLM's `--max-logprobs` and OpenAI's chat API at 20, OpenAI's legacy completions at 5): a
-backend asks this many until a server refuses, then what the refusal allows."""
 
 COMPLETIONS_CAPABILITIES = Capabilities(echo_scoring=True, top_logprobs=PAPER_TOP_LOGPROBS)
 
@@ -255,7 +250,7 @@ class OpenAIBackend:
             if cap is None:
                 raise
             self.top_logprobs = min(self.top_logprobs, cap)
-            raise SendAgain(f"{self.identity} allows {cap} top logprobs, not {top_k}") from None
+            raise SendAgain(f"{error}; asking {cap} top logprobs instead of {top_k}") from None
 
     def _top_logprobs_settled(self) -> asyncio.Event:
         """Set once the first class call is answered (or failed): created in the running loop."""

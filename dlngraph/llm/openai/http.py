@@ -1,10 +1,9 @@
 """One HTTP attempt against an OpenAI-compatible server, with every failure sorted into
 `TransientError` (worth retrying) or `PermanentError` (not).
 
-The split follows what servers mean: 408, 409, 429 and 5xx are the server asking to be tried
-again (OpenAI's own client retries exactly these), dropped connections, timeouts and bodies
-that are not the promised JSON are accidents of the wire; any other 4xx is a request that will
-fail the same way every time. Error messages name the model, the endpoint and the server's
+The split follows `dlngraph.llm.retry`, which decides what is worth another attempt: a status
+in `retryable_status`, and the accidents of the wire (dropped connections, timeouts, bodies
+that are not the promised JSON). Error messages name the model, the endpoint and the server's
 message, and never the API key: it is scrubbed even from text the server echoes back.
 """
 
@@ -22,8 +21,8 @@ import msgspec
 from yarl import URL
 
 from dlngraph.llm.errors import PermanentError, TransientError
+from dlngraph.llm.retry import retryable_status
 
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
 JSON_HEADERS = {"Content-Type": "application/json"}
 MAX_SERVER_MESSAGE_CHARS = 500
 
@@ -106,7 +105,7 @@ def http_error(
 ) -> TransientError | PermanentError:
     message = truncate(redact(server_message(raw), api_key))
     problem = endpoint.describe(f"HTTP {status}: {message}")
-    if status in RETRYABLE_STATUSES or status >= 500:
+    if retryable_status(status):
         return TransientError(problem, retry_after=parse_retry_after(headers), status=status)
     return PermanentError(problem, status=status, detail=message)
 

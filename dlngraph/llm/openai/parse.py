@@ -1,16 +1,14 @@
-"""Reading OpenAI-schema response bodies into results: texts, echo scores, class distributions.
+"""Reading OpenAI-schema response bodies into results: texts, echo scores, top logprobs.
 
 Pure functions of the decoded JSON, so the subtle parts (which echoed tokens belong to the
-target, how top logprobs become a distribution) can be read and tested in isolation. A body
+target, where the top logprobs are) can be read and tested in isolation. A body
 that lacks what the schema promises raises `MalformedResponse`, which the backend reports as a
 `TransientError` like any other garbled answer.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from dlngraph.llm.types import Usage
@@ -135,40 +133,6 @@ def chat_top_logprobs(data: dict[str, Any]) -> list[tuple[str, float]]:
     if not isinstance(top, list):
         raise MalformedResponse("logprobs.content[0].top_logprobs is missing")
     return [(str(entry["token"]), float(entry["logprob"])) for entry in top]
-
-
-def class_probabilities(
-    top_logprobs: Iterable[tuple[str, float]], classes: tuple[tuple[str, ...], ...]
-) -> dict[str, float]:
-    """p(class) from the first token's top logprobs, renormalised over the classes.
-
-    A token counts for a class when, stripped of whitespace, it equals (case-sensitively) one
-    of the class's stripped verbalizers; several tokens of one class add up. A class absent
-    from the top-k gets, before renormalising, the smallest probability seen in the top-k: its
-    tokens are less likely than every listed one, so this is the largest mass consistent with
-    the evidence, and it keeps every class possible (p > 0) without inventing confidence. When
-    nothing is listed at all, the result is uniform.
-    """
-    labels = [verbalizers[0] for verbalizers in classes]
-    class_of_token: dict[str, str] = {}
-    for label, verbalizers in zip(labels, classes, strict=True):
-        for verbalizer in verbalizers:
-            class_of_token.setdefault(verbalizer.strip(), label)
-    mass = dict.fromkeys(labels, 0.0)
-    seen = []
-    for token, logprob in top_logprobs:
-        probability = math.exp(logprob)
-        if probability > 0:
-            seen.append(probability)
-        matched = class_of_token.get(token.strip())
-        if matched is not None:
-            mass[matched] += probability
-    floor = min(seen) if seen else 1.0
-    for label, value in mass.items():
-        if value <= 0:
-            mass[label] = floor
-    total = sum(mass.values())
-    return {label: value / total for label, value in mass.items()}
 
 
 def require_str(value: Any, where: str) -> str:

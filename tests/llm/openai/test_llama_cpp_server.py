@@ -47,7 +47,9 @@ LOGPROB_TOLERANCE = 0.25
 but batch the prompt differently (the server evaluates it in one batch of n_batch tokens, ours
 in blocks, reusing the KV cache), and the float sums differ: measured 0.12 on a one-token target."""
 PROB_TOLERANCE = 0.05
-"""On a class probability (measured 0.015)."""
+"""On a class probability: measured at most 0.015 (the sky question of PARITY_CASES, after the
+module's earlier calls; the server's prompt cache changes how it batches), 2e-9 where both
+evaluate the prompt in the same batches."""
 YES_NO = (("Yes", " Yes"), ("No", " No"))
 QUESTION = "Question: Is the sky blue?\nAnswer:"
 
@@ -136,6 +138,45 @@ async def test_echo_scores_and_class_distributions_match_the_embedded_model(
     assert classes.probs.keys() == expected.probs.keys()
     for label, probability in expected.probs.items():
         assert math.isclose(classes.probs[label], probability, abs_tol=PROB_TOLERANCE), label
+
+
+PARITY_CASES = (
+    (QUESTION, (("Yes", " Yes"), ("No", " No"), ("Xylophone",))),
+    ("Review: a dull, lifeless film.\nSentiment (positive or negative):", (("positive",), ("negative",), ("Xylophone",))),
+    ("Q: What is the capital of France?\nA:", (("Paris",), ("Berlin",), ("Madrid",), ("Xylophone",))),
+    ("Question: Which option is correct?\nOptions:\n(A) red\n(B) blue\nAnswer:", (("(A)", "a", "A"), ("(B)", "b", "B"))),
+)
+"""Prompts and classes: "Xylophone" is absent from the top logprobs (checked), "(A)" and "(B)"
+are several tokens long."""
+
+
+async def test_the_served_and_the_embedded_model_give_one_class_distribution(
+    server_url: str, completions: OpenAIBackend, embedded: LocalBackend
+) -> None:
+    """Both backends read the same top 100 logprobs with one rule (`dlngraph.llm.class_probs`),
+    so an absent class gets the same floor from both. (The server's calls come first, back to
+    back: it drops a connection idle for 5 s, which a bare backend does not retry.)"""
+    requests = [ClassDistributionRequest(prompt=prompt, classes=classes) for prompt, classes in PARITY_CASES]
+    served = [await completions.class_distribution(request) for request in requests]
+    listed = [_served_top_logprobs(server_url, request.prompt) for request in requests]
+    local = [await embedded.class_distribution(request) for request in requests]
+    for request, served_probs, local_probs, texts in zip(
+        requests, (result.probs for result in served), (result.probs for result in local), listed, strict=True
+    ):
+        assert served_probs.keys() == local_probs.keys()
+        if "Xylophone" in served_probs:  # absent: the smallest listed probability, for both
+            assert len(texts) > 50 and not any(text.strip() and "Xylophone".startswith(text.strip()) for text in texts)
+            assert 0 < served_probs["Xylophone"] == min(served_probs.values()), request.prompt
+        for label, probability in local_probs.items():
+            assert math.isclose(served_probs[label], probability, abs_tol=PROB_TOLERANCE), (request.prompt, label)
+
+
+def _served_top_logprobs(server_url: str, prompt: str) -> dict[str, float]:
+    """The first generated token's top 100 logprobs, as the server lists them."""
+    body = json.dumps({"prompt": prompt, "max_tokens": 1, "temperature": 0, "logprobs": 100}).encode()
+    request = urllib.request.Request(f"{server_url}/completions", body, {"content-type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)["choices"][0]["logprobs"]["top_logprobs"][0]
 
 
 async def test_greedy_generation_matches_the_embedded_model(completions: OpenAIBackend, embedded: LocalBackend) -> None:

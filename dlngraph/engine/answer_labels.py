@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import re
 
-Verbalizers = tuple[tuple[str, ...], ...]
-
+from dlngraph.llm.class_probs import Verbalizers
 
 _WORD = re.compile(r"[A-Za-z0-9()]+")
 
