@@ -55,7 +55,7 @@ class LatencyHistogram:
             return None
         rank = max(1, math.ceil(fraction * self.total))
         seen = 0
-        for index, count in enumerate(self.counts):
+        for index, count in enumerate(self.counts):  # noqa: B007 (index is read after the loop)
             seen += count
             if seen >= rank:
                 break

@@ -15,9 +15,9 @@ import pytest
 
 from dlngraph.llm.cache import Cache
 from dlngraph.llm.client import LanguageModel
-from dlngraph.testing.server import Latency, Script, ScriptedServer
 from dlngraph.llm.types import GenerateRequest, Tag
 from dlngraph.spec.models import Limits
+from dlngraph.testing.server import Latency, Script, ScriptedServer
 
 TAG = Tag(node="n", phase="forward")
 

@@ -29,8 +29,6 @@ from dlngraph.llm.errors import (
 from dlngraph.llm.openai.backend import OpenAIBackend
 from dlngraph.llm.openai.parse import logprobs_cap
 from dlngraph.llm.retry import Retry
-from dlngraph.testing.server import Faults, Latency, Script, ScriptedServer
-from dlngraph.testing.process import ServerProcess
 from dlngraph.llm.types import (
     Capabilities,
     ClassDistributionRequest,
@@ -39,6 +37,8 @@ from dlngraph.llm.types import (
     Tag,
 )
 from dlngraph.spec.models import Limits
+from dlngraph.testing.process import ServerProcess
+from dlngraph.testing.server import Faults, Latency, Script, ScriptedServer
 
 TAG = Tag(node="answer", phase="forward")
 SENTIMENT = {" positive": -0.2, " negative": -2.0, " neutral": -3.5}

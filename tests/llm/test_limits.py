@@ -11,9 +11,9 @@ import pytest
 
 from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.limits import ModelLimiter, Slots, TokenBucket
-from dlngraph.testing.server import Latency
 from dlngraph.llm.types import GenerateRequest
 from dlngraph.spec.models import Limits
+from dlngraph.testing.server import Latency
 
 
 class VirtualClock:

@@ -17,9 +17,9 @@ from dlngraph.llm.cache import Cache
 from dlngraph.llm.errors import PermanentError
 from dlngraph.llm.openai.backend import OpenAIBackend
 from dlngraph.llm.pool import UNTAGGED, USAGE_FIELDS, ModelPool
-from dlngraph.testing.server import Latency, Script
 from dlngraph.llm.types import GenerateRequest, Tag
 from dlngraph.spec.models import Limits, ModelSpec, Sampling
+from dlngraph.testing.server import Latency, Script
 
 
 def openai_spec(base_url: str, **fields) -> ModelSpec:

@@ -91,7 +91,7 @@ class Ranking:
             )
             return elbo.mean_over_examples([[cell.value for cell in per_example] for per_example in table]), table
         per_parent = await gather(self._scored_elbo(node_id, parent, candidates, method) for parent in parents)
-        elbos = [sum(values) / len(values) for values in zip(*(result[0] for result in per_parent))]
+        elbos = [sum(values) / len(values) for values in zip(*(result[0] for result in per_parent), strict=True)]
         # Sample 0 is the forward state in every parent's grid, and the other parents are held
         # at their forward states: each parent's sample-0 column renders the same text, so the
         # first parent's likelihoods at the forward states are every parent's.

@@ -48,7 +48,7 @@ async def test_without_the_prior_the_likelihood_alone_decides() -> None:
     weights = await step.sharpening.weights("reason")
     samples = await step.samples.of("reason")
     for row in range(2):
-        by_text = dict(zip(samples[row], weights[row]))
+        by_text = dict(zip(samples[row], weights[row], strict=True))
         assert by_text["notes A"] == pytest.approx(by_text["notes C"]) == pytest.approx(by_text["notes F"])
         assert by_text["notes B"] > by_text["notes A"]
 

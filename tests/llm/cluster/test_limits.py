@@ -81,9 +81,9 @@ async def test_a_cluster_limiter_under_a_language_model_holds_the_table_s_cap(st
     from dlngraph.llm.client import LanguageModel
     from dlngraph.llm.cluster.limits import ClusterLimiter
     from dlngraph.llm.openai.backend import OpenAIBackend
-    from dlngraph.testing.server import Latency
     from dlngraph.llm.types import GenerateRequest
     from dlngraph.spec.models import Limits
+    from dlngraph.testing.server import Latency
 
     server = await start_server(latency=Latency(mean_s=0.02))
     table = SlotTable(2)

@@ -22,13 +22,13 @@ import numpy as np
 
 from dlngraph.llm.errors import ContextWindowExceeded, PermanentError
 from dlngraph.llm.local.backend import LocalBackend, default_model_path
+from dlngraph.llm.local.buffers import use_extra_buffers
 from dlngraph.llm.local.engine import Abandoned, LlamaEngine
 from dlngraph.llm.types import (
     ClassDistributionRequest,
     GenerateRequest,
     ScoreRequest,
 )
-from dlngraph.llm.local.buffers import use_extra_buffers
 from dlngraph.spec.models import ModelSpec, Sampling
 
 pytestmark = pytest.mark.slow

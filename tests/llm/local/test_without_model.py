@@ -41,7 +41,7 @@ class StandInEngine:
     def reusable_prefix(self, tokens: Sequence[int]) -> int:
         self.queue_free.append(_free(self.worker._queue.lock))
         shared = 0
-        for mine, theirs in zip(self.cached, tokens):
+        for mine, theirs in zip(self.cached, tokens, strict=False):
             if mine != theirs:
                 break
             shared += 1

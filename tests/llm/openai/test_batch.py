@@ -12,9 +12,9 @@ from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.errors import PermanentError
 from dlngraph.llm.openai.batch import apportion, split_response
 from dlngraph.llm.retry import Retry
-from dlngraph.testing.server import Faults, Latency, Script
 from dlngraph.llm.types import ClassDistributionRequest, GenerateRequest, ScoreRequest
 from dlngraph.spec.models import Limits
+from dlngraph.testing.server import Faults, Latency, Script
 
 SCRIPT = (
     Script()

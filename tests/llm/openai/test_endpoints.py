@@ -7,14 +7,14 @@ import socket
 
 import pytest
 
-from dlngraph.llm.openai import endpoints as openai_endpoints
 from dlngraph.llm.errors import RetriesExhausted, TransientError
+from dlngraph.llm.openai import endpoints as openai_endpoints
 from dlngraph.llm.openai.backend import OpenAIBackend
 from dlngraph.llm.pool import ModelPool
-from dlngraph.testing.server import Latency
-from dlngraph.testing.faults import Faults
 from dlngraph.llm.types import GenerateRequest
 from dlngraph.spec.models import Limits, ModelSpec, WeightedEndpoint, model_endpoints
+from dlngraph.testing.faults import Faults
+from dlngraph.testing.server import Latency
 
 
 def closed_port_url() -> str:

@@ -32,11 +32,11 @@ from dlngraph.llm.cache import Cache  # noqa: E402
 from dlngraph.llm.errors import PermanentError  # noqa: E402
 from dlngraph.llm.local.backend import LocalBackend, default_model_path  # noqa: E402
 from dlngraph.llm.openai.backend import OpenAIBackend  # noqa: E402
-from dlngraph.testing.process import stop_process  # noqa: E402
 from dlngraph.llm.types import ClassDistributionRequest, GenerateRequest, ScoreRequest  # noqa: E402
 from dlngraph.runs import TrainOptions, train_spec  # noqa: E402
 from dlngraph.runs.session import open_models  # noqa: E402
 from dlngraph.spec import load_spec  # noqa: E402
+from dlngraph.testing.process import stop_process  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
