@@ -1,4 +1,4 @@
-"""`dlngraph demo`: the main job. Trains DLN-1 and DLN-2 from `specs/demo/` on a generated task
+"""`dlngraph demo`: the main job. Trains DLN-1 and DLN-2 from the shipped `specs/demo/` on a generated task
 with the embedded model, offline, over several seeds, and prints them beside the 0-shot
 baseline and the k-shot one (the mean over random draws of k training examples, with its
 spread). The last line sums it up for scripts:
@@ -23,12 +23,13 @@ from dlngraph.cli.progress import Progress, add_progress_argument, three_decimal
 from dlngraph.engine import EventBus
 from dlngraph.runs.demo import DemoOptions, DemoResult, SystemResult, run_demo
 from dlngraph.runs.train import UsageWatcher
+from dlngraph.spec.shipped import SHIPPED_SPECS
 from dlngraph.words import plural
 
 NAME = "demo"
 HELP = "train DLN-1 and DLN-2 on a generated task with the embedded model and compare them with 0-shot and k-shot"
 
-SPECS_DIR = Path(__file__).resolve().parents[2] / "specs" / "demo"
+SPECS_DIR = SHIPPED_SPECS / "demo"
 DEMO_SPECS = ("dln1.yaml", "dln2.yaml")
 
 
