@@ -17,7 +17,7 @@ from dlngraph import ModelPool, compile_network, load_dataset, load_spec, run_fo
 async def main(spec_path: Path, count: int = 4) -> None:
     spec = load_spec(spec_path).spec
     network = compile_network(spec)
-    dataset = load_dataset(spec.data, base_dir=spec_path.parent, seed=spec.training.seed)
+    dataset = load_dataset(spec.data, base_dir=spec_path.parent)
     examples = dataset.dev[:count]
     async with ModelPool.from_specs(spec.models, base_url=os.environ.get("DLNGRAPH_BASE_URL")) as models:
         result = await run_forward(network, models, [example.input for example in examples])

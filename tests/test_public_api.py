@@ -163,7 +163,7 @@ async def test_a_spec_object_trains_evaluates_and_runs_forward_through_the_publi
         assert all(row.count == 4 for row in report.rows)
 
         network = dlngraph.compile_network(spec)
-        dataset = dlngraph.load_dataset(spec.data, base_dir=tmp_path, seed=spec.training.seed)
+        dataset = dlngraph.load_dataset(spec.data, base_dir=tmp_path)
         async with dlngraph.ModelPool.from_specs(spec.models, base_url=server.base_url) as models:
             result = await dlngraph.run_forward(network, models, [example.input for example in dataset.dev])
         assert models.closed

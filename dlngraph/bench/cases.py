@@ -20,8 +20,9 @@ import msgspec
 from dlngraph.dln.step import StepSettings
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.spec import load_spec
+from dlngraph.spec.shipped import SHIPPED_SPECS
 
-SPECS_DIR = Path(__file__).resolve().parents[2] / "specs"
+SPECS_DIR = SHIPPED_SPECS
 FORWARD_EXAMPLES = 20
 """One mini-batch of the paper's schedule: what `benchmarks/bench_scheduler.py` runs."""
 DEV_PASS_EXAMPLES = 100

@@ -22,6 +22,7 @@ from dlngraph.cli import (
     evaluate,
     report,
     show,
+    specs,
     sweep,
     train,
     validate,
@@ -34,7 +35,7 @@ from dlngraph.runs.overrides import OverrideError
 from dlngraph.spec import SpecError
 from dlngraph.spec.metrics import MetricError
 
-COMMANDS: list[Command] = [validate, show, train, sweep, evaluate, report, compare, demo, bench, data]
+COMMANDS: list[Command] = [validate, show, train, sweep, evaluate, report, compare, demo, bench, data, specs]
 """Subcommands in the order `--help` lists them; add new command modules here."""
 
 USER_ERRORS = (DataError, TrainingError, LLMError, OverrideError, MetricError)

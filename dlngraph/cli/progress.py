@@ -1,7 +1,7 @@
 """Live progress of a training run: a rich panel on a terminal, plain lines otherwise, JSON
 lines for scripts, or nothing.
 
-It listens to the trainer's events (start, iteration, phase, validation, checkpoint, done) and polls
+It listens to the trainer's events (start or resume, iteration, phase, validation, checkpoint, done) and polls
 the models' usage (calls, requests and retries, tokens, cache hits, requests in flight) twice a second.
 """
 
@@ -78,7 +78,7 @@ class Progress:
             self.iteration_times.append(time.monotonic())
         elif event.kind == "phase":
             self.state["phase"] = data["phase"]
-        elif event.kind == "start":
+        elif event.kind in ("start", "resume"):
             self.state["start"] = data["dev_accuracy"]
         elif event.kind == "validation":
             self.state.update(dev=data["dev_accuracy"], best=data["best_dev_accuracy"])
@@ -86,12 +86,17 @@ class Progress:
             self.state.update(loss=data["batch_loss"], phase="checkpoint")
         elif event.kind == "done":
             self.state["phase"] = f"done ({data['stopped']})"
+            if data.get("initial_dev_accuracy") is not None:  # a resumed run measured it in an earlier session
+                self.state["start"] = data["initial_dev_accuracy"]
 
     def _line(self, event: Event) -> str | None:
         data = event.data
         if event.kind == "start":
             return (f"[{self.title}] start: dev={data['dev_accuracy']:.3f} with the initial prompts"
                     f" elapsed={self._elapsed():.0f}s")
+        if event.kind == "resume":
+            return (f"[{self.title}] resumed after iteration {data['iteration']}: dev {three_decimals(data['dev_accuracy'])}"
+                    f" at start")
         if event.kind == "checkpoint":
             totals = self._read_usage().get("total", {})
             dev = "" if data["dev_accuracy"] is None else f" dev={data['dev_accuracy']:.3f}"

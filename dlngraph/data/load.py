@@ -34,21 +34,21 @@ Read = tuple[list[Example], str | None]
 """A file's examples and the instruction it offers (a BIG-bench `task_prefix`), if any."""
 
 
-def load_dataset(data: DataSpec, *, base_dir: Path, seed: int) -> Dataset:
+def load_dataset(data: DataSpec, *, base_dir: Path) -> Dataset:
     """The dataset the spec's `data` section describes; a `DataError` lists every problem.
 
-    `seed` is the training seed. It fixes a generated task (unless the spec sets its own
-    `seed`) and the dev split carved from a lone train file. Presets do not use it: the
-    paper's code split its data with seed 42 whatever the training seed, and so do we, so
-    scores compare with the paper's and runs with different seeds see the same splits.
+    The data's own `seed` decides every split (a generated task, the preset's draws, the dev
+    carved from a lone train file, the `max_*` subsets); the training seed plays no part, so
+    runs with different training seeds and `eval` score the same examples. Its default is the
+    paper's seed, so presets get the paper's splits.
     """
     match data:
         case GeneratedData():
-            return _generated(data, seed)
+            return _generated(data)
         case PresetData():
-            return load_preset(data.name, preset_folder(data, base_dir), instruction=data.instruction)
+            return load_preset(data.name, preset_folder(data, base_dir), seed=data.seed, instruction=data.instruction)
         case FileData():
-            return _files(data, base_dir, seed)
+            return _files(data, base_dir)
     raise TypeError(f"unknown data source: {type(data).__name__}")
 
 
@@ -72,7 +72,7 @@ def resolve_data_path(path: str, base_dir: Path) -> Path:
     return base_dir / Path(path).expanduser()
 
 
-def _generated(data: GeneratedData, seed: int) -> Dataset:
+def _generated(data: GeneratedData) -> Dataset:
     task = get_task(data.task, data.params)
     sizes = data.sizes
     return generate_dataset(
@@ -80,31 +80,36 @@ def _generated(data: GeneratedData, seed: int) -> Dataset:
         train=sizes.train,
         dev=sizes.dev,
         test=sizes.test,
-        seed=seed if data.seed is None else data.seed,
+        seed=data.seed,
         instruction=data.instruction,
     )
 
 
-def _files(data: FileData, base_dir: Path, seed: int) -> Dataset:
+def _files(data: FileData, base_dir: Path) -> Dataset:
     """The user's files: read every one (reporting all bad rows at once), then split and cap."""
     _check_options(data)
     fields = FieldMap(input_field=data.input_field, target_field=data.target_field, label_map=data.label_map)
     paths = {split: resolve_data_path(path, base_dir) for split, path in file_splits(data).items()}
     read = _read_files(data.format, paths, fields)
-    rng = random.Random(seed)
     train = read["train"][0]
     dev = read["dev"][0] if "dev" in read else None
     if dev is None:
-        train, dev = _carve_dev(train, data.dev_fraction, rng, paths["train"])
+        train, dev = _carve_dev(train, data.dev_fraction, _rng(data.seed, "carve"), paths["train"])
     test = read["test"][0] if "test" in read else []
     return Dataset(
         name=paths["train"].stem,
-        train=_cap(train, data.max_train, rng),
-        dev=_cap(dev, data.max_dev, rng),
-        test=_cap(test, data.max_test, rng),
+        train=_cap(train, data.max_train, _rng(data.seed, "train")),
+        dev=_cap(dev, data.max_dev, _rng(data.seed, "dev")),
+        test=_cap(test, data.max_test, _rng(data.seed, "test")),
         instruction=data.instruction or read["train"][1],
         labels=list(dict.fromkeys(data.label_map.values())) if data.label_map else None,
     )
+
+
+def _rng(seed: int, purpose: str) -> random.Random:
+    """A generator of its own for each draw, so that one split's subset does not move when
+    another split's cap changes."""
+    return random.Random(f"{seed}:{purpose}")
 
 
 def _check_options(data: FileData) -> None:

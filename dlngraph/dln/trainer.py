@@ -105,6 +105,8 @@ class Trainer:
 
     async def fit(self, state: TrainState | None = None) -> TrainOutcome:
         started = time.perf_counter()
+        if state is not None:
+            self.events.publish("resume", iteration=state.iteration, dev_accuracy=self._known_initial_dev(state))
         state = state or self.initial_state()
         self._spent_before, self._checkpointed = state.spent, _copy(state)
         try:
@@ -118,19 +120,25 @@ class Trainer:
             state.spent = self._checkpointed.spent
         else:
             self._checkpoint(state)  # the test's cost included
+        if initial_dev is None:
+            initial_dev = self._known_initial_dev(state)
         outcome = TrainOutcome(
             state=state,
             stopped=state.stopped,
             iterations_run=state.iteration,
-            initial_dev_accuracy=initial_dev if initial_dev is not None else state.dev_scores.get(prompt_key(self.network.prompts())),
+            initial_dev_accuracy=initial_dev,
             best_dev_accuracy=state.best_dev_accuracy,
             test=test,
             wall_time_s=time.perf_counter() - started,
             spent=state.spent,
         )
-        self.events.publish("done", stopped=state.stopped, best_dev_accuracy=state.best_dev_accuracy,
-                            test_accuracy=None if test is None else test.accuracy)
+        self.events.publish("done", stopped=state.stopped, initial_dev_accuracy=initial_dev,
+                            best_dev_accuracy=state.best_dev_accuracy, test_accuracy=None if test is None else test.accuracy)
         return outcome
+
+    def _known_initial_dev(self, state: TrainState) -> float | None:
+        """The initial prompts' dev accuracy as an earlier session of a resumed run measured it."""
+        return state.dev_scores.get(prompt_key(self.network.prompts()))
 
     async def _train(self, state: TrainState) -> float | None:
         """The iterations left (a budget stop ends them cleanly); the initial dev accuracy,

@@ -1,12 +1,14 @@
-"""The main job: DLN-1 and DLN-2 trained over several seeds beside the 0-shot baseline.
+"""The main job: DLN-1 and DLN-2 trained over several seeds beside the 0-shot and k-shot baselines.
 
     result = await run_demo(DemoOptions(specs=[Path("specs/demo/dln1.yaml"), Path("specs/demo/dln2.yaml")]))
     result.systems[1].mean_test
 
-Each spec is trained once per seed (`training.seed`; the data's own seed is fixed in the specs,
-so every seed sees the same splits), and the 0-shot baseline is the initial instruction of the
-first spec alone. The runs share one cache file: the calls they have in common (the validation
-of the initial prompts, which asks the same of the model in every seed) are made once.
+Each spec is trained once per seed (`training.seed`; the data's own seed is fixed, so every
+seed sees the same splits). The 0-shot baseline is the initial instruction of the first spec
+alone; the k-shot baseline adds k random training examples to it, its test accuracy the mean
+over several draws (`runs.evaluate`). The runs share one cache file: the calls they have in
+common (the validation of the initial prompts, which asks the same of the model in every seed)
+are made once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import msgspec
 
 from dlngraph.engine import EventBus
-from dlngraph.runs.evaluate import evaluate_splits
+from dlngraph.runs.evaluate import KSHOT_DRAWS, Spread, evaluate_splits
 from dlngraph.runs.session import read_spec, with_model_file
 from dlngraph.runs.train import RunSummary, TrainOptions, UsageWatcher, train_spec
 from dlngraph.spec.data import GeneratedData, SplitSizes
@@ -45,6 +47,9 @@ class DemoOptions(msgspec.Struct, kw_only=True):
     base_url: str | None = None
     api_key_env: str | None = None
     quick: bool = False
+    shots: int = 5
+    """Training examples in the k-shot baseline's prompt (0: no k-shot row)."""
+    kshot_draws: int = KSHOT_DRAWS
 
 
 class SystemResult(msgspec.Struct, kw_only=True):
@@ -59,6 +64,12 @@ class SystemResult(msgspec.Struct, kw_only=True):
     tokens: int
     wall_time_s: float
     run_dirs: list[str] = msgspec.field(default_factory=list)
+    test_draws: list[float] = msgspec.field(default_factory=list)
+    """The k-shot baseline: the test accuracy of each random draw of examples (`test` holds their mean)."""
+
+    @property
+    def test_spread(self) -> Spread | None:
+        return Spread.of(self.test_draws) if len(self.test_draws) > 1 else None
 
     @property
     def mean_start_dev(self) -> float | None:
@@ -99,6 +110,8 @@ async def run_demo(options: DemoOptions, watch: Watch) -> DemoResult:
     options.runs_root.mkdir(parents=True, exist_ok=True)
     base_dir = options.specs[0].parent
     systems = [await _zero_shot(specs[0], options, cache_path, base_dir)]
+    if options.shots > 0:
+        systems.append(await _k_shot(specs[0], options, cache_path, base_dir))
     for spec, path in zip(specs, options.specs, strict=True):
         summaries = []
         for seed in seeds:
@@ -125,6 +138,21 @@ async def _zero_shot(spec: NetworkSpec, options: DemoOptions, cache_path: Path, 
         calls=dev.calls + test.calls,
         tokens=dev.prompt_tokens + dev.completion_tokens + test.prompt_tokens + test.completion_tokens,
         wall_time_s=time.perf_counter() - started,
+    )
+
+
+async def _k_shot(spec: NetworkSpec, options: DemoOptions, cache_path: Path, base_dir: Path) -> SystemResult:
+    """The first spec's initial instruction with k random training examples, on test: the mean
+    over the draws (the 0-shot row it also scores is replayed from the cache)."""
+    started = time.perf_counter()
+    (test,) = await evaluate_splits(
+        spec, splits=("test",), baselines="only", shots=options.shots, draws=options.kshot_draws,
+        base_url=options.base_url, api_key_env=options.api_key_env, cache_path=cache_path, base_dir=base_dir,
+    )
+    kshot = test.rows[-1]
+    return SystemResult(
+        system=kshot.system, dev=[None], start_dev=[None], test=[kshot.accuracy], test_draws=kshot.draws,
+        calls=kshot.calls, tokens=kshot.tokens, wall_time_s=time.perf_counter() - started,
     )
 
 

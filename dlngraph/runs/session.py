@@ -73,7 +73,7 @@ def with_base_url(spec: NetworkSpec, base_url: str | None, api_key_env: str | No
 def dataset_of(spec: NetworkSpec, spec_path: Path) -> Dataset:
     if spec.data is None:
         raise RunSetupError(f"{spec_path}: the spec has no `data` section; add one to train or evaluate it")
-    return load_dataset(spec.data, base_dir=spec_path.parent, seed=spec.training.seed)
+    return load_dataset(spec.data, base_dir=spec_path.parent)
 
 
 @asynccontextmanager

@@ -1,6 +1,9 @@
 """The `data` section: where a network's examples come from.
 
-Three sources, told apart by `source`:
+Three sources, told apart by `source`. Each has a `seed` of its own, fixed by default, that
+decides its splits: runs with different training seeds, and `eval`, score the same dev and test
+examples.
+
 - `generated`: a procedural task dlngraph generates itself, with exact ground truth (offline);
 - `preset`: a task of the paper with the paper's splits, read from the data folder;
 - `files`: the user's own files (BBH JSON, BIG-bench task.json, JSONL, CSV).
@@ -11,6 +14,9 @@ from __future__ import annotations
 from typing import Literal
 
 import msgspec
+
+DATA_SEED = 42
+"""The default data seed: the one the DLN paper's code split its data with, whatever the training seed."""
 
 
 class SplitSizes(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -23,8 +29,8 @@ class GeneratedData(msgspec.Struct, tag="generated", tag_field="source", forbid_
     task: str
     sizes: SplitSizes = SplitSizes()
     params: dict[str, int | float | str | bool] = msgspec.field(default_factory=dict)
-    seed: int | None = None
-    """Generator seed; defaults to the training seed."""
+    seed: int = DATA_SEED
+    """Generator seed: fixes every split, whatever the training seed."""
     instruction: str | None = None
 
 
@@ -34,6 +40,8 @@ class PresetData(msgspec.Struct, tag="preset", tag_field="source", forbid_unknow
     """A folder holding `bbh/`, `bb_minus_bbh/` and `nlu/`, resolved against the spec file's
     folder when relative; None reads the user's data folder, where `dlngraph data fetch` puts
     the files (`DLNGRAPH_DATA`, else the platform's cache folder)."""
+    seed: int = DATA_SEED
+    """Draws the splits; the default gives the paper's, item for item."""
     instruction: str | None = None
 
 
@@ -50,6 +58,8 @@ class FileData(msgspec.Struct, tag="files", tag_field="source", forbid_unknown_f
     max_train: int | None = None
     max_dev: int | None = None
     max_test: int | None = None
+    seed: int = DATA_SEED
+    """Carves dev from train and draws the `max_*` subsets, whatever the training seed."""
     instruction: str | None = None
 
 

@@ -64,3 +64,16 @@ def test_the_terminal_panel_shows_phase_requests_and_accuracy() -> None:
     assert "5 in flight" in text and "3 cache hits" in text
     assert "forward 8, score 4" in text
     assert "best 0.750" in text
+
+
+def test_a_resumed_run_shows_the_start_score_an_earlier_session_measured() -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        events = EventBus()
+        events.subscribe(Progress("lines", title="dln2"))
+        events.publish("resume", iteration=2, dev_accuracy=0.81)
+        events.publish("done", stopped="completed", initial_dev_accuracy=0.81, best_dev_accuracy=0.87, test_accuracy=0.8)
+    assert out.getvalue().splitlines() == [
+        "[dln2] resumed after iteration 2: dev 0.810 at start",
+        "[dln2] done: completed, dev 0.810 at start -> 0.870 best, test=0.800",
+    ]

@@ -116,12 +116,12 @@ def test_cli_fetch_then_the_preset_reads_the_data_folder(
     monkeypatch.setenv(DATA_ENV, str(tmp_path))
     monkeypatch.setenv(MIRROR_ENV, mirror)
     with pytest.raises(DataError, match=r"preset 'navigate' has no data here .*`dlngraph data fetch navigate`"):
-        load_dataset(PresetData(name="navigate"), base_dir=Path("/nowhere"), seed=0)
+        load_dataset(PresetData(name="navigate"), base_dir=Path("/nowhere"))
     assert main(["data", "list"]) == 0
     assert "navigate: missing 2 of 2 (dlngraph data fetch navigate)" in capsys.readouterr().out
     assert main(["data", "fetch", "navigate"]) == 0
     assert "navigate: 2 files ready" in capsys.readouterr().out
-    data = load_dataset(PresetData(name="navigate"), base_dir=Path("/nowhere"), seed=0)
+    data = load_dataset(PresetData(name="navigate"), base_dir=Path("/nowhere"))
     assert (len(data.train), len(data.dev), len(data.test)) == (375, 375, 250)
     main(["data", "list"])
     assert "navigate: ready" in capsys.readouterr().out

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import random
 from functools import cache
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from dlngraph.data import DataError, Dataset, load_dataset
@@ -107,18 +107,19 @@ def test_load_dataset_resolves_data_dir_against_the_spec_folder(shared_data: Pat
     if shared_data != REPO_ROOT.parent / "shared" / "data":
         pytest.skip("shared data is not beside the repository")
     spec = PresetData(name="navigate", data_dir="../shared/data")
-    data = load_dataset(spec, base_dir=REPO_ROOT, seed=random.randrange(1000))
-    assert data == preset("navigate", shared_data)  # the paper's split, whatever the training seed
+    data = load_dataset(spec, base_dir=REPO_ROOT)
+    assert data == preset("navigate", shared_data)  # the paper's split by default
+    assert load_dataset(msgspec.structs.replace(spec, seed=7), base_dir=REPO_ROOT) == preset("navigate", shared_data, seed=7)
 
 
 def test_load_dataset_prefers_the_spec_instruction(shared_data: Path) -> None:
     spec = PresetData(name="subj", data_dir=str(shared_data), instruction="Is it an opinion?")
-    assert load_dataset(spec, base_dir=Path("/nowhere"), seed=0).instruction == "Is it an opinion?"
+    assert load_dataset(spec, base_dir=Path("/nowhere")).instruction == "Is it an opinion?"
 
 
 def test_missing_data_dir_names_the_spec_field(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"missing.*data\.data_dir: the preset data folder does not exist"):
-        load_dataset(PresetData(name="trec", data_dir="missing"), base_dir=tmp_path, seed=0)
+        load_dataset(PresetData(name="trec", data_dir="missing"), base_dir=tmp_path)
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:

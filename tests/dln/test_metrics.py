@@ -212,7 +212,7 @@ async def test_word_problems_train_end_to_end_with_a_number_metric(tmp_path: Pat
     spec = load_spec(ROOT / "specs" / "word_problems.yaml").spec
     spec = msgspec.structs.replace(spec, data=msgspec.structs.replace(
         spec.data, sizes=msgspec.convert({"train": 12, "dev": 10, "test": 10}, type(spec.data.sizes))))
-    dataset = load_dataset(spec.data, base_dir=ROOT, seed=spec.training.seed)
+    dataset = load_dataset(spec.data, base_dir=ROOT)
     async with ScriptedServer(script=_script(dataset)) as server:
         summary = await train_spec(spec, TrainOptions(
             runs_root=tmp_path, base_url=server.base_url, overrides=["iterations=2", "val_freq=1"]))

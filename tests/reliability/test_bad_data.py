@@ -49,7 +49,7 @@ def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
 def assert_loads_or_names_the_place(format: str, path: Path) -> None:
     """The file loads, or every issue names it and a line or field (or is about the whole file)."""
     try:
-        load_dataset(FileData(format=format, train=str(path), dev=str(path)), base_dir=path.parent, seed=0)
+        load_dataset(FileData(format=format, train=str(path), dev=str(path)), base_dir=path.parent)
     except DataError as error:
         assert error.issues
         for issue in error.issues:
@@ -117,7 +117,7 @@ def test_a_data_file_built_to_hurt_is_refused_naming_file_and_place(name: str, f
     path = tmp_path / f"train{SUFFIX[format]}"
     path.write_bytes(bad_content(name, format))
     with pytest.raises(DataError) as raised:
-        load_dataset(FileData(format=format, train=str(path)), base_dir=tmp_path, seed=0)
+        load_dataset(FileData(format=format, train=str(path)), base_dir=tmp_path)
     assert expected(name, format) in str(raised.value) and str(raised.value).startswith(str(path)), str(raised.value)[:2000]
     assert_loads_or_names_the_place(format, path)
 

@@ -115,6 +115,18 @@ def test_budget_stops_the_run_cleanly_at_a_checkpoint(tmp_path: Path, server_url
     assert "budget reached" in result.stdout
 
 
+def test_a_resumed_runs_lines_show_its_start_score(tmp_path: Path, server_url: str) -> None:
+    dlngraph("train", str(DLN2), "--base-url", server_url, "--runs", str(tmp_path), "--budget", "calls=150",
+             "--set", "iterations=4", "--set", "val_freq=1", "--progress", "quiet")
+    run = only_run(tmp_path)
+    lines = dlngraph("train", "--resume", str(run), "--progress", "lines").stdout.splitlines()
+    start = f"{json.loads((run / 'summary.json').read_text())['initial_dev_accuracy']:.3f}"
+    assert re.fullmatch(rf"\[.*\] resumed after iteration \d: dev {start} at start", lines[0])
+    assert all(f"(start={start})" in line for line in lines if "] iteration " in line)
+    (done,) = [line for line in lines if "] done: " in line]
+    assert re.fullmatch(rf"\[.*\] done: completed, dev {start} at start -> \d\.\d{{3}} best, test=\d\.\d{{3}}", done)
+
+
 def test_dry_run_prints_calls_per_phase_without_calling_anything() -> None:
     result = dlngraph("train", str(DLN2), "--dry-run", "--set", "batch_size=10")
     assert re.search(r"forward\s+20\b", result.stdout)

@@ -14,7 +14,10 @@ import yaml
 from dlngraph.testing.process import ServerProcess
 from tests.runs.test_cli_train import dlngraph
 
-LAST_LINE = re.compile(r"demo: zero_shot_test=(\d\.\d{3}) dln1_test=(\d\.\d{3}) dln2_test=(\d\.\d{3}) seeds=(\d+) wall_s=(\d+)")
+LAST_LINE = re.compile(
+    r"demo: zero_shot_test=(\d\.\d{3}) kshot_test=(\d\.\d{3}) dln1_test=(\d\.\d{3}) dln2_test=(\d\.\d{3})"
+    r" seeds=(\d+) wall_s=(\d+)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def test_the_demo_trains_every_seed_and_ends_with_its_summary_line(server_url: s
     lines = result.stdout.strip().splitlines()
     match = LAST_LINE.fullmatch(lines[-1])
     assert match, lines[-1]
-    assert match.group(4) == "2"
+    assert match.group(5) == "2"
     assert any(line.startswith("mean over 2 seeds (1, 2)") for line in lines)
     assert len(list(tmp_path.glob("demo-dln1-*"))) == len(list(tmp_path.glob("demo-dln2-*"))) == 2
     seeds = sorted(yaml.safe_load((run / "spec.yaml").read_text())["training"]["seed"]
@@ -39,15 +42,16 @@ def test_the_demo_trains_every_seed_and_ends_with_its_summary_line(server_url: s
         summary = json.loads((run / "summary.json").read_text())
         assert summary["initial_dev_accuracy"] is not None  # every run validates its start
     assert (tmp_path / "demo-cache.sqlite").exists()  # shared by the runs: their common calls are made once
-    table = {line.split()[0]: line.split() for line in lines if line.startswith(("0-shot", "DLN-1", "DLN-2"))}
-    assert set(table) == {"0-shot", "DLN-1", "DLN-2"}
-    assert table["0-shot"][3] == match.group(1) and table["DLN-1"][3] == match.group(2)
+    table = {line.split()[0]: line.split() for line in lines if line.startswith(("0-shot", "5-shot", "DLN-1", "DLN-2"))}
+    assert set(table) == {"0-shot", "5-shot", "DLN-1", "DLN-2"}
+    assert table["0-shot"][3] == match.group(1) and table["DLN-1"][3] == match.group(3)
+    assert table["5-shot"][3] == match.group(2) and table["5-shot"][4:6] == ["5", "draws"]  # the mean, then its spread
 
 
 def test_quick_is_one_seed_one_iteration_on_a_dozen_examples(server_url: str, tmp_path: Path) -> None:
     result = dlngraph("demo", "--quick", "--base-url", server_url, "--runs", str(tmp_path), "--progress", "quiet")
     match = LAST_LINE.fullmatch(result.stdout.strip().splitlines()[-1])
-    assert match and match.group(4) == "1"
+    assert match and match.group(5) == "1"
     (run,) = tmp_path.glob("demo-dln1-*")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["iterations_run"] == 1

@@ -9,6 +9,9 @@ How each request kind is answered (all exactly, from the model's own distributio
 - class_distribution: the top logprobs of the next token after the prompt, the paper's 100 of
   the whole vocabulary, read by `dlngraph.llm.class_probs` as a server's would be.
 
+With `chat: true`, every request's prompt (a score's context) is first wrapped in the model
+file's own chat template (`dlngraph.llm.local.chat`), as a server's chat endpoint would.
+
 The model work, tokenising included, runs on one thread per model file and process
 (`dlngraph.llm.local.worker`), which reuses the KV cache across requests sharing a prefix. The
 context window is checked there too, on the tokens the request is evaluated with, so the
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING
 from dlngraph.llm.class_probs import PAPER_TOP_LOGPROBS, class_probabilities
 from dlngraph.llm.errors import PermanentError
 from dlngraph.llm.local.buffers import ExtraBuffers, use_extra_buffers
+from dlngraph.llm.local.chat import ChatWrapper
 from dlngraph.llm.local.worker import EngineSettings, ModelWorker, acquire, release
 from dlngraph.llm.types import (
     Capabilities,
@@ -72,6 +76,7 @@ class LocalBackend:
         block_size: int = DEFAULT_BLOCK_SIZE,
         prefix_grouping: bool = True,
         extra_buffers: ExtraBuffers = "auto",
+        chat: bool = False,
     ) -> None:
         _require("llama_cpp", "llama-cpp-python")
         path = Path(model_path).expanduser().resolve()
@@ -86,6 +91,9 @@ class LocalBackend:
         )
         self._worker: ModelWorker = acquire(settings)
         self._prefix_grouping = prefix_grouping
+        self._chat = chat
+        self._chat_wrapper = functools.cache(lambda engine: ChatWrapper.of(engine, path.name))
+        """The model's chat template around a prompt, read once (on the worker thread)."""
         self._closed = False
 
     @classmethod
@@ -102,13 +110,14 @@ class LocalBackend:
             n_threads=model_spec.n_threads,
             prefix_grouping=prefix_grouping,
             extra_buffers=model_spec.extra_buffers,
+            chat=model_spec.chat,
         )
 
     # --- what the model is -------------------------------------------------------------------
 
     @property
     def identity(self) -> str:
-        return f"local:{self._worker.settings.model_path.name}"
+        return f"local:{self._worker.settings.model_path.name}{':chat' if self._chat else ''}"
 
     @property
     def capabilities(self) -> Capabilities:
@@ -122,7 +131,7 @@ class LocalBackend:
         """Exact: the tokens `text` takes as a prompt, beginning-of-sequence token included.
         Counted by the worker ahead of its queue (it evaluates nothing)."""
         self._check_open()
-        return await self._worker.run(text, lambda engine, cancelled: len(engine.tokens(text)), urgent=True)
+        return await self._worker.run(text, lambda engine, cancelled: len(self._prompt_tokens(engine, text)), urgent=True)
 
     async def warm_up(self) -> None:
         """Load the model now, on its worker thread (otherwise the first call does)."""
@@ -137,7 +146,7 @@ class LocalBackend:
         seeds = [draw_seed(request, sample) for sample in range(request.n)]
 
         def work(engine: LlamaEngine, cancelled: Callable[[], bool]) -> tuple[int, list[Completion]]:
-            prompt = engine.tokens(request.prompt)
+            prompt = self._prompt_tokens(engine, request.prompt)
             completions = engine.generate(
                 prompt, max_tokens=request.max_tokens, temperature=request.temperature, top_p=request.top_p,
                 stop=request.stop, seeds=seeds, cancelled=cancelled,
@@ -157,14 +166,16 @@ class LocalBackend:
 
     async def score(self, request: ScoreRequest) -> Score:
         """log p(target | context): the target's tokens are those of context + target after
-        their common prefix with the context's own tokens."""
+        their common prefix with the context's own tokens (with `chat`, the target's own tokens
+        after the wrapped context: the start of the model's answer)."""
         started = time.perf_counter()
         self._check_open()
         text = request.context + request.target
 
         def work(engine: LlamaEngine, cancelled: Callable[[], bool]) -> tuple[float, int, int]:
-            full = engine.tokens(text)
-            total, count = engine.score(engine.tokens(request.context), full, request.burn_in_ratio)
+            context = self._prompt_tokens(engine, request.context)
+            full = [*context, *engine.tokenize(request.target, bos=False)] if self._chat else engine.tokens(text)
+            total, count = engine.score(context, full, request.burn_in_ratio)
             return total, count, len(full)
 
         total, count, full_tokens = await self._worker.run(text, work, prefix_grouping=self._prefix_grouping)
@@ -181,7 +192,7 @@ class LocalBackend:
         self._check_open()
 
         def work(engine: LlamaEngine, cancelled: Callable[[], bool]) -> tuple[list[tuple[str, float]], int]:
-            prompt = engine.tokens(request.prompt)
+            prompt = self._prompt_tokens(engine, request.prompt)
             return engine.next_token_top_logprobs(prompt, PAPER_TOP_LOGPROBS), len(prompt)
 
         top, prompt_tokens = await self._worker.run(request.prompt, work, prefix_grouping=self._prefix_grouping)
@@ -202,6 +213,11 @@ class LocalBackend:
             await _join(thread)
 
     # --- helpers -----------------------------------------------------------------------------
+
+    def _prompt_tokens(self, engine: LlamaEngine, text: str) -> list[int]:
+        """The tokens the model reads for a request's prompt: its own, or with `chat` the
+        prompt wrapped in the model's chat template. Every request kind goes through here."""
+        return self._chat_wrapper(engine).tokens(engine, text) if self._chat else engine.tokens(text)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -80,9 +80,19 @@ class LlamaEngine:
 
     # --- tokens ------------------------------------------------------------------------------
 
-    def tokenize(self, text: str, *, bos: bool = True) -> list[int]:
-        """Plain text: special-token markup in it is not interpreted."""
-        return self._model.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
+    def tokenize(self, text: str, *, bos: bool = True, special: bool = False) -> list[int]:
+        """Plain text: special-token markup in it is not interpreted, unless `special` (for a
+        chat template's own markup, `dlngraph.llm.local.chat`)."""
+        return self._model.tokenize(text.encode("utf-8"), add_bos=bos, special=special)
+
+    def metadata(self) -> dict[str, str]:
+        """The model file's GGUF metadata (e.g. `tokenizer.chat_template`)."""
+        return self._model.metadata()
+
+    def bos_eos_texts(self) -> tuple[str, str]:
+        """The texts of the beginning- and end-of-sequence tokens ("" when the model has none)."""
+        bos, eos = self._model.token_bos(), self._model.token_eos()
+        return (self._model.token_get_text(bos) if bos != -1 else "", self._model.token_get_text(eos) if eos != -1 else "")
 
     def token_text(self, token: int) -> str:
         """One token as text, as a server lists it: special tokens empty, a partial UTF-8

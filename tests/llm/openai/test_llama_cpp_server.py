@@ -232,7 +232,7 @@ async def test_the_served_network_predicts_what_the_embedded_one_does(server_url
     """The DLN-1's test predictions, example by example, through both backends."""
     spec = _tiny_dln1()
     network = compile_network(spec)
-    examples = load_dataset(spec.data, base_dir=ROOT, seed=spec.training.seed).test
+    examples = load_dataset(spec.data, base_dir=ROOT).test
     predictions = []
     for base_url in (server_url, None):
         async with open_models(spec, Cache(None, mode="off"), base_url=base_url) as pool:
