@@ -19,7 +19,7 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from dlngraph.llm.errors import PermanentError
 from dlngraph.llm.local.backend import LocalBackend, default_model_path
-from dlngraph.llm.local.chat import TEMPLATE_KEY, ChatWrapper
+from dlngraph.llm.local.chat import TEMPLATE_KEY
 from dlngraph.llm.types import ClassDistributionRequest, GenerateRequest, ScoreRequest
 
 pytestmark = pytest.mark.slow
