@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from dlngraph.engine.classes import Verbalizers, match_class
 from dlngraph.engine.results import NodeOutput
 from dlngraph.graph import CompiledNetwork
+from dlngraph.llm.errors import ContextWindowExceeded
 from dlngraph.llm.types import (
     Capabilities,
     ClassDistribution,
@@ -24,7 +25,7 @@ from dlngraph.llm.types import (
     Tag,
 )
 from dlngraph.spec.classes import parse_classes
-from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, Node, VoteNode
+from dlngraph.spec.nodes import INPUT, ConcatNode, Demonstration, LMNode, Node, VoteNode
 
 
 class ModelHandle(Protocol):
@@ -46,17 +47,28 @@ def join_texts(texts: Sequence[str]) -> str:
     return "\n\n".join(texts)
 
 
-def lm_variables(node: LMNode, prompt: str, text_of: Mapping[str, str]) -> dict[str, str]:
+def lm_variables(
+    node: LMNode, prompt: str, text_of: Mapping[str, str], demonstrations: Sequence[Demonstration] = ()
+) -> dict[str, Any]:
     """The variables a forward template sees (see `dlngraph.spec.templates`)."""
     return {
         "prompt": prompt,
         "input": join_texts([text_of[source] for source in node.inputs]),
         "residual": join_texts([text_of[source] for source in node.residual]),
+        "demonstrations": [demonstration.as_variables() for demonstration in demonstrations],
     }
 
 
-def render_lm(network: CompiledNetwork, node: LMNode, prompt: str, text_of: Mapping[str, str]) -> str:
-    return network.template(node.id).render(**lm_variables(node, prompt, text_of))
+def render_lm(
+    network: CompiledNetwork,
+    node: LMNode,
+    prompt: str,
+    text_of: Mapping[str, str],
+    demonstrations: Sequence[Demonstration] | None = None,
+) -> str:
+    """The node's prompt on one example; `demonstrations` None shows the node's own."""
+    shown = node.demonstrations if demonstrations is None else demonstrations
+    return network.template(node.id).render(**lm_variables(node, prompt, text_of, shown))
 
 
 def can_score_classes(model: ModelHandle) -> bool:
@@ -99,10 +111,43 @@ async def evaluate_lm(
     seed: int | None,
     phase: str,
     priority: int = 0,
+    demonstrations: Sequence[Demonstration] | None = None,
 ) -> NodeOutput:
-    model = models[node.model]
-    rendered = render_lm(network, node, prompt, text_of)
+    """One call of an lm node on one example (`demonstrations` None shows the node's own).
+
+    A prompt over the model's context window shows fewer demonstrations, the last ones left
+    out first, rather than failing: the instruction and the example always go in whole. The
+    output says how many were left out; a prompt over the window without any still fails."""
+    shown = list(node.demonstrations if demonstrations is None else demonstrations)
+    given = len(shown)
     tag = Tag(node=node.id, phase=phase, priority=priority)
+    while True:
+        rendered = render_lm(network, node, prompt, text_of, shown)
+        try:
+            output = await _call_lm(network, models[node.model], node, rendered, tag,
+                                    temperature=temperature, sample=sample, seed=seed)
+        except ContextWindowExceeded:
+            if not shown:
+                raise
+            shown.pop()
+            continue
+        output.demonstrations_left_out = given - len(shown)
+        return output
+
+
+async def _call_lm(
+    network: CompiledNetwork,
+    model: ModelHandle,
+    node: LMNode,
+    rendered: str,
+    tag: Tag,
+    *,
+    temperature: float | None,
+    sample: int,
+    seed: int | None,
+) -> NodeOutput:
+    """A class distribution when the node has classes and the model can score them, else
+    generated text (matched to a class when the node has classes)."""
     if node.classes and can_score_classes(model):
         verbalizers = parse_classes(node.classes)
         distribution = await model.class_distribution(

@@ -22,6 +22,9 @@ class TrainingSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     balance_batch: bool = False
     num_p_samples: int = 5
     """Candidate prompts per trainable node and step (the current prompt is one of them)."""
+    num_demos: int = 0
+    """k: how many demonstrations (worked training examples) each lm node's prompt learns
+    beside its instruction; a node's own `num_demos` overrides it. 0 learns none."""
     num_h_samples: int = 3
     """Posterior samples per hidden node and example."""
     posterior_temp: float = 1.0
