@@ -64,3 +64,18 @@ def test_the_terminal_panel_shows_phase_requests_and_accuracy() -> None:
     assert "5 in flight" in text and "3 cache hits" in text
     assert "forward 8, score 4" in text
     assert "best 0.750" in text
+
+
+def test_lines_mode_counts_the_prompts_shown_with_fewer_demonstrations() -> None:
+    out = io.StringIO()
+    events = EventBus()
+    progress = Progress("lines", title="dln1")
+    events.subscribe(progress)
+    progress.watch(lambda: USAGE)
+    with redirect_stdout(out):
+        events.publish("iteration", iteration=0, of=1)
+        for example in range(3):
+            events.publish("demonstrations_left_out", node="answer", example=example, sample=0, left_out=1, phase="dev")
+        events.publish("checkpoint", iteration=0, batch_loss=0.5, dev_accuracy=None, best_dev_accuracy=None, prompts={})
+    (line,) = out.getvalue().splitlines()
+    assert " cache_hits=3 shortened_prompts=3 elapsed=" in line

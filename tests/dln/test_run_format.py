@@ -121,18 +121,25 @@ def test_an_unversioned_run_is_reported_compared_and_resumed_as_version_1(
     assert log.start is not None and [it.iteration for it in log.iterations] == [0]
     assert log.summary is not None and log.summary.stopped == "budget"
     assert not [problem for problem in log.problems if "skipped" in problem or "cannot be read" in problem]
-    assert main(["report", str(old_run), "--out", str(tmp_path / "report")]) == 0
-    assert main(["compare", str(old_run)]) == 0
-    assert old_run.name in capsys.readouterr().out
-
-    resumed, anew = asyncio.run(resume_and_train_anew(old_run, tmp_path))
-    assert resumed.stopped == anew.stopped == "completed" and resumed.iterations_run == 3
-    assert resumed.best_prompts == anew.best_prompts and resumed.test_accuracy == anew.test_accuracy
+    resumed, anew = report_compare_and_resume(old_run, tmp_path, capsys)
     old_lines = (FIXTURE / "events.jsonl").read_text().splitlines()
     lines = (old_run / "events.jsonl").read_text().splitlines()
     assert lines[:2] == old_lines  # the old lines are kept as they were written
     assert [json.loads(line).get("format_version") for line in lines] == [None, None, FORMAT_VERSION, FORMAT_VERSION]
     assert json.loads((old_run / "checkpoint.json").read_text())["format_version"] == FORMAT_VERSION
+
+
+def report_compare_and_resume(
+    old_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[RunSummary, RunSummary]:
+    """`old_run` reported, compared and resumed to the result of the same training run anew."""
+    assert main(["report", str(old_run), "--out", str(tmp_path / "report")]) == 0
+    assert main(["compare", str(old_run)]) == 0
+    assert old_run.name in capsys.readouterr().out
+    resumed, anew = asyncio.run(resume_and_train_anew(old_run, tmp_path))
+    assert resumed.stopped == anew.stopped == "completed" and resumed.iterations_run == 3
+    assert resumed.best_prompts == anew.best_prompts and resumed.test_accuracy == anew.test_accuracy
+    return resumed, anew
 
 
 async def resume_and_train_anew(old_run: Path, tmp_path: Path) -> tuple[RunSummary, RunSummary]:
@@ -153,12 +160,7 @@ def test_a_version_1_run_is_read_reported_and_resumed_to_the_result_of_a_run_ane
     state = decode_checkpoint(old_run / "checkpoint.json")
     assert state.format_version == 1 and state.iteration == 1 and state.demonstrations == {}
     assert decode_summary(old_run / "summary.json").best_demonstrations == {}
-    assert main(["report", str(old_run), "--out", str(tmp_path / "report")]) == 0
-    assert main(["compare", str(old_run)]) == 0
-    assert old_run.name in capsys.readouterr().out
-    resumed, anew = asyncio.run(resume_and_train_anew(old_run, tmp_path))
-    assert resumed.stopped == anew.stopped == "completed" and resumed.iterations_run == 3
-    assert resumed.best_prompts == anew.best_prompts and resumed.test_accuracy == anew.test_accuracy
+    resumed, anew = report_compare_and_resume(old_run, tmp_path, capsys)
     assert resumed.best_demonstrations == anew.best_demonstrations == {}
     lines = (old_run / "events.jsonl").read_text().splitlines()
     assert lines[:2] == (VERSION_1 / "events.jsonl").read_text().splitlines()

@@ -76,24 +76,24 @@ def test_an_inline_template_may_show_them() -> None:
     assert template.render(input="5", demonstrations=DEMOS) == "2 + 2=4;3 + 3=6;5="
 
 
-def errors(tmp_path: Path, text: str) -> list[str]:
-    """`line: path: message` of every error of a spec that must fail to load."""
+def errors(tmp_path: Path, node: str, training: str = "") -> list[str]:
+    """`line: path: message` of every error of a one-node spec that must fail to load; the node's
+    fields start on line 5."""
+    text = (
+        "name: t\nmodels: {m: {backend: local}}\nnodes:\n  - kind: lm\n"
+        + textwrap.indent(textwrap.dedent(node).strip("\n"), "    ")
+        + "\noutput: answer\n" + (f"training: {training}\n" if training else "")
+    )
     return [f"{issue.line}: {issue.path}: {issue.message}" for issue in issues(tmp_path, text) if issue.severity == "error"]
 
 
 def test_a_node_learning_demonstrations_with_a_version_1_template_is_an_error_at_its_line(tmp_path: Path) -> None:
     found = errors(tmp_path, """
-        name: t
-        models: {m: {backend: local}}
-        nodes:
-          - kind: lm
-            id: answer
-            model: m
-            prompt: Add.
-            template: classify@1
-        output: answer
-        training: {num_demos: 2}
-        """)
+        id: answer
+        model: m
+        prompt: Add.
+        template: classify@1
+        """, training="{num_demos: 2}")
     assert found == [
         "8: nodes[0].template: node 'answer' shows demonstrations (num_demos is 2), but its template 'classify@1' never"
         " uses 'demonstrations'; expected a template that shows them: 'classify@2' (the latest 'classify'),"
@@ -103,17 +103,12 @@ def test_a_node_learning_demonstrations_with_a_version_1_template_is_an_error_at
 
 def test_given_demonstrations_need_a_template_that_shows_them_too(tmp_path: Path) -> None:
     found = errors(tmp_path, """
-        name: t
-        models: {m: {backend: local}}
-        nodes:
-          - kind: lm
-            id: answer
-            model: m
-            prompt: Add.
-            template_source: "{{ prompt }} {{ input }}"
-            demonstrations:
-              - {input: "2 + 2", output: "4"}
-        output: answer
+        id: answer
+        model: m
+        prompt: Add.
+        template_source: "{{ prompt }} {{ input }}"
+        demonstrations:
+          - {input: "2 + 2", output: "4"}
         """)
     message = found[0]
     assert message.startswith("8: nodes[0].template_source: node 'answer' shows demonstrations (it is given 1 demonstration)")
@@ -122,37 +117,40 @@ def test_given_demonstrations_need_a_template_that_shows_them_too(tmp_path: Path
 
 def test_more_demonstrations_than_num_demos_is_an_error(tmp_path: Path) -> None:
     found = errors(tmp_path, """
-        name: t
-        models: {m: {backend: local}}
-        nodes:
-          - kind: lm
-            id: answer
-            model: m
-            prompt: Add.
-            num_demos: 1
-            demonstrations:
-              - {input: "2 + 2", output: "4"}
-              - {input: "3 + 3", output: "6"}
-        output: answer
+        id: answer
+        model: m
+        prompt: Add.
+        num_demos: 1
+        demonstrations:
+          - {input: "2 + 2", output: "4"}
+          - {input: "3 + 3", output: "6"}
         """)
     assert found == [
         "10: nodes[0].demonstrations: node 'answer' is given 2 demonstrations, more than its num_demos (1); expected at most 1"
     ]
 
 
-def test_num_demos_is_never_negative_and_a_node_overrides_the_training_section(tmp_path: Path) -> None:
-    found = errors(tmp_path, """
+def test_num_demos_is_never_negative_at_a_node_nor_in_the_training_section(tmp_path: Path) -> None:
+    found = errors(tmp_path, "id: answer\nmodel: m\nprompt: Add.\nnum_demos: -1", training="{num_demos: -2}")
+    assert set(found) == {
+        "8: nodes[0].num_demos: expected a value >= 0, found -1",
+        "10: training.num_demos: expected a value >= 0, found -2",
+    }
+
+
+def test_a_node_s_num_demos_overrides_the_training_section(tmp_path: Path) -> None:
+    """k = 0 at the node: it learns none, so its version 1 template is fine; its sibling is not."""
+    found = [issue for issue in issues(tmp_path, """
         name: t
         models: {m: {backend: local}}
         nodes:
-          - {kind: lm, id: answer, model: m, prompt: Add., num_demos: -1}
+          - {kind: lm, id: first, model: m, prompt: Think., template: forward@1}
+          - {kind: lm, id: answer, model: m, prompt: Add., template: classify@1, inputs: [first], num_demos: 0}
         output: answer
-        training: {num_demos: -2}
-        """)
-    assert sorted(found) == [
-        "4: nodes[0].num_demos: expected a value >= 0, found -1",
-        "6: training.num_demos: expected a value >= 0, found -2",
-    ]
+        training: {num_demos: 3}
+        """) if issue.severity == "error"]
+    assert [(issue.path, issue.line) for issue in found] == [("nodes[0].template", 4)]
+    assert "node 'first' shows demonstrations (num_demos is 3)" in found[0].message
 
 
 def test_demonstrations_are_written_as_readable_yaml_and_read_back_equal() -> None:
