@@ -14,6 +14,7 @@ from typing import TypedDict, Unpack
 
 import anyio
 
+from dlngraph.engine.events import EventBus
 from dlngraph.engine.node_ops import (
     Models,
     evaluate_combiner,
@@ -26,7 +27,6 @@ from dlngraph.engine.results import (
     NodeFailure,
     NodeOutput,
 )
-from dlngraph.engine.events import EventBus
 from dlngraph.engine.waves import raise_first
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.errors import BudgetExceeded, LLMError

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from dlngraph.report import formatting as fmt
 from dlngraph.report import html, plots
-from dlngraph.report.html import Html
 from dlngraph.report.facts import run_facts
+from dlngraph.report.html import Html
 from dlngraph.report.run_report import demonstrations_table
 from dlngraph.report.runlog import RunLog
 from dlngraph.words import plural

@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 from dlngraph.dln.run_format import Candidate, Demonstrations, NodeUpdate
 from dlngraph.report.runlog import RunLog
-from dlngraph.spec.nodes import Demonstration
 from dlngraph.report.usage import COUNTERS, Usage, counter, tokens
+from dlngraph.spec.nodes import Demonstration
 
 
 class PromptCell(NamedTuple):

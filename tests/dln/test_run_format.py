@@ -121,7 +121,7 @@ def test_an_unversioned_run_is_reported_compared_and_resumed_as_version_1(
     assert log.start is not None and [it.iteration for it in log.iterations] == [0]
     assert log.summary is not None and log.summary.stopped == "budget"
     assert not [problem for problem in log.problems if "skipped" in problem or "cannot be read" in problem]
-    resumed, anew = report_compare_and_resume(old_run, tmp_path, capsys)
+    report_compare_and_resume(old_run, tmp_path, capsys)
     old_lines = (FIXTURE / "events.jsonl").read_text().splitlines()
     lines = (old_run / "events.jsonl").read_text().splitlines()
     assert lines[:2] == old_lines  # the old lines are kept as they were written

@@ -12,7 +12,12 @@ from dlngraph.llm.openai.backend import OpenAIBackend
 from dlngraph.spec import Demonstration
 from dlngraph.spec.models import Limits
 from dlngraph.testing.server import ScriptedServer
-from tests.scripted import close_models, network_from_text, scripted_models, shipped_network
+from tests.scripted import (
+    close_models,
+    network_from_text,
+    scripted_models,
+    shipped_network,
+)
 
 ONE = """
 name: one

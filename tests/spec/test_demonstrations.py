@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.spec.spec_helpers import issues
 
 from dlngraph.spec import Demonstration, dump_spec, load_spec_text
 from dlngraph.spec.templates import get_template, inline_template
+from tests.spec.spec_helpers import issues
 
 FORWARD = ["forward", "forward_cot", "classify", "classify_residual", "residual"]
 
@@ -94,11 +94,11 @@ def test_a_node_learning_demonstrations_with_a_version_1_template_is_an_error_at
         prompt: Add.
         template: classify@1
         """, training="{num_demos: 2}")
-    assert found == [
+    assert found == [(
         "8: nodes[0].template: node 'answer' shows demonstrations (num_demos is 2), but its template 'classify@1' never"
         " uses 'demonstrations'; expected a template that shows them: 'classify@2' (the latest 'classify'),"
         " or a template_source that loops over 'demonstrations'"
-    ]
+    )]
 
 
 def test_given_demonstrations_need_a_template_that_shows_them_too(tmp_path: Path) -> None:
