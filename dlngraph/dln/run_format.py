@@ -76,7 +76,8 @@ def check_version(record: Mapping[str, Any], where: str) -> None:
 
 class Candidate(msgspec.Struct, kw_only=True):
     prompt: str
-    origin: Literal["current", "proposal", "memory"]
+    origin: Literal["current", "proposal", "memory", "demonstrations"]
+    """`demonstrations`: the current prompt with a proposed set of demonstrations."""
     demonstrations: list[Demonstration] = msgspec.field(default_factory=list)
     """Shown with `prompt` (none at a node that shows no demonstrations)."""
     elbo: float = 0.0
@@ -284,6 +285,9 @@ class TrainState(msgspec.Struct, kw_only=True):
     none, and its run showed the spec's own (`CompiledNetwork.with_demonstrations` of an
     empty mapping changes nothing)."""
     best_demonstrations: Demonstrations = msgspec.field(default_factory=dict)
+    demonstration_pool: Demonstrations = msgspec.field(default_factory=dict)
+    """Per node, the demonstrations harvested from earlier steps, newest first, from which a step
+    draws candidate sets (never one of its own batch's examples)."""
     best_dev_accuracy: float | None = None
     best_iteration: int = -1
     """Training steps taken when the best prompts were validated: 0 for the initial prompts,

@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from dlngraph.engine.classes import Verbalizers, match_class
 from dlngraph.engine.results import NodeOutput
@@ -26,6 +26,9 @@ from dlngraph.llm.types import (
 )
 from dlngraph.spec.classes import parse_classes
 from dlngraph.spec.nodes import INPUT, ConcatNode, Demonstration, LMNode, Node, VoteNode
+
+
+T = TypeVar("T")
 
 
 class ModelHandle(Protocol):
@@ -118,21 +121,32 @@ async def evaluate_lm(
     A prompt over the model's context window shows fewer demonstrations, the last ones left
     out first, rather than failing: the instruction and the example always go in whole. The
     output says how many were left out; a prompt over the window without any still fails."""
-    shown = list(node.demonstrations if demonstrations is None else demonstrations)
-    given = len(shown)
     tag = Tag(node=node.id, phase=phase, priority=priority)
-    while True:
+
+    async def call(shown: Sequence[Demonstration]) -> NodeOutput:
         rendered = render_lm(network, node, prompt, text_of, shown)
+        return await _call_lm(network, models[node.model], node, rendered, tag,
+                              temperature=temperature, sample=sample, seed=seed)
+
+    output, left_out = await fitting_demonstrations(node.demonstrations if demonstrations is None else demonstrations, call)
+    output.demonstrations_left_out = left_out
+    return output
+
+
+async def fitting_demonstrations(
+    demonstrations: Sequence[Demonstration], call: Callable[[Sequence[Demonstration]], Awaitable[T]]
+) -> tuple[T, int]:
+    """`call(shown)` with every demonstration, then with fewer, the last left out first, for as
+    long as the prompt is over the model's context window (`ContextWindowExceeded`, raised before
+    anything is sent); its result and how many were left out. Without any it fails as it is."""
+    shown = list(demonstrations)
+    while True:
         try:
-            output = await _call_lm(network, models[node.model], node, rendered, tag,
-                                    temperature=temperature, sample=sample, seed=seed)
+            return await call(shown), len(demonstrations) - len(shown)
         except ContextWindowExceeded:
             if not shown:
                 raise
             shown.pop()
-            continue
-        output.demonstrations_left_out = given - len(shown)
-        return output
 
 
 async def _call_lm(

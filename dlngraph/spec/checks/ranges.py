@@ -65,6 +65,7 @@ RULES: dict[type[msgspec.Struct], dict[str, Range]] = {
         "num_p_samples": AT_LEAST_ONE,
         "num_h_samples": AT_LEAST_ONE,
         "num_demos": NON_NEGATIVE,
+        "num_demo_sets": NON_NEGATIVE,
         "posterior_temp": POSITIVE,
         "trust_factor": NON_NEGATIVE,
         "use_memory": NON_NEGATIVE,
