@@ -126,6 +126,8 @@ class StepResult(msgspec.Struct, kw_only=True):
     failed_examples: list[int]
     demonstrations: Demonstrations = msgspec.field(default_factory=dict)
     """The demonstrations after this step (of the nodes that show any)."""
+    harvested: Demonstrations = msgspec.field(default_factory=dict)
+    """Per node, the demonstrations this step's batch gave (for the pool of later steps)."""
 
 
 # --- what calls cost (events.jsonl's `usage`) ---------------------------------------------------

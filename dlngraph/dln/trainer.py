@@ -16,6 +16,7 @@ import msgspec
 
 from dlngraph.data.batches import BatchSampler
 from dlngraph.data.types import LabeledExample
+from dlngraph.dln.demonstration_pool import learning_nodes, merged, pool_size, seeded_pool
 from dlngraph.dln.evaluate import Evaluation, evaluate
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.phases import Phase
@@ -91,8 +92,10 @@ class Trainer:
 
     def initial_state(self) -> TrainState:
         prompts, demonstrations = self.network.prompts(), self.network.demonstrations()
-        return TrainState(prompts=dict(prompts), best_prompts=dict(prompts),
-                          demonstrations=dict(demonstrations), best_demonstrations=dict(demonstrations))
+        pool = seeded_pool(self.network, self.train, self.input_views,
+                           random.Random(derive_seed(self.training.seed, "demonstrations")))
+        return TrainState(prompts=dict(prompts), best_prompts=dict(prompts), demonstrations=dict(demonstrations),
+                          best_demonstrations=dict(demonstrations), demonstration_pool=pool)
 
     def batches(self) -> list[list[LabeledExample]]:
         """The batch of every iteration, fixed by the seed (a resumed run sees the same ones)."""
@@ -163,6 +166,7 @@ class Trainer:
         result = await step.run()
         state.prompts = result.prompts
         state.demonstrations = demonstrations = {**state.demonstrations, **result.demonstrations}
+        state.demonstration_pool = merged(state.demonstration_pool, result.harvested, self._pool_sizes())
         dev = None
         if self.dev and self._validates_after(iteration):
             dev = await self._validate(state, steps_done=iteration + 1)
@@ -174,6 +178,9 @@ class Trainer:
         self._checkpoint(state)
         self.events.publish("checkpoint", iteration=iteration, batch_loss=result.batch_loss, dev_accuracy=dev,
                             best_dev_accuracy=state.best_dev_accuracy, prompts=state.prompts)
+
+    def _pool_sizes(self) -> dict[str, int]:
+        return {node: pool_size(self.network.num_demos(node)) for node in learning_nodes(self.network)}
 
     async def _validate_start(self, state: TrainState) -> float:
         """Dev accuracy of the initial prompts, logged and checkpointed like an iteration's, so
