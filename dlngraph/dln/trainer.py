@@ -16,7 +16,12 @@ import msgspec
 
 from dlngraph.data.batches import BatchSampler
 from dlngraph.data.types import LabeledExample
-from dlngraph.dln.demonstration_pool import learning_nodes, merged, pool_size, seeded_pool
+from dlngraph.dln.demonstration_pool import (
+    learning_nodes,
+    merged,
+    pool_size,
+    seeded_pool,
+)
 from dlngraph.dln.evaluate import Evaluation, evaluate
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.phases import Phase
