@@ -42,7 +42,7 @@ def with_demonstrations(spec: NetworkSpec, demonstrations: list[Demonstration], 
 
 
 async def test_a_run_shows_its_demonstrations_in_every_call_and_writes_them_where_it_writes_prompts(tmp_path: Path) -> None:
-    spec = with_demonstrations(load_spec(SPEC).spec, GIVEN, iterations=2, num_demos=2)
+    spec = with_demonstrations(load_spec(SPEC).spec, GIVEN, iterations=2, num_demos=0)  # shown as given, not learned
     instruction = spec.nodes[0].prompt
     async with ScriptedServer() as server:
         summary = await train_spec(spec, TrainOptions(runs_root=tmp_path, base_url=server.base_url), base_dir=SPEC.parent)
@@ -98,7 +98,7 @@ async def test_demonstrations_make_a_prompt_set_of_their_own_in_the_dev_scores()
 
 async def test_a_killed_run_resumes_with_the_demonstrations_of_its_checkpoint(tmp_path: Path) -> None:
     """Its checkpoint's, not its spec's: a resumed run goes on from what it had."""
-    spec = with_demonstrations(load_spec(SPEC).spec, GIVEN, iterations=2, num_demos=2)
+    spec = with_demonstrations(load_spec(SPEC).spec, GIVEN, iterations=2, num_demos=0)  # shown as given, not learned
     async with ScriptedServer() as server:
         options = TrainOptions(runs_root=tmp_path, base_url=server.base_url)
         whole = await train_spec(spec, options, base_dir=SPEC.parent)

@@ -25,7 +25,8 @@ PLAIN = Demonstration(input="Take 1 step. Take 1 step backward.", output="Yes", 
 def demonstrated_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec = load_spec(SPECS_DIR / "dln1.yaml").spec
     node = msgspec.structs.replace(spec.nodes[0], demonstrations=[PLAIN, MARKUP])
-    spec = msgspec.structs.replace(spec, nodes=[node], training=msgspec.structs.replace(spec.training, iterations=2, num_demos=2))
+    training = msgspec.structs.replace(spec.training, iterations=2, num_demos=0)  # shown as given, not learned
+    spec = msgspec.structs.replace(spec, nodes=[node], training=training)
     root = tmp_path_factory.mktemp("demonstrated")
 
     async def train() -> Path:
