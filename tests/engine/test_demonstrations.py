@@ -128,3 +128,20 @@ async def test_a_prompt_over_the_window_without_any_demonstration_still_fails() 
         finally:
             await close_models(models)
     assert prompts_sent(server) == []
+
+
+@pytest.mark.slow
+async def test_the_embedded_model_shows_fewer_demonstrations_when_its_context_window_is_full() -> None:
+    """Counted in real tokens by llama.cpp's own tokenizer (Gemma 3 270M, a 256-token window)."""
+    from dlngraph.llm.pool import ModelPool
+    from dlngraph.spec.models import ModelSpec
+
+    long = [Demonstration(input=f"{i} + {i}, " + "then add nothing more, " * 12, output=str(2 * i)) for i in range(1, 5)]
+    network = network_from_text(ONE).with_demonstrations({"answer": long})
+    async with ModelPool.from_specs({"m": ModelSpec(backend="local", context_window=256)}) as pool:
+        result = await run_forward(network, pool, ["5 + 5", "7 + 7"])
+    for example in range(2):
+        output = result.output("answer", example)
+        assert output is not None and 0 < output.demonstrations_left_out < 4
+        shown = 4 - output.demonstrations_left_out
+        assert [demo.input in output.rendered for demo in long] == [True] * shown + [False] * (4 - shown)
