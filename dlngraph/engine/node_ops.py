@@ -27,7 +27,6 @@ from dlngraph.llm.types import (
 from dlngraph.spec.classes import parse_classes
 from dlngraph.spec.nodes import INPUT, ConcatNode, Demonstration, LMNode, Node, VoteNode
 
-
 T = TypeVar("T")
 
 
