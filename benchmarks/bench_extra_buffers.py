@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from dlngraph.llm.local.backend import LocalBackend
-from dlngraph.llm.local.buffers import cpu_flags, UNSAFE_CPU_FLAGS
+from dlngraph.llm.local.buffers import UNSAFE_CPU_FLAGS, cpu_flags
 from dlngraph.llm.types import GenerateRequest, ScoreRequest
 from dlngraph.spec.models import ModelSpec
 

@@ -9,9 +9,9 @@ from typing import NamedTuple
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.llm.client import LanguageModel
 from dlngraph.llm.openai.backend import OpenAIBackend
-from dlngraph.testing.server import ScriptedServer
 from dlngraph.spec import load_spec, load_spec_text
 from dlngraph.spec.models import Limits
+from dlngraph.testing.server import ScriptedServer
 
 SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
 

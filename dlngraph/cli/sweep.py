@@ -63,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _on_ray(sweep: Sweep, options: SweepOptions, args: argparse.Namespace) -> SweepResult:
     try:
-        from dlngraph.runs.sweep_ray import RayOptions, run_sweep_on_ray
         import ray  # noqa: F401 - only to say what to install
+
+        from dlngraph.runs.sweep_ray import RayOptions, run_sweep_on_ray
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] == "ray":
             raise CommandError("--ray needs Ray: pip install 'dlngraph[ray]'") from None

@@ -23,7 +23,7 @@ _LETTERED = re.compile(r"\([A-Z]\) (.*)")
 def with_options(question: str, options: Sequence[str], style: ChoiceStyle) -> str:
     """`question` followed by its options block."""
     if style == "letters":
-        lines = [f"({letter}) {option}" for letter, option in zip(LETTERS, options)]
+        lines = [f"({letter}) {option}" for letter, option in zip(LETTERS, options, strict=False)]
     else:
         lines = [f"- {option}" for option in options]
     return question + _HEADER + "\n".join(lines)

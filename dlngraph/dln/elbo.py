@@ -85,6 +85,13 @@ def mean_over_examples(scores: Matrix) -> list[float]:
     return [sum(row[k] for row in scores) / len(scores) for k in range(num_candidates)]
 
 
+def candidate_scores(elbos: Sequence[float], penalties: Sequence[float]) -> list[float]:
+    """What ranks candidate k: score_k = ELBO_k - penalty_k, the penalty being the trust region
+    of a scored node (`trust_penalties`, weighted) or the logp penalty of a hidden one (0
+    without them). The chosen candidate is their `argmax`."""
+    return [value - penalty for value, penalty in zip(elbos, penalties, strict=True)]
+
+
 def kl_divergence(p: dict[str, float], q: dict[str, float], floor: float = 1e-12) -> float:
     """KL(p || q) between two class distributions over the same labels."""
     return sum(p_value * (math.log(max(p_value, floor)) - math.log(max(q.get(label, 0.0), floor)))

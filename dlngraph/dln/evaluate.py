@@ -11,6 +11,7 @@ from dlngraph.dln.input_views import InputViews
 from dlngraph.dln.postprocess import Loss, accuracy
 from dlngraph.dln.run_format import Demonstrations
 from dlngraph.engine import EventBus, run_forward
+from dlngraph.engine.node_ops import Models
 from dlngraph.graph import CompiledNetwork
 
 
@@ -29,7 +30,7 @@ class Evaluation(msgspec.Struct, kw_only=True):
 
 async def evaluate(
     network: CompiledNetwork,
-    models,
+    models: Models,
     examples: Sequence[LabeledExample],
     *,
     split: str,

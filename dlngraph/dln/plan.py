@@ -39,7 +39,7 @@ def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev
         calls[Phase.SHARPENING] += batch * samples * (consumers + prior)
         calls[Phase.SHARPENING] += batch * training.num_h_samples if training.correct_weighting else 0
     for node in network.trainable:
-        rounds = 1 if node in roles.scored else training.num_p1_steps
+        rounds = 1 if node in roles.scored else training.num_p1_steps  # a hidden node's rounds of proposals
         calls[Phase.PROPOSAL] += rounds * max(training.num_p_samples - 1, 0)
         candidates = training.num_p_samples + training.use_memory
         calls[Phase.SCORE] += rounds * candidates * score_calls_per_candidate(roles, node, training)
@@ -80,7 +80,8 @@ def dependency_depth(network: CompiledNetwork, training: TrainingSpec | None = N
     arrives after as many rounds as there are lm nodes on the longest path to it from the
     input, and each quantity of the step one round after the last of its needs when it is the
     answer to calls it makes (posterior samples, the sharpening, proposals, scores), in the
-    same round when it only gathers (every example's samples, the sharpening sent)."""
+    same round when it only gathers (every example's samples, the sharpening sent). A hidden
+    node's later rounds of proposals and ranking (`num_p1_steps`) add two rounds each."""
     rounds = _StepRounds(network, training)
     return max((rounds.last((Quantity.UPDATED, node)) for node in network.trainable), default=rounds.whole_forward)
 

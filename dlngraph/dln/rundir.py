@@ -13,13 +13,14 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from dlngraph.dln import run_format
-from dlngraph.dln.run_format import check_file_version, check_version
+from dlngraph.dln.run_format import Event, IterationRecord, StartRecord, check_file_version
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -67,6 +68,26 @@ def _create_temporary(path: Path) -> tuple[int, Path]:
         except FileExistsError:
             continue
     raise FileExistsError(f"{path}: no free temporary name beside it")
+
+
+@dataclass
+class EventLog:
+    """events.jsonl read back (`RunDirectory.read_events`)."""
+
+    records: list[Event] = field(default_factory=list)
+    """Every readable line's record, in the order of the file."""
+    skipped: dict[int, str] = field(default_factory=dict)
+    """The lines of another shape, left out: line number -> why."""
+
+    @property
+    def start(self) -> StartRecord | None:
+        """The start record (the initial prompts' dev accuracy), if the log has one."""
+        starts = [record for record in self.records if isinstance(record, StartRecord)]
+        return starts[-1] if starts else None
+
+    @property
+    def iterations(self) -> list[IterationRecord]:
+        return [record for record in self.records if isinstance(record, IterationRecord)]
 
 
 class RunDirectoryError(Exception):
@@ -156,26 +177,37 @@ class RunDirectory:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def read_events(self, *, strict: bool = False) -> list[dict[str, Any]]:
-        """Every event up to the first unreadable line, as the JSON object it is (the records
-        are `run_format.event_of`'s). A crash can cut only the last line; `strict` raises
-        `RunDirectoryError` for a damaged line with more lines after it (the file was damaged
-        otherwise, and what follows it would be lost)."""
+    def read_events(self) -> EventLog:
+        """events.jsonl as its records (`run_format.event_of`), up to the first line that is not
+        JSON (a crash can cut the last line); a JSON line of another shape is left out and
+        named in `EventLog.skipped`. Raises `run_format.FormatVersionError` for a line of a
+        version this code does not read."""
+        log = EventLog()
+        for number, line in self._event_lines():
+            try:
+                log.records.append(run_format.event_of(line, f"{self.events_path} line {number}"))
+            except msgspec.ValidationError as error:
+                log.skipped[number] = str(error)
+        return log
+
+    def _event_lines(self, *, strict: bool = False) -> Iterator[tuple[int, Any]]:
+        """Each line of events.jsonl decoded as JSON, with its number, up to the first one that
+        is not JSON. `strict` raises `RunDirectoryError` for such a line with more lines after
+        it (the file was damaged otherwise, and what follows it would be lost)."""
         if not self.events_path.exists():
-            return []
-        events = []
+            return
         lines = self.events_path.read_bytes().splitlines()
         for number, line in enumerate(lines, start=1):
             try:
-                events.append(msgspec.json.decode(line))
+                decoded = msgspec.json.decode(line)
             except msgspec.DecodeError:
                 if strict and any(rest.strip() for rest in lines[number:]):
                     raise RunDirectoryError(
                         f"{self.events_path}: line {number} is not a JSON object, and lines follow it:"
                         f" the log is damaged; {RESTART_ADVICE}"
                     ) from None
-                break  # a line cut by a crash ends the readable log
-        return events
+                return  # a line cut by a crash ends the readable log
+            yield number, decoded
 
     def remove_stale_temporaries(self) -> list[Path]:
         """Delete the temporary files `atomic_write` left here when a process was killed mid-write
@@ -196,15 +228,21 @@ class RunDirectory:
         for path in (self.checkpoint_path, self.summary_path):
             if path.exists():
                 check_file_version(path)
-        for number, event in enumerate(self.read_events(), start=1):
-            check_version(event, f"{self.events_path} line {number}")
+        self.read_events()
 
     def keep_events_through(self, iteration: int) -> None:
         """Drop events past the checkpoint (written by an iteration a crash interrupted); the
         start record (no `iteration`) is kept, as the checkpoint follows it. Without a
         checkpoint, `clear_events`."""
-        kept = [event for event in self.read_events(strict=True) if event.get("iteration", -1) <= iteration]
-        atomic_write(self.events_path, b"".join(msgspec.json.encode(event) + b"\n" for event in kept))
+        kept = [line for _, line in self._event_lines(strict=True) if self._iteration_of(line) <= iteration]
+        atomic_write(self.events_path, b"".join(msgspec.json.encode(line) + b"\n" for line in kept))
+
+    @staticmethod
+    def _iteration_of(line: Any) -> int:
+        """The iteration a decoded line of events.jsonl logs; -1 for the start record (and for
+        a line of another shape, which is kept as it is)."""
+        found = line.get("iteration", -1) if isinstance(line, dict) else -1
+        return found if isinstance(found, int) else -1
 
     def clear_events(self) -> None:
         """Empty the log: a run resumed without a checkpoint starts again from nothing."""

@@ -17,8 +17,8 @@ from typing import Literal
 import msgspec
 
 from dlngraph.data.types import LabeledExample
-from dlngraph.dln.postprocess import Loss, example_loss
 from dlngraph.dln.phases import Phase
+from dlngraph.dln.postprocess import Loss, example_loss
 from dlngraph.dln.priorities import step_tag
 from dlngraph.engine.classes import label_of
 from dlngraph.engine.node_ops import Models, can_score_classes, generate_request

@@ -40,6 +40,7 @@ from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.step import StepSettings, TrainingStep
 from dlngraph.engine import EventBus
+from dlngraph.engine.node_ops import Models
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.errors import BudgetExceeded
 
@@ -65,7 +66,7 @@ class Trainer:
     def __init__(
         self,
         network: CompiledNetwork,
-        models,
+        models: Models,
         *,
         train: Sequence[LabeledExample],
         dev: Sequence[LabeledExample] = (),

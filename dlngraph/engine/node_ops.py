@@ -22,6 +22,8 @@ from dlngraph.llm.types import (
     ClassDistributionRequest,
     GenerateRequest,
     Generation,
+    Score,
+    ScoreRequest,
     Tag,
 )
 from dlngraph.spec.classes import parse_classes
@@ -31,12 +33,20 @@ T = TypeVar("T")
 
 
 class ModelHandle(Protocol):
-    """What the engine needs of a model (a `dlngraph.llm.LanguageModel` provides it)."""
+    """What the engine and the training step need of a model (a `dlngraph.llm.LanguageModel`
+    provides it)."""
 
     @property
     def capabilities(self) -> Capabilities: ...
 
+    @property
+    def context_window(self) -> int | None: ...
+
+    async def count_tokens(self, text: str) -> int: ...
+
     async def generate(self, request: GenerateRequest, *, tag: Tag = ...) -> Generation: ...
+
+    async def score(self, request: ScoreRequest, *, tag: Tag = ...) -> Score: ...
 
     async def class_distribution(self, request: ClassDistributionRequest, *, tag: Tag = ...) -> ClassDistribution: ...
 

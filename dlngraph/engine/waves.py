@@ -7,7 +7,7 @@ run together the same way: `await gather([phase_a(), phase_b()])`.
 
 The task group is asyncio's own, not anyio's: a training step starts about two thousand tasks
 here, and an anyio task costs 55-65 us of CPU against 11-13 us for a native one (measured in
-benchmarks/RESULTS.md, session 4). The semantics that matter here are the same: the first
+benchmarks/RESULTS.md, "`gather` on asyncio's task group"). The semantics that matter here are the same: the first
 failure cancels the siblings, and a cancelled caller (inside an anyio cancel scope too)
 cancels every child first. (One difference: a child that raises CancelledError by itself
 leaves None in its slot while its siblings go on.)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from dlngraph.report.runlog import RunLog
-from dlngraph.report.usage import counter, total_tokens
+from dlngraph.report.usage import total_tokens
 
 
 class RunFacts(NamedTuple):
@@ -45,7 +45,6 @@ def run_facts(run: RunLog) -> RunFacts:
 
 
 def _facts_from_events(run: RunLog) -> RunFacts:
-    logged_usage = bool(run.usage)
     return RunFacts(
         name=run.name,
         status=UNFINISHED,
@@ -53,9 +52,9 @@ def _facts_from_events(run: RunLog) -> RunFacts:
         initial_dev_accuracy=run.initial_dev_accuracy,
         best_dev_accuracy=_best_dev(run),
         test_accuracy=None,
-        calls=counter(run.usage, "total", "calls") if logged_usage else None,
-        requests=counter(run.usage, "total", "requests") if logged_usage else None,
-        tokens=total_tokens(run.usage) if logged_usage else None,
+        calls=run.usage.total.calls if run.usage is not None else None,
+        requests=run.usage.total.requests if run.usage is not None else None,
+        tokens=total_tokens(run.usage) if run.usage is not None else None,
         wall_time_s=sum(it.elapsed_s for it in run.iterations) if run.iterations else None,
     )
 

@@ -19,11 +19,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from dlngraph.dln.run_format import Usage
 from dlngraph.report import series
 from dlngraph.report.runlog import RunLog
 from dlngraph.report.series import Series
 from dlngraph.report.tables import UsageRow, usage_rows
-from dlngraph.report.usage import Usage, breakdowns
+from dlngraph.report.usage import breakdowns
 
 WIDE = (7.5, 3.8)
 """Inches of one chart; at `DPI` it fits the report's column."""

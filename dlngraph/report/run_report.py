@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from matplotlib.figure import Figure
 
+from dlngraph.dln.run_format import EndpointCounts, Usage
 from dlngraph.report import formatting as fmt
 from dlngraph.report import html, plots
 from dlngraph.report.facts import run_facts
@@ -32,7 +33,7 @@ from dlngraph.report.tables import (
     top_candidates,
     usage_rows,
 )
-from dlngraph.report.usage import COUNTERS, Usage, breakdowns, counter
+from dlngraph.report.usage import COUNTERS, breakdowns
 from dlngraph.spec.nodes import Demonstration
 from dlngraph.words import plural
 
@@ -81,7 +82,7 @@ def write_run_report(run: RunLog, out: Path | None = None, *, top_k: int = 3) ->
 def render_pictures(run: RunLog) -> dict[str, bytes]:
     """Every picture of the report as PNG bytes, by file name."""
     pictures = {name: plots.png_bytes(curve.draw(run)) for name, curve in CURVES.items()}
-    pictures[USAGE_CHART] = plots.png_bytes(plots.usage_chart(run.usage))
+    pictures[USAGE_CHART] = plots.png_bytes(plots.usage_chart(run.usage or Usage()))
     if run.network is not None:
         pictures[NETWORK_PICTURE] = network_picture(run.network, "png")
     return pictures
@@ -209,27 +210,25 @@ def usage_section(run: RunLog, pictures: dict[str, bytes]) -> Html:
     ]
     counters = [*COUNTERS, "tokens"]
     headers = [name.replace("_", " ") for name in counters]
-    for kind, groups in breakdowns(run.usage).items():
-        if kind == "endpoint":
-            continue
+    usage = run.usage or Usage()
+    for kind, groups in breakdowns(usage).items():
         rows = [[row.name, *(fmt.count(row.counts[key]) for key in counters)] for row in usage_rows(groups)]
         if rows:
             table = html.table([kind, *headers], rows, numbers=set(range(1, len(counters) + 1)))
             parts += [html.element("h3", f"By {kind}"), table]
-    parts += endpoint_table(breakdowns(run.usage).get("endpoint", {}))
+    parts += endpoint_table(usage.by_endpoint or {})
     return html.section("Calls and tokens", *parts)
 
 
-def endpoint_table(replicas: dict[str, Usage]) -> list[Html]:
+def endpoint_table(replicas: dict[str, EndpointCounts]) -> list[Html]:
     """The replicas of endpoint pools: what each answered, how fast, how often it failed."""
     if not replicas:
         return []
     rows = []
     for url, counts in replicas.items():
-        requests = counter(counts, "requests")
-        mean_ms = 1000 * counter(counts, "latency_s") / requests if requests else None
-        rows.append([url, fmt.count(requests), fmt.count(counter(counts, "errors")),
-                     "-" if mean_ms is None else f"{mean_ms:.0f} ms", fmt.count(counter(counts, "taken_out"))])
+        mean_ms = 1000 * counts.latency_s / counts.requests if counts.requests else None
+        rows.append([url, fmt.count(counts.requests), fmt.count(counts.errors),
+                     "-" if mean_ms is None else f"{mean_ms:.0f} ms", fmt.count(counts.taken_out)])
     table = html.table(["endpoint", "requests", "errors", "mean latency", "taken out"], rows, numbers={1, 2, 3, 4})
     return [html.element("h3", "By endpoint"), table]
 

@@ -16,18 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
-from dlngraph.dln.run_format import (
-    Demonstrations,
-    IterationRecord,
-    RunSummary,
-    StartRecord,
-    decode_summary,
-    event_of,
-)
+from dlngraph.dln.run_format import Demonstrations, IterationRecord, RunSummary, StartRecord, Usage, decode_summary
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.report.usage import summed
@@ -100,11 +92,13 @@ class RunLog:
         return self.summary.initial_dev_accuracy if self.summary is not None else None
 
     @cached_property
-    def usage(self) -> dict[str, Any]:
+    def usage(self) -> Usage | None:
         """What the logged validation of the start and iterations cost together (see
-        `report.usage`). The final test is not in the log: summary.json counts it."""
+        `report.usage`); None if no record carries a usage (logged without a usage probe).
+        The final test is not in the log: summary.json counts it."""
         logged = [self.start] if self.start is not None else []
-        return summed(record.usage for record in [*logged, *self.iterations] if record.usage is not None)
+        usages = [record.usage for record in [*logged, *self.iterations] if record.usage is not None]
+        return summed(usages) if usages else None
 
 
 def read_run(path: Path) -> RunLog:
@@ -139,21 +133,11 @@ def _read_spec(run: RunDirectory, problems: list[str]) -> NetworkSpec | None:
 def _read_events(run: RunDirectory, problems: list[str]) -> tuple[StartRecord | None, list[IterationRecord]]:
     """The start record and every readable iteration of events.jsonl; a line of an unexpected
     shape is skipped, not fatal."""
-    start: StartRecord | None = None
-    iterations = []
-    for number, event in enumerate(run.read_events(), start=1):
-        try:
-            record = event_of(event, f"{run.events_path} line {number}")
-        except msgspec.ValidationError as error:
-            problems.append(f"events.jsonl line {number} skipped: {error}")
-            continue
-        if isinstance(record, StartRecord):
-            start = record
-        else:
-            iterations.append(record)
-    if not iterations:
+    log = run.read_events()
+    problems += [f"events.jsonl line {number} skipped: {why}" for number, why in log.skipped.items()]
+    if not log.iterations:
         problems.append("no iteration is logged yet (events.jsonl is missing or empty)")
-    return start, iterations
+    return log.start, log.iterations
 
 
 def _read_summary(run: RunDirectory, problems: list[str]) -> RunSummary | None:

@@ -47,7 +47,7 @@ def dev_accuracy_by_tokens(run: RunLog, label: str = "dev accuracy") -> Series:
     """Dev accuracy against the tokens spent to reach it."""
     spent = cumulative_tokens(run)
     points: list[Point] = [
-        (tokens, it.dev_accuracy) for tokens, it in zip(spent, run.iterations) if it.dev_accuracy is not None
+        (tokens, it.dev_accuracy) for tokens, it in zip(spent, run.iterations, strict=True) if it.dev_accuracy is not None
     ]
     return _series(label, _initial_point(run) + points)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from dlngraph.dln.run_format import Candidate, Demonstrations, NodeUpdate
+from dlngraph.dln.run_format import Candidate, Counts, Demonstrations, NodeUpdate
 from dlngraph.report.runlog import RunLog
-from dlngraph.report.usage import COUNTERS, Usage, counter, tokens
+from dlngraph.report.usage import COUNTERS, tokens
 from dlngraph.spec.nodes import Demonstration
 
 
@@ -88,10 +88,10 @@ class UsageRow(NamedTuple):
     """Each of `COUNTERS`, plus `tokens` (prompt + completion)."""
 
 
-def usage_rows(groups: dict[str, Usage]) -> list[UsageRow]:
+def usage_rows(groups: dict[str, Counts]) -> list[UsageRow]:
     """One row per group (node, phase or model), the costliest in tokens first."""
     rows = [
-        UsageRow(name, {**{key: counter(counts, key) for key in COUNTERS}, "tokens": tokens(counts)})
+        UsageRow(name, {**{key: getattr(counts, key) for key in COUNTERS}, "tokens": tokens(counts)})
         for name, counts in groups.items()
     ]
     return sorted(rows, key=lambda row: (-row.counts["tokens"], row.name))

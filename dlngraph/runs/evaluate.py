@@ -19,8 +19,8 @@ from dlngraph.dln.evaluate import evaluate
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.postprocess import loss_of
 from dlngraph.dln.roles import Roles
-from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.run_format import Spent
+from dlngraph.dln.rundir import RunDirectory
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.llm.cache import Cache
 from dlngraph.runs.session import SpecSource, dataset_of, open_models, read_spec

@@ -6,8 +6,8 @@ request and response objects, decoded JSON), that is many times per round trip; 
 collection walks all of those live objects and promotes them, only for the next older
 generation to walk them again. None of it finds garbage: the objects die by reference
 counting when their call ends. The commands therefore collect the youngest generation every
-50,000 net allocations instead (benchmarks/RESULTS.md, session 4: the DLN-2 step 3.5% faster,
-the client stack at 1,024 calls in flight about 25% faster).
+50,000 net allocations instead (benchmarks/RESULTS.md, "The garbage collector's thresholds":
+the DLN-2 step 3.5% faster, the client stack at 1,024 calls in flight about 25% faster).
 
 Only the commands do this; a program that imports dlngraph keeps its own settings, and may call
 `dlngraph.tune_gc()` itself.

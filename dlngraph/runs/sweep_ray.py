@@ -36,7 +36,15 @@ from dlngraph.llm.cluster.limits import ClusterLimiter, ClusterSlots, cluster_sl
 from dlngraph.llm.pool import LimiterRegistry, limiter_key
 from dlngraph.runs.overrides import apply_overrides
 from dlngraph.runs.session import with_base_url
-from dlngraph.runs.sweep import Finished, SweepOptions, SweepResult, pending_records, record_end, train_one, write_result
+from dlngraph.runs.sweep import (
+    Finished,
+    SweepOptions,
+    SweepResult,
+    pending_records,
+    record_end,
+    train_one,
+    write_result,
+)
 from dlngraph.runs.sweep_file import Sweep, SweepRun, load_sweep
 from dlngraph.runs.train import RunSummary, Shared
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from dlngraph.bench.extras import lowest_ratio_to_bare
 from dlngraph.bench.client_probe import (
     format_table,
     measure_bare_throughput,
@@ -15,6 +14,7 @@ from dlngraph.bench.client_probe import (
     median_run,
     ratios_to_bare,
 )
+from dlngraph.bench.extras import lowest_ratio_to_bare
 from dlngraph.testing.process import ServerProcess
 
 

@@ -22,8 +22,8 @@ from dlngraph.spec.metrics import MetricError
 from dlngraph.spec.training import ExtractRegex, TrainingSpec
 from dlngraph.testing.script import Script
 from dlngraph.testing.server import ScriptedServer
+from tests.dln.step.scripted_steps import dln2_script
 from tests.dln.test_paper_options import run_dln2
-from tests.dln.test_step import dln2_script
 from tests.scripted import DLN1, close_models, network_from_text, scripted_models
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,8 +152,8 @@ async def test_a_dln2_step_scores_the_output_by_the_metric_in_sharpening_and_ran
         step, result, _ = await run_dln2(dln2_script(), batch=batch, output_scoring="accuracy", loss=loss)
         assert (result.updates["answer"].method, result.updates["reason"].method) == ("accuracy", "logprobs")
         ranked[loss] = {candidate.prompt: candidate.elbo for candidate in result.updates["answer"].candidates}
-        assert await step.best_hidden("reason") == ["notes B", "notes B"]  # its prior favours B either way
-        samples, weights = (await step.samples("reason"))[0], (await step.weights("reason"))[0]
+        assert await step.sharpening.best_hidden("reason") == ["notes B", "notes B"]  # its prior favours B either way
+        samples, weights = (await step.samples.of("reason"))[0], (await step.sharpening.weights("reason"))[0]
         weight_of_b[loss] = weights[samples.index("notes B")]
     # The current answer prompt follows the hint only on notes B: its ELBO is B's sharpening weight.
     current = next(iter(ranked[hint]))  # candidates list the current prompt first

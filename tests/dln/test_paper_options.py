@@ -11,7 +11,13 @@ import pytest
 from dlngraph.dln import elbo
 from dlngraph.testing.script import AnswerRule
 from dlngraph.testing.server import Script, ScriptedServer
-from tests.dln.test_step import BATCH2, dln2_network, dln2_script, run_step, settings
+from tests.dln.step.scripted_steps import (
+    BATCH2,
+    dln2_network,
+    dln2_script,
+    run_step,
+    settings,
+)
 from tests.dln.test_trainer import DEV, TRAIN, _rebuild
 from tests.scripted import DLN1, close_models, network_from_text, scripted_models
 
@@ -47,18 +53,18 @@ async def _step(network, server, batch, training):
 
 async def test_without_include_h1_the_forward_state_takes_no_part_in_the_sharpening() -> None:
     step, _ = await run_step(dln2_network(), dln2_script(), settings(backward_model="backward"), BATCH2)
-    for row_samples, row_weights in zip(await step.samples("reason"), await step.weights("reason"), strict=True):
+    for row_samples, row_weights in zip(await step.samples.of("reason"), await step.sharpening.weights("reason"), strict=True):
         assert row_samples[0] == "notes F" and row_weights[0] == 0.0
         assert sum(row_weights[1:]) == pytest.approx(1.0)
     old, _ = await run_step(dln2_network(), dln2_script(), settings(backward_model="backward", include_h1=True), BATCH2)
-    assert all(row[0] > 0 for row in await old.weights("reason"))
+    assert all(row[0] > 0 for row in await old.sharpening.weights("reason"))
 
 
 async def test_a_forward_state_that_is_also_a_posterior_sample_keeps_its_weight() -> None:
     script = dln2_script()
     script._answers.insert(0, AnswerRule(re.compile(r"New notes:"), ("notes F", "notes B")))  # rules match in order
     step, _ = await run_step(dln2_network(), script, settings(backward_model="backward"), BATCH2)
-    for row_samples, row_weights in zip(await step.samples("reason"), await step.weights("reason"), strict=True):
+    for row_samples, row_weights in zip(await step.samples.of("reason"), await step.sharpening.weights("reason"), strict=True):
         assert row_samples == ["notes F", "notes B"] and row_weights[0] > 0
 
 
@@ -217,10 +223,10 @@ async def test_correct_weighting_takes_the_proposals_own_logprob_off_each_sample
     scored_under_q = [prompt for prompt in sent if "New notes:" in prompt and prompt.rstrip().endswith(tuple(SAMPLES))]
     assert len(scored_under_q) == 2 * len(SAMPLES)  # one score per posterior sample, not the weightless forward state
     without_prior, _, _ = await run_dln2(dln2_script(), include_prior=False)
-    for row, expected in zip(await corrected.weights("reason"), await without_prior.weights("reason"), strict=True):
+    for row, expected in zip(await corrected.sharpening.weights("reason"), await without_prior.sharpening.weights("reason"), strict=True):
         assert row == pytest.approx(expected)
     plain, _, _ = await run_dln2(dln2_script())
-    assert (await plain.weights("reason"))[0] != pytest.approx((await corrected.weights("reason"))[0])
+    assert (await plain.sharpening.weights("reason"))[0] != pytest.approx((await corrected.sharpening.weights("reason"))[0])
 
 
 async def test_mi_regularization_scores_each_sample_without_the_residual_question() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import msgspec
 import pytest
 
 from dlngraph.bench.cases import synthetic_examples
@@ -68,6 +69,19 @@ def test_rewriting_only_wrong_examples_waits_for_the_whole_forward_pass() -> Non
     assert dependency_depth(network, TrainingSpec(rewrite_loss_only=True)) == 6
 
 
+def test_each_later_round_of_a_hidden_nodes_proposals_adds_its_proposals_and_scores() -> None:
+    """`num_p1_steps: 3`: the reason node proposes and ranks twice more, each time from the
+    last round's best prompt, so its update comes 2 x 2 rounds later and its proposal and
+    score calls count three times."""
+    network = shipped_network("dln2")
+    assert dependency_depth(network, TrainingSpec(num_p1_steps=3)) == 5 + 2 * 2
+    once, thrice = calls_per_iteration(network, PAPER), calls_per_iteration(network, msgspec.structs.replace(PAPER, num_p1_steps=3))
+    assert thrice["proposal"] == once["proposal"] + 2 * 9  # the reason node's 9 proposals, twice more
+    assert thrice["score"] == once["score"] + 2 * 10 * 6 * 12
+    assert {phase: thrice[phase] for phase in ("forward", "posterior", "sharpening")} == {
+        phase: once[phase] for phase in ("forward", "posterior", "sharpening")}
+
+
 def test_calls_of_the_paper_dln2_step() -> None:
     calls = calls_per_iteration(shipped_network("dln2"), PAPER)
     assert calls["forward"] == 20
@@ -91,6 +105,7 @@ LATENCY_S = 0.04
         ("wide_ensemble", {}),
         ("dln2", {"use_h_argmax": True}),
         ("deep4", {"use_h_argmax": True}),
+        ("dln2", {"num_p1_steps": 2}),
     ],
 )
 async def test_no_call_of_a_real_step_starts_before_its_planned_round(spec: str, training: dict[str, object]) -> None:

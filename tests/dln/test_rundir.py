@@ -1,4 +1,5 @@
-"""The run directory's atomic writer: file modes, and the temporary files a killed write leaves."""
+"""The run directory's mechanics: the atomic writer (file modes, the temporary files a killed write
+leaves) and events.jsonl read back as records and trimmed on resume."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dlngraph.dln.run_format import FormatVersionError, IterationRecord, StartRecord
 from dlngraph.dln.rundir import RunDirectory, atomic_write
 
 
@@ -61,3 +63,37 @@ def test_resuming_removes_the_writers_stale_temporaries_and_nothing_else(tmp_pat
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         [*kept, ".final.yaml.abcdefgh", "spec.yaml", "events.jsonl"]
     )
+
+
+def _log(tmp_path: Path, *lines: str) -> RunDirectory:
+    run = RunDirectory(tmp_path)
+    run.events_path.write_text("".join(line + "\n" for line in lines))
+    return run
+
+
+START = '{"kind": "start", "prompts": {"a": "P"}, "dev_accuracy": 0.5}'
+
+
+def test_events_read_back_as_records_naming_the_lines_of_another_shape(tmp_path: Path) -> None:
+    run = _log(tmp_path, START, '{"iteration": 0, "prompts": {"a": "Q"}}', "[1, 2]",
+               '{"iteration": 1, "prompts": 3}', '{"iteration": 2}', '{"iteration": 3, "prom')
+    log = run.read_events()
+    assert log.start == StartRecord(prompts={"a": "P"}, dev_accuracy=0.5)
+    assert log.iterations == [IterationRecord(iteration=0, prompts={"a": "Q"}), IterationRecord(iteration=2)]
+    # the cut last line ends the log, and is not named: a crash cuts only the last line
+    assert log.skipped == {3: "expected a JSON object, got list", 4: "Expected `object`, got `int` - at `$.prompts`"}
+    assert RunDirectory(tmp_path / "nothing").read_events().records == []
+
+
+def test_a_newer_line_is_refused_with_its_number(tmp_path: Path) -> None:
+    run = _log(tmp_path, START, '{"format_version": 99, "iteration": 0}')
+    with pytest.raises(FormatVersionError, match=r"events.jsonl line 2: run format version 99"):
+        run.check_format_version()
+
+
+def test_resuming_keeps_the_start_and_the_checkpointed_iterations_as_they_were_written(tmp_path: Path) -> None:
+    kept = [START, '{"iteration": 0, "prompts": {"a": "Q"}}', '{"odd": true}']
+    run = _log(tmp_path, *kept, '{"iteration": 1, "prompts": {"a": "R"}}')
+    run.keep_events_through(0)
+    assert run.events_path.read_text().splitlines() == [line.replace(": ", ":").replace(", ", ",") for line in kept]
+

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from dlngraph.dln.run_format import StartRecord, TrainState
 from dlngraph.dln.rundir import RunDirectory
-from dlngraph.dln.run_format import TrainState
 from dlngraph.dln.trainer import Trainer
 from dlngraph.engine import EventBus
 from dlngraph.spec.training import TrainingSpec
@@ -70,15 +70,15 @@ async def test_the_run_directory_holds_events_checkpoint_and_state(tmp_path) -> 
     seen: list[str] = []
     events.subscribe(lambda event: seen.append(event.kind))
     outcome = await fit(network(), run=run, events=events)
-    start, *records = run.read_events()
-    assert start["kind"] == "start" and start["prompts"] == {"answer": "CURRENT"}
-    assert start["dev_accuracy"] == outcome.initial_dev_accuracy is not None
-    assert [record["iteration"] for record in records] == [0, 1]
+    start, *records = run.read_events().records
+    assert isinstance(start, StartRecord) and start.prompts == {"answer": "CURRENT"}
+    assert start.dev_accuracy == outcome.initial_dev_accuracy is not None
+    assert [record.iteration for record in records] == [0, 1]
     first = records[0]
-    assert first["prompts"] == {"answer": "GOOD"}
-    candidates = first["updates"]["answer"]["candidates"]
-    assert {c["prompt"] for c in candidates} == {"CURRENT", "GOOD", "BAD"}
-    assert first["dev_accuracy"] == 1.0
+    assert first.prompts == {"answer": "GOOD"}
+    candidates = first.updates["answer"].candidates
+    assert {c.prompt for c in candidates} == {"CURRENT", "GOOD", "BAD"}
+    assert first.dev_accuracy == 1.0
     state = msgspec.json.decode(run.checkpoint_path.read_bytes(), type=TrainState)
     assert state.iteration == 2 and state.best_prompts == {"answer": "GOOD"}
     assert {"start", "iteration", "phase", "validation", "checkpoint", "done"} <= set(seen)

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from dlngraph.data import DataError, load_dataset
 from dlngraph.spec.data import FileData
 from tests.reliability.cli import COMMAND, ROOT, SPECS
-from tests.reliability.test_bad_input import limited
 from tests.reliability.mutations import mutate
+from tests.reliability.test_bad_input import limited
 
 ROWS = [("Take 2 steps. Turn around. Take 2 steps.", "Yes"), ("Take 1 step.\nTake 3 steps.", "No"),
         ("Say \"hi\", then turn left.", "No"), ("Always face forward; take 4 steps back.", "Yes")]

@@ -15,10 +15,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from dlngraph.testing.faults import FAULT_KINDS
-from dlngraph.testing.process import ServerProcess
 from dlngraph.spec import dump_spec, load_spec
 from dlngraph.spec.models import Limits
+from dlngraph.testing.faults import FAULT_KINDS
+from dlngraph.testing.process import ServerProcess
 from tests.reliability.cli import COMMAND, ROOT, SPECS, dlngraph, only_run, outcome
 
 FAULT_S = 1.5

@@ -22,11 +22,11 @@ from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.trainer import Trainer
 from dlngraph.graph import compile_network
 from dlngraph.llm.pool import ModelPool
-from dlngraph.testing.server import Script, ScriptedServer
 from dlngraph.report.run_report import REPORT_FILE, write_report
 from dlngraph.runs import TrainOptions, train_spec
 from dlngraph.spec import dump_spec
 from dlngraph.spec.training import TrainingSpec
+from dlngraph.testing.server import Script, ScriptedServer
 from tests.scripted import DLN1, SPECS_DIR, Example, network_from_text
 
 TRAIN = [Example(f"Q{i} walk", "Yes" if i % 2 else "No") for i in range(8)]

@@ -5,13 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from dlngraph.dln.run_format import Counts, EndpointCounts, Usage
 from dlngraph.report import series
 from dlngraph.report.facts import UNFINISHED, run_facts
 from dlngraph.report.runlog import NotARunDirectory, read_run
 from dlngraph.report.tables import prompt_history, top_candidates, usage_rows
-from dlngraph.report.usage import add, breakdowns, counter, summed
+from dlngraph.report.usage import add, breakdowns, summed
 from tests.report.conftest import GOOD
 
 
@@ -35,8 +37,8 @@ def test_an_unfinished_run_is_described_from_its_log(unfinished_run: Path) -> No
     assert facts.best_dev_accuracy == 1.0 and facts.test_accuracy is None
     assert run.start is not None and facts.initial_dev_accuracy == run.start.dev_accuracy
     logged = [run.start.usage, *(it.usage for it in run.iterations)]  # the start's validation, then the steps
-    assert facts.calls == sum(counter(usage, "total", "calls") for usage in logged) > 0
-    assert facts.requests == sum(counter(usage, "total", "requests") for usage in logged) > 0
+    assert facts.calls == sum(usage.total.calls for usage in logged) > 0
+    assert facts.requests == sum(usage.total.requests for usage in logged) > 0
 
 
 def test_a_line_cut_by_a_crash_and_a_line_of_another_shape_do_not_stop_reading(unfinished_run: Path, tmp_path: Path) -> None:
@@ -91,13 +93,16 @@ def test_top_candidates_are_the_best_scores_first(unfinished_run: Path) -> None:
     assert ranked[0].candidate.score >= ranked[1].candidate.score
 
 
-def test_usage_sums_and_breaks_down_whatever_keys_it_finds() -> None:
-    first = {"total": {"calls": 2, "prompt_tokens": 10}, "by_node": {"a": {"calls": 2}}, "in_flight": 1}
-    second = {"total": {"calls": 1, "completion_tokens": 5}, "by_node": {"b": {"calls": 1}}, "by_phase": {}}
-    total = summed([first, second, {}])
-    assert total["total"] == {"calls": 3, "prompt_tokens": 10, "completion_tokens": 5}
-    assert breakdowns(total) == {"node": {"a": {"calls": 2}, "b": {"calls": 1}}, "phase": {}}
-    assert counter(total, "total", "requests") == 0 and counter(total, "in_flight", "x") == 0
-    assert add({"x": "text"}, {"x": 1}) == {"x": 1}
-    rows = usage_rows({"a": {"prompt_tokens": 1}, "b": {"prompt_tokens": 5, "completion_tokens": 1}})
+def test_usage_records_sum_and_break_down() -> None:
+    first = Usage(total=Counts(calls=2, prompt_tokens=10), by_node={"a": Counts(calls=2)}, in_flight=1)
+    second = Usage(total=Counts(calls=1, completion_tokens=5), by_node={"b": Counts(calls=1)})
+    total = summed([first, second, Usage()])
+    assert total.total == Counts(calls=3, prompt_tokens=10, completion_tokens=5)
+    assert breakdowns(total) == {"phase": {}, "node": {"a": Counts(calls=2), "b": Counts(calls=1)}, "model": {}}
+    assert total.total.requests == 0 and total.in_flight == 1
+    assert summed([]) == Usage() and total.by_endpoint is msgspec.UNSET
+    replica = {"http://a": EndpointCounts(requests=2, latency_s=0.5)}
+    assert add(Usage(by_endpoint=replica), Usage(by_endpoint=replica)).by_endpoint == {
+        "http://a": EndpointCounts(requests=4, latency_s=1.0)}
+    rows = usage_rows({"a": Counts(prompt_tokens=1), "b": Counts(prompt_tokens=5, completion_tokens=1)})
     assert [(row.name, row.counts["tokens"]) for row in rows] == [("b", 6), ("a", 1)]

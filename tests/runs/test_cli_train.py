@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dlngraph.testing.process import ServerProcess
 from dlngraph.spec.loader import load_spec
+from dlngraph.testing.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DLN2 = ROOT / "specs" / "dln2.yaml"

@@ -8,8 +8,8 @@ import os
 import signal
 from pathlib import Path
 
-from dlngraph.testing.process import ServerProcess
 from dlngraph.runs import TrainOptions, train_spec
+from dlngraph.testing.process import ServerProcess
 
 SPEC = """\
 name: pooled

@@ -8,9 +8,9 @@ import pytest
 
 from dlngraph.llm.cache import Cache
 from dlngraph.llm.pool import ModelPool
-from dlngraph.testing.server import ScriptedServer
 from dlngraph.runs import TrainOptions, resume_run, train_spec
 from dlngraph.runs.session import open_models
+from dlngraph.testing.server import ScriptedServer
 from tests.scripted import shipped_network
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from dlngraph.cli.main import main
-from dlngraph.testing.process import ServerProcess
 from dlngraph.runs.sweep import SweepOptions, run_sweep, sweep_run_dirs
 from dlngraph.runs.sweep_file import load_sweep, run_id
 from dlngraph.spec import SpecError
+from dlngraph.testing.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dlngraph.testing.process import ServerProcess
 from dlngraph.runs.sweep import SweepOptions, run_sweep
 from dlngraph.runs.sweep_file import load_sweep
+from dlngraph.testing.process import ServerProcess
 from tests.runs.test_sweep import closed_port_url, outcomes, sweep_json, write_sweep
 
 ray = pytest.importorskip("ray")

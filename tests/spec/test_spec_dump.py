@@ -8,11 +8,11 @@ import msgspec
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from tests.spec.spec_helpers import SHIPPED_SPECS
 
 from dlngraph.spec import LMNode, NetworkSpec, dump_spec, load_spec, load_spec_text
 from dlngraph.spec.models import ModelSpec, Sampling
 from dlngraph.spec.training import TrainingSpec
+from tests.spec.spec_helpers import SHIPPED_SPECS
 
 
 def small_network(prompt: str = "Answer.", description: str = "") -> NetworkSpec:

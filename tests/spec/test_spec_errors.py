@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.spec.spec_helpers import issues, load, only_error, write
 
 from dlngraph.spec import SpecError, load_spec, load_spec_text
+from tests.spec.spec_helpers import issues, load, only_error, write
 
 
 def test_yaml_syntax_error_points_at_the_yaml_mark(tmp_path: Path) -> None:

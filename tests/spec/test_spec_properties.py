@@ -11,11 +11,11 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.spec.spec_helpers import SHIPPED_SPECS
 
 from dlngraph.graph import compile_network
 from dlngraph.spec import SpecError, dump_spec, load_spec_text
 from dlngraph.spec.templates import available_templates
+from tests.spec.spec_helpers import SHIPPED_SPECS
 
 IDS = ["a", "b", "c", "d", "input", "1bad", "", "e-f"]
 KINDS = ["lm", "lm", "lm", "vote", "concat", "llm"]

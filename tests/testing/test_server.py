@@ -17,14 +17,14 @@ import aiohttp
 import pytest
 
 from dlngraph.llm.errors import PermanentError
-from dlngraph.testing.server import Faults, Latency, Script, ScriptedServer
+from dlngraph.llm.types import GenerateRequest
 from dlngraph.testing.model import (
     MAX_LOGPROB,
     MIN_LOGPROB,
     RunningLogprobs,
     tokenize,
 )
-from dlngraph.llm.types import GenerateRequest
+from dlngraph.testing.server import Faults, Latency, Script, ScriptedServer
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ async def test_base_url_is_loopback_with_os_chosen_port(scripted_server, http):
 
 async def test_base_url_before_start_raises():
     with pytest.raises(RuntimeError):
-        ScriptedServer().base_url
+        _ = ScriptedServer().base_url
 
 
 async def test_default_completion_is_deterministic_with_usage(scripted_server, http):
@@ -144,7 +144,7 @@ async def test_echo_logprobs_follow_the_openai_layout(scripted_server, http):
     assert logprobs["text_offset"] == [0, 3, 7, 10, 15]
     assert logprobs["token_logprobs"][0] is None and logprobs["top_logprobs"][0] is None
     assert all(MIN_LOGPROB <= lp <= MAX_LOGPROB for lp in logprobs["token_logprobs"][1:])
-    for token, lp, top in zip(logprobs["tokens"][1:], logprobs["token_logprobs"][1:], logprobs["top_logprobs"][1:]):
+    for token, lp, top in zip(logprobs["tokens"][1:], logprobs["token_logprobs"][1:], logprobs["top_logprobs"][1:], strict=True):
         assert len(top) == 2 and top[token] == lp == max(top.values())
         assert sum(math.exp(value) for value in top.values()) <= 1.0
     running = RunningLogprobs()

@@ -60,7 +60,7 @@ def _records(reader: Any, header: list[str], role: str, log: IssueLog) -> Iterat
         elif len(row) != len(header):
             log.add(start, "", f"the row has {plural(len(row), 'value')} but the header has {plural(len(header), 'column')}")
         else:
-            yield Record(values=dict(zip(header, row)), line=start, prefix="", id=f"{role}:{start}")
+            yield Record(values=dict(zip(header, row, strict=True)), line=start, prefix="", id=f"{role}:{start}")
         start = reader.line_num + 1
 
 

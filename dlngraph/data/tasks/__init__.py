@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from dlngraph.data.errors import DataError
-from dlngraph.data.tasks.base import Task
-from dlngraph.data.tasks.generate import generate_dataset
+from dlngraph.data.tasks.base import Task, generate_dataset
 from dlngraph.data.tasks.navigate import Navigate
 from dlngraph.data.tasks.object_counting import ObjectCounting
 from dlngraph.data.tasks.reviews import Reviews

@@ -121,7 +121,7 @@ class ObjectCounting(Task):
         things = rng.sample(CATEGORIES[kind], counted) + rng.sample(others, entries - counted)
         quantities = _split(total, counted, self.params.max_quantity, rng)
         quantities += [rng.randint(1, self.params.max_quantity) for _ in range(entries - counted)]
-        phrases = [_phrase(thing, quantity) for thing, quantity in zip(things, quantities)]
+        phrases = [_phrase(thing, quantity) for thing, quantity in zip(things, quantities, strict=True)]
         rng.shuffle(phrases)
         return f"I have {_listing(phrases)}. How many {kind} do I have?"
 

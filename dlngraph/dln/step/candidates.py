@@ -10,7 +10,7 @@ from typing import TypeVar
 from dlngraph.dln.proposals import ProposalSettings, Shown, propose_prompts, unique_candidates
 from dlngraph.dln.run_format import Candidate
 from dlngraph.dln.seeds import derive_seed
-from dlngraph.dln.step.base import StepBase
+from dlngraph.dln.step.state import StepState
 from dlngraph.engine import gather
 from dlngraph.spec.templates import get_template
 
@@ -19,19 +19,25 @@ Proposed = Callable[[list[Candidate]], Awaitable[object]]
 """Called with the candidates of each proposal as soon as it is written."""
 
 
-class Candidates(StepBase):
-    async def candidates(
+class Candidates:
+    def __init__(self, state: StepState) -> None:
+        self.state = state
+        self.dropped: dict[str, int] = {}
+        """Per node, the proposals that were empty once cleaned."""
+
+    async def proposed(
         self, node_id: str, shown: list[Shown], base: str | None = None, round_: int = 0,
-        written: Callable[[list[Candidate]], Awaitable[object]] | None = None,
+        written: Proposed | None = None,
     ) -> list[Candidate]:
         """Proposals from `base` (the node's prompt by default) as candidates; a later round
         (`num_p1_steps`) draws with other seeds. `written` is awaited with the candidates a
         proposal makes as soon as it is written (see `propose_and_rank`)."""
-        base = self.prompts[node_id] if base is None else base
-        seed = derive_seed(self.seed, node_id, "proposal", *([round_] if round_ else []))
-        node = self._lm(node_id)
-        model_name = self._backward_model(node_id)
-        model = self.models[model_name]
+        state = self.state
+        base = state.prompts[node_id] if base is None else base
+        seed = derive_seed(state.seed, node_id, "proposal", *([round_] if round_ else []))
+        node = state.lm(node_id)
+        model_name = state.backward_model(node_id)
+        model = state.models[model_name]
         proposals = await propose_prompts(
             model=model,
             count_tokens=model.count_tokens,
@@ -40,24 +46,24 @@ class Candidates(StepBase):
             prompt=base,
             shown=shown,
             settings=ProposalSettings(
-                count=max(self.training.num_p_samples - 1, 0),
-                temperature=self._backward_temperature(model_name),
-                max_tokens=self.training.proposal_max_tokens,
+                count=max(state.training.num_p_samples - 1, 0),
+                temperature=state.backward_temperature(model_name),
+                max_tokens=state.training.proposal_max_tokens,
                 seed=seed,
             ),
-            rng=self.rng,
+            rng=state.rng,
             node=node_id,
-            written=None if written is None else lambda proposal: written(self.as_candidates(node_id, [proposal], base)),
+            written=None if written is None else lambda proposal: written(self.of(node_id, [proposal], base)),
         )
-        self.dropped_proposals[node_id] = sum(1 for proposal in proposals if not proposal)
-        return self.as_candidates(node_id, [proposal for proposal in proposals if proposal], base)
+        self.dropped[node_id] = sum(1 for proposal in proposals if not proposal)
+        return self.of(node_id, [proposal for proposal in proposals if proposal], base)
 
-    def as_candidates(self, node_id: str, proposals: list[str], base: str | None = None) -> list[Candidate]:
+    def of(self, node_id: str, proposals: list[str], base: str | None = None) -> list[Candidate]:
         """`base` (the current prompt by default), `proposals` and the remembered prompts, each
         once, with its origin. With no proposals: the candidates known before any is written,
         scored meanwhile."""
-        base = self.prompts[node_id] if base is None else base
-        memory = self.settings.memory.get(node_id, [])
+        base = self.state.prompts[node_id] if base is None else base
+        memory = self.state.settings.memory.get(node_id, [])
         prompts = unique_candidates(base, proposals, memory)
         origin = {prompt: "memory" for prompt in memory} | {prompt: "proposal" for prompt in proposals}
         origin[base] = "current"
@@ -77,5 +83,5 @@ class Candidates(StepBase):
             candidates = await propose(rank)
             return candidates, await rank(candidates)
 
-        (candidates, ranked), _ = await gather([propose_then_rank(), rank(self.as_candidates(node_id, [], base))])
+        (candidates, ranked), _ = await gather([propose_then_rank(), rank(self.of(node_id, [], base))])
         return candidates, ranked

@@ -9,7 +9,7 @@ of `SettledForward.ranked`; sample 0 is always the forward hidden state.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from dlngraph.dln import elbo
 from dlngraph.dln.phases import Phase
@@ -19,7 +19,10 @@ from dlngraph.dln.run_format import Candidate, NodeUpdate
 from dlngraph.dln.scoring import Likelihood
 from dlngraph.dln.step.batch import ExampleIndex, SettledForward
 from dlngraph.dln.step.candidates import Candidates, Proposed
+from dlngraph.dln.step.needs import Needs
+from dlngraph.dln.step.samples import Samples
 from dlngraph.dln.step.sharpening import Sharpening
+from dlngraph.dln.step.state import StepState
 from dlngraph.dln.step.waits import Quantity
 from dlngraph.dln.texts import reads
 from dlngraph.engine import gather
@@ -28,31 +31,41 @@ from dlngraph.spec.nodes import LMNode
 T = TypeVar("T")
 
 
-class Ranking(Sharpening, Candidates):
+class Ranking:
+    def __init__(
+        self, state: StepState, needs: Needs, samples: Samples, sharpening: Sharpening, candidates: Candidates
+    ) -> None:
+        self.state = state
+        self.needs = needs
+        self.samples = samples
+        self.sharpening = sharpening
+        self.candidates = candidates
+
     async def update(self, node_id: str) -> NodeUpdate:
-        if node_id in self.roles.scored:
+        if node_id in self.state.roles.scored:
             return await self._update_scored(node_id)
         return await self._update_hidden(node_id)
 
     # ------------------------------------------------------------------ scored nodes
     async def _update_scored(self, node_id: str) -> NodeUpdate:
-        await self.await_needs(self.waits.of(Quantity.PROPOSALS, node_id).needs)
-        settled = await self.forward_done()
-        node = self._lm(node_id)
+        state = self.state
+        await self.needs.wait_for(state.waits.of(Quantity.PROPOSALS, node_id).needs)
+        settled = await state.forward_done()
+        node = state.lm(node_id)
         shown = []
         for example in settled.shown:
-            own = self.views.own_output(node_id, example)
+            own = state.views.own_output(node_id, example)
             output = own.label or own.text
             shown.append(Shown(
-                input=reads(node, self.views.texts(node_id, example)),
+                input=reads(node, state.views.texts(node_id, example)),
                 output=output,
-                target=self.batch[example].target,
-                correct=example_loss(output, self.batch[example], loss_of(self.training)) == 0,
+                target=state.batch[example].target,
+                correct=example_loss(output, state.batch[example], loss_of(state.training)) == 0,
             ))
-        method = self.terms.method(node_id)
-        candidates, (elbos, at_forward) = await self.propose_and_rank(
+        method = state.terms.method(node_id)
+        candidates, (elbos, at_forward) = await self.candidates.propose_and_rank(
             node_id,
-            lambda written: self.candidates(node_id, shown, written=written),
+            lambda written: self.candidates.proposed(node_id, shown, written=written),
             lambda candidates: self._scored_terms(node_id, candidates, method),
         )
         penalties = self._trust_penalties(node, at_forward)
@@ -63,12 +76,15 @@ class Ranking(Sharpening, Candidates):
     ) -> tuple[list[float], list[list[Likelihood]]]:
         """Each candidate's ELBO (averaged over the hidden parents), and the likelihoods at
         the forward hidden states, [ranked example][candidate] (for the trust region)."""
-        parents = self.roles.hidden_parents(node_id)
-        ranked = (await self.forward_done()).ranked
+        state = self.state
+        parents = state.roles.hidden_parents(node_id)
+        ranked = (await state.forward_done()).ranked
         if not parents:
             table = await gather(
                 gather(
-                    self.terms.likelihood(node_id, self.views.render(node_id, c.prompt, example), self.batch[example], Phase.SCORE, method)
+                    state.terms.likelihood(
+                        node_id, state.views.render(node_id, c.prompt, example), state.batch[example], Phase.SCORE, method
+                    )
                     for c in candidates
                 )
                 for example in ranked
@@ -88,12 +104,13 @@ class Ranking(Sharpening, Candidates):
 
         Asked for once the parent's sharpening has been sent: its terms (the current
         candidate's, shared) are on the critical path, and these queue behind them."""
-        settled = await self.forward_done()
+        state = self.state
+        settled = await state.forward_done()
         samples, weights = await self._ranking_samples(parent)
 
         async def cell(example: ExampleIndex, j: int, candidate: Candidate) -> Likelihood:
-            rendered = self.views.render(node_id, candidate.prompt, example, {parent: samples[example][j]})
-            return await self.terms.likelihood(node_id, rendered, self.batch[example], Phase.SCORE, method)
+            rendered = state.views.render(node_id, candidate.prompt, example, {parent: samples[example][j]})
+            return await state.terms.likelihood(node_id, rendered, state.batch[example], Phase.SCORE, method)
 
         scores = await _grid(cell, settled.ranked, samples, candidates)
         weights = weights or await self._weights_by_example(parent)
@@ -103,47 +120,49 @@ class Ranking(Sharpening, Candidates):
         return elbos, at_forward
 
     def _trust_penalties(self, node: LMNode, at_forward: list[list[Likelihood]]) -> list[float]:
-        if self.training.trust_factor <= 0 or not node.classes:
+        trust_factor = self.state.training.trust_factor
+        if trust_factor <= 0 or not node.classes:
             return [0.0] * len(at_forward[0])
         distributions = [[cell.distribution or {} for cell in per_example] for per_example in at_forward]
-        return [self.training.trust_factor * kl for kl in elbo.trust_penalties(distributions)]
+        return [trust_factor * kl for kl in elbo.trust_penalties(distributions)]
 
     # ------------------------------------------------------------------ hidden nodes
     async def _update_hidden(self, node_id: str) -> NodeUpdate:
         """`num_p1_steps` rounds of proposals and ranking, each from the last round's best
         prompt (the paper's loop over `num_p1_steps`); the last round is the update."""
-        base = self.prompts[node_id]
-        for round_ in range(self.training.num_p1_steps):
+        base = self.state.prompts[node_id]
+        for round_ in range(self.state.training.num_p1_steps):
             update = await self._hidden_round(node_id, base, round_)
             base = update.prompt
         return update
 
     async def _hidden_round(self, node_id: str, base: str, round_: int) -> NodeUpdate:
-        candidates, (scores, elbos) = await self.propose_and_rank(
+        candidates, (scores, elbos) = await self.candidates.propose_and_rank(
             node_id,
             lambda written: self._hidden_candidates(node_id, base, round_, written),
             lambda candidates: self._hidden_terms(node_id, candidates),
             base,
         )
-        penalties = self._logp_penalties(scores, await self.forward_done(), len(candidates))
+        penalties = self._logp_penalties(scores, await self.state.forward_done(), len(candidates))
         return self._choose(node_id, "hidden", "logprobs", candidates, elbos, penalties)
 
     async def _hidden_candidates(self, node_id: str, base: str, round_: int, written: Proposed) -> list[Candidate]:
         """Proposals shown the best hidden states h* as the targets to aim for."""
-        await self.await_needs(self.waits.of(Quantity.PROPOSALS, node_id).needs)
-        node = self._lm(node_id)
-        settled = await self.forward_done()
-        best = dict(zip(settled.kept, await self.best_hidden(node_id), strict=True))
+        state = self.state
+        await self.needs.wait_for(state.waits.of(Quantity.PROPOSALS, node_id).needs)
+        node = state.lm(node_id)
+        settled = await state.forward_done()
+        best = dict(zip(settled.kept, await self.sharpening.best_hidden(node_id), strict=True))
         shown = [
             Shown(
-                input=reads(node, self.views.texts(node_id, example)),
-                output=self.views.current(node_id, example),
+                input=reads(node, state.views.texts(node_id, example)),
+                output=state.views.current(node_id, example),
                 target=best[example],
                 correct=settled.losses[example] == 0,
             )
             for example in settled.shown
         ]
-        return await self.candidates(node_id, shown, base, round_, written)
+        return await self.candidates.proposed(node_id, shown, base, round_, written)
 
     async def _hidden_terms(
         self, node_id: str, candidates: list[Candidate]
@@ -151,23 +170,25 @@ class Ranking(Sharpening, Candidates):
         """log p(h~_ij | x_i, candidate) for every posterior sample, and each candidate's ELBO
         (those log-probabilities weighted by the sharpening weights). Asked for once this
         node's sharpening has been sent, as in `_scored_elbo`."""
-        ranked = (await self.forward_done()).ranked
+        state = self.state
+        ranked = (await state.forward_done()).ranked
         samples, weights = await self._ranking_samples(node_id)
-        rendered = {(example, c.prompt): self.views.render(node_id, c.prompt, example) for example in ranked for c in candidates}
+        rendered = {(example, c.prompt): state.views.render(node_id, c.prompt, example) for example in ranked for c in candidates}
 
         async def cell(example: ExampleIndex, j: int, candidate: Candidate) -> float:
-            return (await self.terms.likelihood(node_id, rendered[example, candidate.prompt], samples[example][j], Phase.SCORE)).value
+            return (await state.terms.likelihood(node_id, rendered[example, candidate.prompt], samples[example][j], Phase.SCORE)).value
 
         scores = await _grid(cell, ranked, samples, candidates)
         weights = weights or await self._weights_by_example(node_id)
-        objective = elbo.nce_elbo if self.training.use_nce else elbo.weighted_elbo
+        objective = elbo.nce_elbo if state.training.use_nce else elbo.weighted_elbo
         return scores, objective(scores, [weights[example] for example in ranked])
 
     def _logp_penalties(self, scores: list[list[list[float]]], settled: SettledForward, count: int) -> list[float]:
         """Penalise candidates that still find the forward (wrong) hidden states likely:
         logp_penalty * mean over error examples of log p(h_i | x_i, candidate), decayed."""
-        strength = elbo.decayed(self.training.logp_penalty, self.settings.iteration,
-                                self.training.iterations, self.training.decay_logp_penalty)
+        training = self.state.training
+        strength = elbo.decayed(training.logp_penalty, self.state.settings.iteration,
+                                training.iterations, training.decay_logp_penalty)
         errors = [position for position, example in enumerate(settled.ranked) if settled.losses[example] > 0]
         if strength <= 0 or not errors:
             return [0.0] * count
@@ -181,26 +202,28 @@ class Ranking(Sharpening, Candidates):
         (the forward state) first. With `use_h_argmax`, only the forward state and h*, which
         has all the weight (the forward state stays for the trust-region and logp penalties);
         the weights are then returned too. Otherwise every sample, asked for once the
-        sharpening has been sent (see `sharpening_sent`): the weights come later."""
-        await self.await_needs(self.waits.of(Quantity.RANKED_ON, node_id).needs)
-        kept = (await self.forward_done()).kept
-        samples = await self.samples(node_id)
-        if not self.training.use_h_argmax:
+        sharpening has been sent (see `Sharpening.sent`): the weights come later."""
+        await self.needs.wait_for(self.state.waits.of(Quantity.RANKED_ON, node_id).needs)
+        kept = (await self.state.forward_done()).kept
+        samples = await self.samples.of(node_id)
+        if not self.state.training.use_h_argmax:
             return dict(zip(kept, samples, strict=True)), None
-        argmax_samples, argmax_weights = _argmax_only(samples, await self.weights(node_id))
+        argmax_samples, argmax_weights = _argmax_only(samples, await self.sharpening.weights(node_id))
         return dict(zip(kept, argmax_samples, strict=True)), dict(zip(kept, argmax_weights, strict=True))
 
     async def _weights_by_example(self, node_id: str) -> dict[ExampleIndex, list[float]]:
-        kept = (await self.forward_done()).kept
-        return dict(zip(kept, await self.weights(node_id), strict=True))
+        kept = (await self.state.forward_done()).kept
+        return dict(zip(kept, await self.sharpening.weights(node_id), strict=True))
 
-    def _choose(self, node_id, role, method, candidates, elbos, penalties) -> NodeUpdate:
-        for candidate, value, penalty in zip(candidates, elbos, penalties, strict=True):
-            candidate.elbo, candidate.penalty, candidate.score = value, penalty, value - penalty
-        chosen = elbo.argmax([candidate.score for candidate in candidates])
-        return NodeUpdate(node=node_id, role=role, method=method, candidates=candidates, chosen=chosen,
-                          dropped_proposals=self.dropped_proposals.get(node_id, 0))
-
+    def _choose(
+        self, node_id: str, role: Literal["scored", "hidden"], method: str, candidates: list[Candidate],
+        elbos: list[float], penalties: list[float],
+    ) -> NodeUpdate:
+        scores = elbo.candidate_scores(elbos, penalties)
+        for candidate, value, penalty, score in zip(candidates, elbos, penalties, scores, strict=True):
+            candidate.elbo, candidate.penalty, candidate.score = value, penalty, score
+        return NodeUpdate(node=node_id, role=role, method=method, candidates=candidates, chosen=elbo.argmax(scores),
+                          dropped_proposals=self.candidates.dropped.get(node_id, 0))
 
 async def _grid(
     cell: Callable[[ExampleIndex, int, Candidate], Awaitable[T]],

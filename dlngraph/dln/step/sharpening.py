@@ -5,7 +5,7 @@ node's samples, the weights, and the best hidden state h*.
 
 An example's terms are asked for as soon as its samples and its consumers' forward outputs and
 targets exist, before the rest of the batch. They are urgent and on the critical path:
-`sharpening_sent` lets bulk scores wait until they have been asked for (not answered).
+`sent` lets bulk scores wait until they have been asked for (not answered).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from dlngraph.dln.posterior import posterior_logprob, render_posterior
 from dlngraph.dln.run_format import HiddenInference
 from dlngraph.dln.scoring import ScoringMethod, Target
 from dlngraph.dln.step.batch import ExampleIndex
+from dlngraph.dln.step.needs import Needs
 from dlngraph.dln.step.samples import Samples, kept_value
+from dlngraph.dln.step.state import StepState
 from dlngraph.dln.step.waits import Quantity
 from dlngraph.engine import gather
 from dlngraph.spec.nodes import INPUT
@@ -32,84 +34,92 @@ SharpeningTerms = tuple[list[float] | None, list[float]]
 failed), and log p(h~_j | x) (empty without the prior)."""
 
 
-class Sharpening(Samples):
+class Sharpening:
+    def __init__(self, state: StepState, needs: Needs, samples: Samples) -> None:
+        self.state = state
+        self.needs = needs
+        self.samples = samples
+        self._sent: dict[tuple[str, ExampleIndex], anyio.Event] = {}
+
     async def weights(self, node_id: str) -> list[list[float]]:
         """The sharpening weights of a hidden node, per kept example in `kept` order."""
-        return await self.once.get(("weights", node_id), lambda: self._sharpen(node_id))
+        return await self.state.once.get(("weights", node_id), lambda: self._sharpen(node_id))
 
     async def best_hidden(self, node_id: str) -> list[str]:
         """h* per kept example, in `kept` order: the sample with the highest weight."""
-        samples = await self.samples(node_id)
+        samples = await self.samples.of(node_id)
         weights = await self.weights(node_id)
         return [per_row[elbo.argmax(row_weights)] for per_row, row_weights in zip(samples, weights, strict=True)]
 
-    async def sharpening_sent(self, node_id: str, example: ExampleIndex | None = None) -> None:
+    async def sent(self, node_id: str, example: ExampleIndex | None = None) -> None:
         """Wait until every sharpening term of `node_id` (on one example, or on every kept
         one) has been asked for, not answered. Bulk scores asked for after this point queue
         behind them rather than take the slots they need."""
         if example is not None:
             await self._sent_event(node_id, example).wait()
             return
-        for kept in (await self.forward_done()).kept:
+        for kept in (await self.state.forward_done()).kept:
             await self._sent_event(node_id, kept).wait()
 
     def _sent_event(self, node_id: str, example: ExampleIndex) -> anyio.Event:
-        if (node_id, example) not in self._sharpening_sent:
-            self._sharpening_sent[node_id, example] = anyio.Event()
-        return self._sharpening_sent[node_id, example]
+        if (node_id, example) not in self._sent:
+            self._sent[node_id, example] = anyio.Event()
+        return self._sent[node_id, example]
 
     async def _sharpen(self, node_id: str) -> list[list[float]]:
-        await self.await_needs(self.waits.of(Quantity.BEST, node_id).needs)
-        settled = await self.forward_done()
-        terms = [await self.sharpening_terms(node_id, example) for example in settled.kept]
+        state = self.state
+        await self.needs.wait_for(state.waits.of(Quantity.BEST, node_id).needs)
+        settled = await state.forward_done()
+        terms = [await self.terms(node_id, example) for example in settled.kept]
         likelihoods = [kept_value(likelihood) for likelihood, _ in terms]
-        if not self.training.include_h1:
+        if not state.training.include_h1:
             likelihoods = [
-                [-math.inf, *row[1:]] if self._forward_only.get((node_id, example)) else row
+                [-math.inf, *row[1:]] if self.samples.forward_only(node_id, example) else row
                 for row, example in zip(likelihoods, settled.kept, strict=True)
             ]
-        priors = [prior for _, prior in terms] if self.training.include_prior and self._echo(node_id) else None
-        return elbo.sharpening_weights(likelihoods, priors, self.training.posterior_temp)
+        priors = [prior for _, prior in terms] if state.training.include_prior and state.echo(node_id) else None
+        return elbo.sharpening_weights(likelihoods, priors, state.training.posterior_temp)
 
-    async def start_sharpening(self, node_id: str, example: ExampleIndex) -> None:
+    async def start(self, node_id: str, example: ExampleIndex) -> None:
         """Ask one example's sharpening terms as early as they can be. Which examples the step
         keeps is known only once the whole forward pass is done: a failure on an example the
         forward pass then drops (it failed further up, in another node) does not fail the
         step; a failure on a kept one does (it is raised here, and by `weights`, from the memo)."""
         try:
-            await self.sharpening_terms(node_id, example)
+            await self.terms(node_id, example)
         except Exception:
-            if example in (await self.forward_done()).kept:
+            if example in (await self.state.forward_done()).kept:
                 raise
 
-    async def sharpening_terms(self, node_id: str, example: ExampleIndex) -> SharpeningTerms:
+    async def terms(self, node_id: str, example: ExampleIndex) -> SharpeningTerms:
         """(None, []) for an example that failed before this node's consumers."""
-        return await self.once.get(("sharpening", node_id, example), lambda: self._ask_sharpening(node_id, example))
+        return await self.state.once.get(("sharpening", node_id, example), lambda: self._ask(node_id, example))
 
-    async def _ask_sharpening(self, node_id: str, example: ExampleIndex) -> SharpeningTerms:
+    async def _ask(self, node_id: str, example: ExampleIndex) -> SharpeningTerms:
+        state = self.state
         sent = self._sent_event(node_id, example)
         try:
-            if not await self.await_needs(self.waits.of(Quantity.SENT, node_id).needs, example):
+            if not await self.needs.wait_for(state.waits.of(Quantity.SENT, node_id).needs, example):
                 return None, []
-            samples = kept_value(await self.example_samples(node_id, example))
-            consumers = self.roles.consumers(node_id)
-            targets = [(await self.targets_by_example(consumer))[example] for consumer in consumers]
+            samples = kept_value(await self.samples.on(node_id, example))
+            consumers = state.roles.consumers(node_id)
+            targets = [(await self.needs.targets(consumer))[example] for consumer in consumers]
 
-            methods = {consumer: self.terms.method(consumer) for consumer in consumers}
+            methods = {consumer: state.terms.method(consumer) for consumer in consumers}
 
             async def consumer_likelihood(consumer: str, target: Target, j: int) -> float:
-                rendered = self.views.render(consumer, self.prompts[consumer], example, {node_id: samples[j]})
-                return (await self.terms.likelihood(consumer, rendered, target, Phase.SHARPENING, methods[consumer])).value
+                rendered = state.views.render(consumer, state.prompts[consumer], example, {node_id: samples[j]})
+                return (await state.terms.likelihood(consumer, rendered, target, Phase.SHARPENING, methods[consumer])).value
 
-            own_prompt = self.views.render(node_id, self.prompts[node_id], example)
+            own_prompt = state.views.render(node_id, state.prompts[node_id], example)
 
             async def prior(j: int) -> float:
-                return (await self.terms.likelihood(node_id, own_prompt, samples[j], Phase.SHARPENING)).value
+                return (await state.terms.likelihood(node_id, own_prompt, samples[j], Phase.SHARPENING)).value
 
             # Every term in one gather, so that `sent` means all of them (several consumers too).
             pairs = list(zip(consumers, targets, strict=True))
             calls = [consumer_likelihood(consumer, target, j) for j in range(len(samples)) for consumer, target in pairs]
-            if self.training.include_prior and self._echo(node_id):
+            if state.training.include_prior and state.echo(node_id):
                 calls += [prior(j) for j in range(len(samples))]
             corrections = self._corrections(node_id, example, samples, pairs, methods)
             values = await gather([*calls, *(term for _, term in corrections)], started=sent)
@@ -129,34 +139,38 @@ class Sharpening(Samples):
         `posterior_sharpening_use_mi_regularization` (each consumer's log p(target | h~_j) with
         the sample alone, its residual input left empty) and
         `posterior_sharpening_correct_weighting` (log q(h~_j), the proposal's own probability)."""
+        state = self.state
         corrections: list[tuple[int, Awaitable[float]]] = []
-        if self.training.use_mi_regularization:
+        if state.training.use_mi_regularization:
             for j, sample in enumerate(samples):
                 for consumer, target in pairs:
-                    alone = self.views.render(consumer, self.prompts[consumer], example, {node_id: sample, INPUT: ""})
-                    corrections.append((j, self.terms.value(consumer, alone, target, Phase.SHARPENING, methods[consumer])))
-        if self.training.correct_weighting:
-            node = self._lm(node_id)
-            prompt = render_posterior(get_template(node.posterior_template), self.posterior_query(node_id, example, pairs[0][1]))
-            model = self.models[self._backward_model(node_id)]
-            masked = not self.training.include_h1 and self._forward_only.get((node_id, example), False)
+                    alone = state.views.render(consumer, state.prompts[consumer], example, {node_id: sample, INPUT: ""})
+                    corrections.append((j, state.terms.value(consumer, alone, target, Phase.SHARPENING, methods[consumer])))
+        if state.training.correct_weighting:
+            node = state.lm(node_id)
+            query = self.samples.posterior_query(node_id, example, pairs[0][1])
+            prompt = render_posterior(get_template(node.posterior_template), query)
+            model = state.models[state.backward_model(node_id)]
+            masked = not state.training.include_h1 and self.samples.forward_only(node_id, example)
             for j, sample in enumerate(samples):
                 if j > 0 or not masked:  # a forward state with no weight needs no term
                     corrections.append((j, posterior_logprob(model=model, prompt=prompt, sample=sample, node=node_id)))
         return corrections
 
-    async def hidden_summary(self, node_id: str) -> HiddenInference:
-        settled = await self.forward_done()
-        samples = await self.samples(node_id)
+    async def summary(self, node_id: str) -> HiddenInference:
+        """What the step's record keeps of a hidden node's inference."""
+        settled = await self.state.forward_done()
+        samples = await self.samples.of(node_id)
         weights = await self.weights(node_id)
         best = await self.best_hidden(node_id)
         entropies = [
             -sum(w * math.log(w) for w in row if w > 0) / math.log(len(row)) if len(row) > 1 else 0.0
             for row in weights
         ]
+        current = [self.state.views.current(node_id, example) for example in settled.kept]
         return HiddenInference(
             node=node_id,
             mean_samples=sum(map(len, samples)) / len(samples),
-            changed=sum(1 for example, text in zip(settled.kept, best, strict=True) if text != self.views.current(node_id, example)),
+            changed=sum(1 for text, forward in zip(best, current, strict=True) if text != forward),
             normalized_entropy=sum(entropies) / len(entropies),
         )

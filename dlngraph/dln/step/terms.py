@@ -23,12 +23,13 @@ from dlngraph.dln.scoring import (
     target_text,
 )
 from dlngraph.dln.step.batch import BatchViews
+from dlngraph.engine.node_ops import Models
 from dlngraph.spec.metrics import is_builtin
 from dlngraph.spec.training import TrainingSpec
 
 
 class Terms:
-    def __init__(self, views: BatchViews, models, training: TrainingSpec, roles: Roles, once: Once) -> None:
+    def __init__(self, views: BatchViews, models: Models, training: TrainingSpec, roles: Roles, once: Once) -> None:
         self.views = views
         self.models = models
         self.training = training

@@ -1,7 +1,7 @@
 """The step's waits, declared once: which quantity of which node awaits which of which.
 
 The step awaits a quantity's needs through this declaration before computing it
-(`StepBase.await_needs`), and `dln/plan.py` walks the same declaration to count the rounds of
+(`TrainingStep.wait_for`), and `dln/plan.py` walks the same declaration to count the rounds of
 latency a step needs and the round each phase's calls can start in. A per-example quantity
 (`per_example`) is awaited for one example of the batch; the others for the whole batch.
 """
@@ -44,7 +44,7 @@ class Quantity(enum.StrEnum):
     """The scores of every candidate: a proposed one's start as soon as its own proposal is
     written (`Candidates.propose_and_rank`), in the round after the proposals either way."""
     UPDATED = "updated"
-    """A trainable node's new prompt."""
+    """A trainable node's new prompt: with `num_p1_steps`, a hidden node's last round's."""
 
 
 PER_EXAMPLE = frozenset({Quantity.OUTPUT, Quantity.TARGETS, Quantity.SAMPLES, Quantity.SENT})
@@ -77,6 +77,7 @@ class StepWaits:
         self.loss_only = training is not None and training.rewrite_loss_only
         self.sampling = training is None or training.num_h_samples > 0
         self.argmax = training is not None and training.use_h_argmax
+        self.p1_steps = training.num_p1_steps if training is not None else 1
         self._waits: dict[Need, Wait] = {}
 
     def of(self, quantity: Quantity, node: str = "") -> Wait:
@@ -131,10 +132,17 @@ class StepWaits:
                 return Wait(needs=((Quantity.PROPOSALS, node), *self._ranked_on(node)), calls=Phase.SCORE, rounds=1)
             case Quantity.UPDATED:
                 weighted = [node] if node in roles.hidden else roles.hidden_parents(node)
-                return Wait(needs=(
-                    (Quantity.KNOWN_SCORES, node), (Quantity.SCORES, node), *((Quantity.BEST, n) for n in weighted)
-                ))
+                return Wait(
+                    needs=((Quantity.KNOWN_SCORES, node), (Quantity.SCORES, node), *((Quantity.BEST, n) for n in weighted)),
+                    rounds=self._later_rounds(node),
+                )
         raise AssertionError(quantity)
+
+    def _later_rounds(self, node: str) -> int:
+        """A hidden node's rounds of proposals and ranking after the first (`num_p1_steps`),
+        each from the last round's best prompt: its proposals, then their scores (the known
+        candidates' scores are the last round's, memoised)."""
+        return 2 * (self.p1_steps - 1) if node in self.roles.hidden else 0
 
     def _ranked_on(self, node: str) -> tuple[Need, ...]:
         """A node's candidates are scored on its own hidden states (a hidden node) or on those

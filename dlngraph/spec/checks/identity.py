@@ -10,7 +10,6 @@ from dlngraph.spec.network import NetworkSpec
 from dlngraph.spec.nodes import INPUT
 from dlngraph.spec.paths import IDENTIFIER as NODE_ID
 
-
 RUN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 """A name that stays one folder inside the runs folder: no separators, no `..`, nothing hidden."""
 
