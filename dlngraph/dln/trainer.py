@@ -166,7 +166,8 @@ class Trainer:
         self.events.publish("iteration", iteration=iteration, of=self.training.iterations)
         step = TrainingStep(
             self.network.with_prompts(state.prompts).with_demonstrations(state.demonstrations), self.models, batch,
-            StepSettings(training=self.training, iteration=iteration, memory=state.memory_by_node()),
+            StepSettings(training=self.training, iteration=iteration, memory=state.memory_by_node(),
+                         demonstration_pool=state.demonstration_pool),
             events=self.events,
         )
         result = await step.run()

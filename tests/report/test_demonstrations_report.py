@@ -53,6 +53,7 @@ def test_the_report_shows_them_as_text_with_their_sources(demonstrated_run: Path
     assert "Take &lt;b&gt;1&lt;/b&gt; step &amp; &lt;script&gt;alert(1)&lt;/script&gt;" in section
     assert "<script>alert" not in page
     assert page.count("<summary>2 demonstrations</summary>") == 3  # the start and both steps
+    assert "<th>demonstrations</th>" in page and "train-7, train-41" in page  # what each candidate showed
 
 
 def test_compare_lists_them_under_the_table(demonstrated_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
