@@ -26,12 +26,19 @@ from dlngraph.engine.classes import label_of
 from dlngraph.graph import CompiledNetwork
 from dlngraph.spec.classes import parse_classes
 from dlngraph.spec.nodes import INPUT, Demonstration, LMNode
+from dlngraph.spec.training import TrainingSpec
 
 
 def pool_size(k: int) -> int:
     """Demonstrations a node's pool keeps, the newest first: enough for several distinct sets
     of k outside any one batch."""
     return max(16, 4 * k)
+
+
+def sets_per_step(training: TrainingSpec) -> int:
+    """Candidate sets a node that learns demonstrations ranks in a step (at most: a small pool
+    gives fewer): `num_demo_sets`, by default as many as the proposed prompts."""
+    return training.num_demo_sets if training.num_demo_sets is not None else max(training.num_p_samples - 1, 0)
 
 
 def source_of(example: LabeledExample) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from dlngraph.dln.demonstration_pool import sets_per_step
 from dlngraph.dln.phases import Phase
 from dlngraph.dln.roles import Roles
 from dlngraph.dln.step.waits import PER_EXAMPLE, Need, Quantity, StepWaits
@@ -47,11 +48,9 @@ def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev
 
 
 def demonstration_sets(network: CompiledNetwork, node: str, training: TrainingSpec) -> int:
-    """Candidate sets of demonstrations a node ranks beside its prompts (at most: a small pool
-    gives fewer)."""
-    if network.num_demos(node) <= 0:
-        return 0
-    return training.num_demo_sets if training.num_demo_sets is not None else max(training.num_p_samples - 1, 0)
+    """Candidate sets of demonstrations a node ranks beside its prompts (none at a node that
+    learns none)."""
+    return sets_per_step(training) if network.num_demos(node) > 0 else 0
 
 
 def score_calls_per_candidate(roles: Roles, node: str, training: TrainingSpec) -> int:

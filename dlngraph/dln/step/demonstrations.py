@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 
-from dlngraph.dln.demonstration_pool import answer_of, draw_sets, drawable, source_of
+from dlngraph.dln.demonstration_pool import answer_of, draw_sets, drawable, sets_per_step, source_of
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.step.batch import ExampleIndex
 from dlngraph.dln.step.sharpening import Sharpening
@@ -48,11 +48,9 @@ class Demonstrations:
 
     def _draw(self, node_id: str) -> list[list[Demonstration]]:
         state = self.state
-        training = state.training
-        count = training.num_demo_sets if training.num_demo_sets is not None else max(training.num_p_samples - 1, 0)
         entries = drawable(state.settings.demonstration_pool.get(node_id, []), state.batch)
         rng = random.Random(derive_seed(state.seed, node_id, "demonstrations"))
-        return draw_sets(entries, state.network.num_demos(node_id), count, self.current(node_id), rng)
+        return draw_sets(entries, state.network.num_demos(node_id), sets_per_step(state.training), self.current(node_id), rng)
 
     async def harvest(self, node_id: str) -> list[Demonstration]:
         """This batch's demonstrations of the node, for the pool of later steps (see the

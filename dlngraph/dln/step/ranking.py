@@ -125,7 +125,7 @@ class Ranking:
         """`num_p1_steps` rounds of proposals and ranking, each from the last round's best
         prompt and demonstrations (the paper's loop over `num_p1_steps`); the last round is the
         update."""
-        base, showing = self.state.prompts[node_id], self.candidates.demonstrations.current(node_id)
+        base, showing = self.state.prompts[node_id], list(self.state.demonstrations.get(node_id, []))
         for round_ in range(self.state.training.num_p1_steps):
             update = await self._hidden_round(node_id, base, showing, round_)
             base, showing = update.prompt, update.demonstrations
