@@ -44,7 +44,7 @@ class Progress:
         self.usage: UsageProbe = dict
         self.started = time.monotonic()
         self.state: dict[str, Any] = {"iteration": 0, "of": 0, "phase": "starting", "dev": None, "best": None, "loss": None,
-                                      "start": None}
+                                      "start": None, "shortened": 0}
         self.iteration_times: list[float] = []
         self._live: Live | None = None
 
@@ -88,6 +88,8 @@ class Progress:
             self.state["phase"] = f"done ({data['stopped']})"
             if data.get("initial_dev_accuracy") is not None:  # a resumed run measured it in an earlier session
                 self.state["start"] = data["initial_dev_accuracy"]
+        elif event.kind == "demonstrations_left_out":
+            self.state["shortened"] += 1
 
     def _line(self, event: Event) -> str | None:
         data = event.data
@@ -103,7 +105,8 @@ class Progress:
             best = "" if data["best_dev_accuracy"] is None else f" best={data['best_dev_accuracy']:.3f}"
             return (f"[{self.title}] iteration {data['iteration'] + 1}/{self.state['of']} loss={data['batch_loss']:.3f}"
                     f"{dev}{best}{self._since_start()} calls={totals.get('calls', 0)} requests={totals.get('requests', 0)}"
-                    f" retries={totals.get('retries', 0)} tokens={_tokens(totals)} cache_hits={totals.get('cache_hits', 0)} elapsed={self._elapsed():.0f}s")
+                    f" retries={totals.get('retries', 0)} tokens={_tokens(totals)} cache_hits={totals.get('cache_hits', 0)}"
+                    f"{self._shortened()} elapsed={self._elapsed():.0f}s")
         if event.kind == "done":
             return (f"[{self.title}] done: {data['stopped']}, dev {three_decimals(self.state['start'])} at start"
                     f" -> {three_decimals(data.get('best_dev_accuracy'))} best,"
@@ -129,6 +132,11 @@ class Progress:
                       f" best {three_decimals(state['best'])}; batch loss {three_decimals(state['loss'])}")
         table.add_row("time", f"{self._elapsed():.0f}s elapsed, ETA {self._eta()}")
         return table
+
+    def _shortened(self) -> str:
+        """How many prompts showed fewer demonstrations to fit a context window (only once any did)."""
+        count = self.state["shortened"]
+        return f" shortened_prompts={count}" if count else ""
 
     def _since_start(self) -> str:
         start = self.state["start"]

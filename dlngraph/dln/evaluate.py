@@ -9,7 +9,8 @@ import msgspec
 from dlngraph.data.types import LabeledExample
 from dlngraph.dln.input_views import InputViews
 from dlngraph.dln.postprocess import Loss, accuracy
-from dlngraph.engine import run_forward
+from dlngraph.dln.run_format import Demonstrations
+from dlngraph.engine import EventBus, run_forward
 from dlngraph.engine.node_ops import Models
 from dlngraph.graph import CompiledNetwork
 
@@ -23,6 +24,8 @@ class Evaluation(msgspec.Struct, kw_only=True):
     predictions: list[str | None]
     first_failure: str | None = None
     """What went wrong first, when an example failed: the node, the example and the error."""
+    shortened: dict[str, int] = msgspec.field(default_factory=dict)
+    """Per node, the examples whose prompt showed fewer demonstrations to fit the context window."""
 
 
 async def evaluate(
@@ -32,13 +35,17 @@ async def evaluate(
     *,
     split: str,
     prompts: Mapping[str, str] | None = None,
+    demonstrations: Demonstrations | None = None,
     loss: str | Loss = "exact_match",
     input_views: InputViews | None = None,
+    events: EventBus | None = None,
 ) -> Evaluation:
-    """`input_views`: what some nodes read of the input (`dln.input_views`), as in training."""
+    """`prompts` and `demonstrations` replace the network's own for this evaluation;
+    `input_views`: what some nodes read of the input (`dln.input_views`), as in training."""
     result = await run_forward(
         network, models, [example.input for example in examples],
-        prompts=prompts, keep_going=True, phase=split, input_views=input_views,
+        prompts=prompts, demonstrations=demonstrations, keep_going=True, phase=split,
+        input_views=input_views, events=events,
     )
     predictions = result.predictions()
     return Evaluation(
@@ -48,4 +55,5 @@ async def evaluate(
         failed=len(result.failed_examples),
         predictions=predictions,
         first_failure=None if (cause := result.first_cause()) is None else cause.describe(),
+        shortened=result.shortened(),
     )

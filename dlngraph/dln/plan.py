@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from dlngraph.dln.demonstration_pool import sets_per_step
 from dlngraph.dln.phases import Phase
 from dlngraph.dln.roles import Roles
 from dlngraph.dln.step.waits import PER_EXAMPLE, Need, Quantity, StepWaits
@@ -41,9 +42,15 @@ def calls_per_iteration(network: CompiledNetwork, training: TrainingSpec, *, dev
     for node in network.trainable:
         rounds = 1 if node in roles.scored else training.num_p1_steps  # a hidden node's rounds of proposals
         calls[Phase.PROPOSAL] += rounds * max(training.num_p_samples - 1, 0)
-        candidates = training.num_p_samples + training.use_memory
+        candidates = training.num_p_samples + training.use_memory + demonstration_sets(network, node, training)
         calls[Phase.SCORE] += rounds * candidates * score_calls_per_candidate(roles, node, training)
     return calls
+
+
+def demonstration_sets(network: CompiledNetwork, node: str, training: TrainingSpec) -> int:
+    """Candidate sets of demonstrations a node ranks beside its prompts (none at a node that
+    learns none)."""
+    return sets_per_step(training) if network.num_demos(node) > 0 else 0
 
 
 def score_calls_per_candidate(roles: Roles, node: str, training: TrainingSpec) -> int:
@@ -132,13 +139,14 @@ class LaterStart(NamedTuple):
 def later_start_rounds(network: CompiledNetwork, training: TrainingSpec) -> dict[tuple[str, Phase], LaterStart]:
     """The tags of `phase_start_rounds` whose calls do not all start in its round: a trainable
     node's scores. Those of the candidates known before any proposal (the current prompt, the
-    remembered ones) start in the tag's first round; those of the proposed candidates only once
+    remembered ones, the sets of demonstrations) start in the tag's first round; those of the proposed candidates only once
     the proposals have come back (`Quantity.SCORES`), a round or more later. A throughput bound
     that counted them from the first round would count calls that do not exist yet."""
     rounds = _StepRounds(network, training)
     later = {}
     for node in network.trainable:
-        known = (1 + training.use_memory) * score_calls_per_candidate(rounds.waits.roles, node, training)
+        known_candidates = 1 + training.use_memory + demonstration_sets(network, node, training)
+        known = known_candidates * score_calls_per_candidate(rounds.waits.roles, node, training)
         start = rounds.calls_start((Quantity.SCORES, node))
         if start > rounds.calls_start((Quantity.KNOWN_SCORES, node)):
             later[node, Phase.SCORE] = LaterStart(round=start, earlier_at_most=known)

@@ -13,7 +13,11 @@
 Every JSON record carries `format_version`. A reader checks it before anything else
 (`check_version`), so a run written by a newer dlngraph is refused with the file and the
 version named, instead of being half understood. Runs written before the version was recorded
-have version 1's shape and are read as version 1. How the files are written (atomically, under
+have version 1's shape and are read as version 1.
+
+Versions: 1, prompts alone; 2, the demonstrations beside them (`demonstrations` of the state,
+the records and the candidates; a version 1 file reads as having none, which is what its run
+showed, and resumes so). How the files are written (atomically, under
 the lock, never through a link) is `rundir`'s business; this module says what is in them.
 """
 
@@ -27,7 +31,12 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-FORMAT_VERSION = 1
+from dlngraph.spec.nodes import Demonstration
+
+Demonstrations = dict[str, list[Demonstration]]
+"""The demonstrations of the nodes that show any (`CompiledNetwork.demonstrating`), by node."""
+
+FORMAT_VERSION = 2
 """The version this code writes, and the newest it reads."""
 
 UNVERSIONED = 1
@@ -67,7 +76,10 @@ def check_version(record: Mapping[str, Any], where: str) -> None:
 
 class Candidate(msgspec.Struct, kw_only=True):
     prompt: str
-    origin: Literal["current", "proposal", "memory"]
+    origin: Literal["current", "proposal", "memory", "demonstrations"]
+    """`demonstrations`: the current prompt with a proposed set of demonstrations."""
+    demonstrations: list[Demonstration] = msgspec.field(default_factory=list)
+    """Shown with `prompt` (none at a node that shows no demonstrations)."""
     elbo: float = 0.0
     penalty: float = 0.0
     """Trust-region KL (scored nodes) or logp penalty (hidden nodes), already weighted."""
@@ -87,6 +99,10 @@ class NodeUpdate(msgspec.Struct, kw_only=True):
     @property
     def prompt(self) -> str:
         return self.candidates[self.chosen].prompt
+
+    @property
+    def demonstrations(self) -> list[Demonstration]:
+        return self.candidates[self.chosen].demonstrations
 
 
 class HiddenInference(msgspec.Struct, kw_only=True):
@@ -108,6 +124,10 @@ class StepResult(msgspec.Struct, kw_only=True):
     hidden: dict[str, HiddenInference]
     batch_loss: float
     failed_examples: list[int]
+    demonstrations: Demonstrations = msgspec.field(default_factory=dict)
+    """The demonstrations after this step (of the nodes that show any)."""
+    harvested: Demonstrations = msgspec.field(default_factory=dict)
+    """Per node, the demonstrations this step's batch gave (for the pool of later steps)."""
 
 
 # --- what calls cost (events.jsonl's `usage`) ---------------------------------------------------
@@ -158,6 +178,7 @@ class StartRecord(msgspec.Struct, kw_only=True, tag="start", tag_field="kind"):
     format_version: int = FORMAT_VERSION
     prompts: dict[str, str]
     dev_accuracy: float
+    demonstrations: Demonstrations = msgspec.field(default_factory=dict)
     usage: Usage | None = None
     """None when the trainer had no usage probe."""
     elapsed_s: float = 0.0
@@ -172,6 +193,8 @@ class IterationRecord(msgspec.Struct, kw_only=True):
     """Zero-based: `iteration` 0 is the log of the first training step."""
     prompts: dict[str, str] = msgspec.field(default_factory=dict)
     """The prompts after this step."""
+    demonstrations: Demonstrations = msgspec.field(default_factory=dict)
+    """The demonstrations after this step (of the nodes that show any)."""
     batch_loss: float | None = None
     dev_accuracy: float | None = None
     """None when this step was not followed by a validation (`val_freq`)."""
@@ -208,6 +231,7 @@ def event_of(record: Mapping[str, Any], where: str) -> Event:
 class Remembered(msgspec.Struct, kw_only=True):
     prompts: dict[str, str]
     dev_accuracy: float
+    demonstrations: Demonstrations = msgspec.field(default_factory=dict)
 
 
 class Spent(msgspec.Struct, kw_only=True):
@@ -258,6 +282,14 @@ class TrainState(msgspec.Struct, kw_only=True):
     """The next iteration to run."""
     prompts: dict[str, str]
     best_prompts: dict[str, str]
+    demonstrations: Demonstrations = msgspec.field(default_factory=dict)
+    """The current demonstrations of the nodes that show any; a version 1 checkpoint has
+    none, and its run showed the spec's own (`CompiledNetwork.with_demonstrations` of an
+    empty mapping changes nothing)."""
+    best_demonstrations: Demonstrations = msgspec.field(default_factory=dict)
+    demonstration_pool: Demonstrations = msgspec.field(default_factory=dict)
+    """Per node, the demonstrations harvested from earlier steps, newest first, from which a step
+    draws candidate sets (never one of its own batch's examples)."""
     best_dev_accuracy: float | None = None
     best_iteration: int = -1
     """Training steps taken when the best prompts were validated: 0 for the initial prompts,
@@ -268,17 +300,19 @@ class TrainState(msgspec.Struct, kw_only=True):
     """Times the best prompts were loaded back (`tolerance`)."""
     memory: list[Remembered] = msgspec.field(default_factory=list)
     dev_scores: dict[str, float] = msgspec.field(default_factory=dict)
-    """Dev accuracy per prompt set (`prompt_key`): a prompt set is validated once."""
+    """Dev accuracy per prompt set with its demonstrations (`prompt_key`): validated once."""
     stopped: Literal["running", "completed", "early_stop", "budget"] = "running"
     spent: Spent = msgspec.field(default_factory=Spent)
     """The run's cost through this checkpoint; work after it is redone (mostly from the cache)."""
 
-    def remember(self, prompts: dict[str, str], dev_accuracy: float, size: int) -> None:
-        """Keep the `size` best prompt sets by dev accuracy (`use_memory`)."""
+    def remember(self, prompts: dict[str, str], dev_accuracy: float, size: int,
+                 demonstrations: Demonstrations | None = None) -> None:
+        """Keep the `size` best prompt sets (with their demonstrations) by dev accuracy (`use_memory`)."""
         if size <= 0:
             return
-        if all(entry.prompts != prompts for entry in self.memory):
-            self.memory.append(Remembered(prompts=dict(prompts), dev_accuracy=dev_accuracy))
+        demonstrations = dict(demonstrations or {})
+        if all((entry.prompts, entry.demonstrations) != (prompts, demonstrations) for entry in self.memory):
+            self.memory.append(Remembered(prompts=dict(prompts), dev_accuracy=dev_accuracy, demonstrations=demonstrations))
         self.memory.sort(key=lambda entry: entry.dev_accuracy, reverse=True)
         del self.memory[size:]
 
@@ -290,9 +324,13 @@ class TrainState(msgspec.Struct, kw_only=True):
         return by_node
 
 
-def prompt_key(prompts: dict[str, str]) -> str:
-    """The key of a prompt set in `TrainState.dev_scores`."""
-    return hashlib.sha256(json.dumps(prompts, sort_keys=True).encode()).hexdigest()[:16]
+def prompt_key(prompts: dict[str, str], demonstrations: Demonstrations | None = None) -> str:
+    """The key of a prompt set, with its demonstrations, in `TrainState.dev_scores`. Without
+    any demonstration it is the key of version 1, so a resumed version 1 run finds its scores."""
+    key: object = prompts
+    if demonstrations and any(demonstrations.values()):
+        key = {"prompts": prompts, "demonstrations": msgspec.to_builtins(demonstrations)}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
 # --- summary.json -------------------------------------------------------------------------------
@@ -321,6 +359,8 @@ class RunSummary(msgspec.Struct, kw_only=True):
     requests: int | None = None
     """Requests sent to model servers, retries included (None in runs made before it was)."""
     retries: int | None = None
+    best_demonstrations: Demonstrations = msgspec.field(default_factory=dict)
+    """Shown with the best prompts (of the nodes that show any)."""
 
 
 # --- reading the JSON files (`RunDirectory.write_json` writes them) ----------------------------

@@ -16,11 +16,18 @@ import msgspec
 
 from dlngraph.data.batches import BatchSampler
 from dlngraph.data.types import LabeledExample
+from dlngraph.dln.demonstration_pool import (
+    learning_nodes,
+    merged,
+    pool_size,
+    seeded_pool,
+)
 from dlngraph.dln.evaluate import Evaluation, evaluate
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.phases import Phase
 from dlngraph.dln.postprocess import loss_of
 from dlngraph.dln.run_format import (
+    Demonstrations,
     IterationRecord,
     Spent,
     StartRecord,
@@ -90,8 +97,11 @@ class Trainer:
         """A copy of what checkpoint.json holds (or would hold: a new run has none yet)."""
 
     def initial_state(self) -> TrainState:
-        prompts = self.network.prompts()
-        return TrainState(prompts=dict(prompts), best_prompts=dict(prompts))
+        prompts, demonstrations = self.network.prompts(), self.network.demonstrations()
+        pool = seeded_pool(self.network, self.train, self.input_views,
+                           random.Random(derive_seed(self.training.seed, "demonstrations")))
+        return TrainState(prompts=dict(prompts), best_prompts=dict(prompts), demonstrations=dict(demonstrations),
+                          best_demonstrations=dict(demonstrations), demonstration_pool=pool)
 
     def batches(self) -> list[list[LabeledExample]]:
         """The batch of every iteration, fixed by the seed (a resumed run sees the same ones)."""
@@ -138,7 +148,7 @@ class Trainer:
 
     def _known_initial_dev(self, state: TrainState) -> float | None:
         """The initial prompts' dev accuracy as an earlier session of a resumed run measured it."""
-        return state.dev_scores.get(prompt_key(self.network.prompts()))
+        return state.dev_scores.get(prompt_key(self.network.prompts(), self.network.demonstrations()))
 
     async def _train(self, state: TrainState) -> float | None:
         """The iterations left (a budget stop ends them cleanly); the initial dev accuracy,
@@ -162,23 +172,29 @@ class Trainer:
         started, usage_before = time.perf_counter(), self.usage()
         self.events.publish("iteration", iteration=iteration, of=self.training.iterations)
         step = TrainingStep(
-            self.network.with_prompts(state.prompts), self.models, batch,
-            StepSettings(training=self.training, iteration=iteration, memory=state.memory_by_node()),
+            self.network.with_prompts(state.prompts).with_demonstrations(state.demonstrations), self.models, batch,
+            StepSettings(training=self.training, iteration=iteration, memory=state.memory_by_node(),
+                         demonstration_pool=state.demonstration_pool),
             events=self.events,
         )
         result = await step.run()
         state.prompts = result.prompts
+        state.demonstrations = demonstrations = {**state.demonstrations, **result.demonstrations}
+        state.demonstration_pool = merged(state.demonstration_pool, result.harvested, self._pool_sizes())
         dev = None
         if self.dev and self._validates_after(iteration):
             dev = await self._validate(state, steps_done=iteration + 1)
         state.iteration = iteration + 1
         if not self.dev:
-            state.best_prompts = dict(state.prompts)
+            state.best_prompts, state.best_demonstrations = dict(state.prompts), dict(state.demonstrations)
         if self.run is not None:  # event first: a crash between the two only loses the event
-            self.run.append_event(self._record(state, result, dev, usage_before, started))
+            self.run.append_event(self._record(state, result, demonstrations, dev, usage_before, started))
         self._checkpoint(state)
         self.events.publish("checkpoint", iteration=iteration, batch_loss=result.batch_loss, dev_accuracy=dev,
                             best_dev_accuracy=state.best_dev_accuracy, prompts=state.prompts)
+
+    def _pool_sizes(self) -> dict[str, int]:
+        return {node: pool_size(self.network.num_demos(node)) for node in learning_nodes(self.network)}
 
     async def _validate_start(self, state: TrainState) -> float:
         """Dev accuracy of the initial prompts, logged and checkpointed like an iteration's, so
@@ -187,7 +203,7 @@ class Trainer:
         accuracy = await self._validate(state, steps_done=0)
         if self.run is not None:
             self.run.append_event(StartRecord(
-                prompts=dict(state.prompts), dev_accuracy=accuracy,
+                prompts=dict(state.prompts), demonstrations=dict(state.demonstrations), dev_accuracy=accuracy,
                 usage=self._usage_since(usage_before), elapsed_s=time.perf_counter() - started,
             ))
         self._checkpoint(state)
@@ -201,8 +217,9 @@ class Trainer:
             return None
         self.events.publish("phase", phase=Phase.TEST, iteration=state.iteration)
         try:
-            return await evaluate(self.network, self.models, self.test, split="test",
-                                  prompts=state.best_prompts, loss=loss_of(self.training), input_views=self.input_views)
+            return await evaluate(self.network, self.models, self.test, split="test", prompts=state.best_prompts,
+                                  demonstrations=state.best_demonstrations, loss=loss_of(self.training),
+                                  input_views=self.input_views, events=self.events)
         except BudgetExceeded as error:  # stopped as in training: a resume runs the test
             state.stopped = "budget"
             self.events.publish("budget", message=str(error), iteration=state.iteration)
@@ -232,24 +249,25 @@ class Trainer:
         return last or (self.training.val_freq > 0 and (iteration + 1) % self.training.val_freq == 0)
 
     async def _validate(self, state: TrainState, *, steps_done: int) -> float:
-        """Dev accuracy of the current prompts (once per prompt set); tracks the best and the
-        patience counter, and remembers good prompt sets (`use_memory`)."""
-        key = prompt_key(state.prompts)
+        """Dev accuracy of the current prompts and demonstrations (once per set); tracks the best
+        and the patience counter, and remembers good prompt sets (`use_memory`)."""
+        key = prompt_key(state.prompts, state.demonstrations)
         if key not in state.dev_scores:
             self.events.publish("phase", phase=Phase.VALIDATION, iteration=state.iteration)
-            result = await evaluate(self.network, self.models, self.dev, split="dev",
-                                    prompts=state.prompts, loss=loss_of(self.training), input_views=self.input_views)
+            result = await evaluate(self.network, self.models, self.dev, split="dev", prompts=state.prompts,
+                                    demonstrations=state.demonstrations, loss=loss_of(self.training),
+                                    input_views=self.input_views, events=self.events)
             state.dev_scores[key] = result.accuracy
         accuracy = state.dev_scores[key]
         if state.best_dev_accuracy is None or accuracy > state.best_dev_accuracy:
             state.best_dev_accuracy, state.best_iteration = accuracy, steps_done
-            state.best_prompts = dict(state.prompts)
+            state.best_prompts, state.best_demonstrations = dict(state.prompts), dict(state.demonstrations)
             state.stale_validations = 0
         else:
             state.stale_validations += 1
             if 0 <= self.training.early_stop < state.stale_validations:
                 state.stopped = "early_stop"
-        state.remember(state.prompts, accuracy, self.training.use_memory)
+        state.remember(state.prompts, accuracy, self.training.use_memory, state.demonstrations)
         self._reload_best_if_stale(state)
         self.events.publish("validation", iteration=state.iteration, dev_accuracy=accuracy,
                             best_dev_accuracy=state.best_dev_accuracy)
@@ -263,16 +281,17 @@ class Trainer:
         if tolerance < 0 or state.stale_validations < tolerance or state.stopped != "running":
             return
         state.stale_validations = 0
-        if state.prompts != state.best_prompts:
-            state.prompts = dict(state.best_prompts)
+        if (state.prompts, state.demonstrations) != (state.best_prompts, state.best_demonstrations):
+            state.prompts, state.demonstrations = dict(state.best_prompts), dict(state.best_demonstrations)
             state.reloads += 1
             self.events.publish("reload_best", iteration=state.iteration, prompts=state.prompts)
 
-    def _record(self, state: TrainState, result: StepResult, dev: float | None,
+    def _record(self, state: TrainState, result: StepResult, demonstrations: Demonstrations, dev: float | None,
                 usage_before: Mapping[str, Any], started: float) -> IterationRecord:
         return IterationRecord(
             iteration=result.iteration,
             prompts=result.prompts,
+            demonstrations=demonstrations,
             batch_loss=result.batch_loss,
             dev_accuracy=dev,
             best_dev_accuracy=state.best_dev_accuracy,

@@ -14,6 +14,7 @@ from typing import TypedDict, Unpack
 
 import anyio
 
+from dlngraph.engine.events import EventBus
 from dlngraph.engine.node_ops import (
     Models,
     evaluate_combiner,
@@ -30,7 +31,7 @@ from dlngraph.engine.waves import raise_first
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.errors import BudgetExceeded, LLMError
 from dlngraph.spec.dependencies import parent_ids
-from dlngraph.spec.nodes import LMNode
+from dlngraph.spec.nodes import Demonstration, LMNode
 
 
 class _Cell:
@@ -48,7 +49,8 @@ class ForwardOptions(TypedDict, total=False):
     """How a forward pass runs, for `ForwardRun` and `run_forward` alike (every key optional).
 
     - `prompts` (none): overrides node prompts for this pass only (the trainer scores
-      candidates this way without mutating the network);
+      candidates this way without mutating the network); `demonstrations` (none) does the
+      same for the nodes' demonstrations;
     - `samples` (1), `temperature` (the models' own), `seed` (none): k independent chains per
       example, sampled so;
     - `keep_going` (False): a failed cell marks its dependants as skipped and the pass goes on;
@@ -58,7 +60,9 @@ class ForwardOptions(TypedDict, total=False):
     - `phase` ("forward") and `priority` (0): go into the calls' tags (accounting, and who goes
       first when the model's slots are all taken);
     - `input_views` (none): maps a node to what it reads of the example's input instead of the
-      input itself (the paper's `strip_options_for_hidden`).
+      input itself (the paper's `strip_options_for_hidden`);
+    - `events` (none): where a call that showed fewer demonstrations to fit the model's context
+      window is published (`demonstrations_left_out`: node, example, sample, left_out).
     """
 
     prompts: Mapping[str, str] | None
@@ -69,6 +73,8 @@ class ForwardOptions(TypedDict, total=False):
     phase: str
     priority: int
     input_views: Mapping[str, Callable[[str], str]] | None
+    demonstrations: Mapping[str, Sequence[Demonstration]] | None
+    events: EventBus | None
 
 
 async def run_forward(
@@ -95,6 +101,8 @@ class ForwardRun:
         self.inputs = list(inputs)
         self.input_views = dict(options.get("input_views") or {})
         self.prompts = {**network.prompts(), **(options.get("prompts") or {})}
+        self.demonstrations = {**network.demonstrations(), **(options.get("demonstrations") or {})}
+        self.events = options.get("events")
         self.samples = options.get("samples", 1)
         self.temperature = options.get("temperature")
         self.seed = options.get("seed")
@@ -169,6 +177,9 @@ class ForwardRun:
             cell.output = output = await self._evaluate(node_id, example, sample, parents)
             if output.probs is not None and output.rendered:  # a vote's mean has no prompt
                 self._distributions[node_id, output.rendered] = output.probs
+            if output.demonstrations_left_out and self.events is not None:
+                self.events.publish("demonstrations_left_out", node=node_id, example=example, sample=sample,
+                                    left_out=output.demonstrations_left_out, phase=self.phase)
         except BudgetExceeded:
             raise  # the run's budget, not this example's failure: the whole pass stops
         except Exception as error:
@@ -204,6 +215,7 @@ class ForwardRun:
                 seed=self.seed,
                 phase=self.phase,
                 priority=self.priority,
+                demonstrations=self.demonstrations.get(node_id, ()),
             )
         return evaluate_combiner(self.network, node, self.inputs[example], parents)
 

@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from dlngraph.engine.answer_labels import match_class
 from dlngraph.engine.results import NodeOutput
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.class_probs import Verbalizers
+from dlngraph.llm.errors import ContextWindowExceeded
 from dlngraph.llm.types import (
     Capabilities,
     ClassDistribution,
@@ -27,7 +28,9 @@ from dlngraph.llm.types import (
     Tag,
 )
 from dlngraph.spec.classes import parse_classes
-from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, Node, VoteNode
+from dlngraph.spec.nodes import INPUT, ConcatNode, Demonstration, LMNode, Node, VoteNode
+
+T = TypeVar("T")
 
 
 class ModelHandle(Protocol):
@@ -57,17 +60,28 @@ def join_texts(texts: Sequence[str]) -> str:
     return "\n\n".join(texts)
 
 
-def lm_variables(node: LMNode, prompt: str, text_of: Mapping[str, str]) -> dict[str, str]:
+def lm_variables(
+    node: LMNode, prompt: str, text_of: Mapping[str, str], demonstrations: Sequence[Demonstration] = ()
+) -> dict[str, Any]:
     """The variables a forward template sees (see `dlngraph.spec.templates`)."""
     return {
         "prompt": prompt,
         "input": join_texts([text_of[source] for source in node.inputs]),
         "residual": join_texts([text_of[source] for source in node.residual]),
+        "demonstrations": [demonstration.as_variables() for demonstration in demonstrations],
     }
 
 
-def render_lm(network: CompiledNetwork, node: LMNode, prompt: str, text_of: Mapping[str, str]) -> str:
-    return network.template(node.id).render(**lm_variables(node, prompt, text_of))
+def render_lm(
+    network: CompiledNetwork,
+    node: LMNode,
+    prompt: str,
+    text_of: Mapping[str, str],
+    demonstrations: Sequence[Demonstration] | None = None,
+) -> str:
+    """The node's prompt on one example; `demonstrations` None shows the node's own."""
+    shown = node.demonstrations if demonstrations is None else demonstrations
+    return network.template(node.id).render(**lm_variables(node, prompt, text_of, shown))
 
 
 def can_score_classes(model: ModelHandle) -> bool:
@@ -110,10 +124,54 @@ async def evaluate_lm(
     seed: int | None,
     phase: str,
     priority: int = 0,
+    demonstrations: Sequence[Demonstration] | None = None,
 ) -> NodeOutput:
-    model = models[node.model]
-    rendered = render_lm(network, node, prompt, text_of)
+    """One call of an lm node on one example (`demonstrations` None shows the node's own).
+
+    A prompt over the model's context window shows fewer demonstrations, the last ones left
+    out first, rather than failing: the instruction and the example always go in whole. The
+    output says how many were left out; a prompt over the window without any still fails."""
     tag = Tag(node=node.id, phase=phase, priority=priority)
+
+    async def call(shown: Sequence[Demonstration]) -> NodeOutput:
+        rendered = render_lm(network, node, prompt, text_of, shown)
+        return await _call_lm(network, models[node.model], node, rendered, tag,
+                              temperature=temperature, sample=sample, seed=seed)
+
+    output, left_out = await fitting_demonstrations(node.demonstrations if demonstrations is None else demonstrations, call)
+    output.demonstrations_left_out = left_out
+    return output
+
+
+async def fitting_demonstrations(
+    demonstrations: Sequence[Demonstration], call: Callable[[Sequence[Demonstration]], Awaitable[T]]
+) -> tuple[T, int]:
+    """`call(shown)` with every demonstration, then with fewer, the last left out first, for as
+    long as the prompt is over the model's context window (`ContextWindowExceeded`, raised before
+    anything is sent); its result and how many were left out. Without any it fails as it is."""
+    shown = list(demonstrations)
+    while True:
+        try:
+            return await call(shown), len(demonstrations) - len(shown)
+        except ContextWindowExceeded:
+            if not shown:
+                raise
+            shown.pop()
+
+
+async def _call_lm(
+    network: CompiledNetwork,
+    model: ModelHandle,
+    node: LMNode,
+    rendered: str,
+    tag: Tag,
+    *,
+    temperature: float | None,
+    sample: int,
+    seed: int | None,
+) -> NodeOutput:
+    """A class distribution when the node has classes and the model can score them, else
+    generated text (matched to a class when the node has classes)."""
     if node.classes and can_score_classes(model):
         verbalizers = parse_classes(node.classes)
         distribution = await model.class_distribution(

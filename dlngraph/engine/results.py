@@ -10,13 +10,16 @@ class NodeOutput(msgspec.Struct, kw_only=True):
 
     `text` is what downstream nodes read. Nodes with classes also carry the chosen `label`
     and, when the backend could score classes, the distribution `probs` over labels.
-    `rendered` is the exact prompt sent to the model (empty for nodes that call no model).
+    `rendered` is the exact prompt sent to the model (empty for nodes that call no model);
+    `demonstrations_left_out` counts the node's demonstrations it does not show, because the
+    prompt would not have fit the model's context window with them.
     """
 
     text: str
     label: str | None = None
     probs: dict[str, float] | None = None
     rendered: str = ""
+    demonstrations_left_out: int = 0
 
 
 class NodeFailure(msgspec.Struct, kw_only=True):
@@ -57,6 +60,15 @@ class ForwardResult(msgspec.Struct, kw_only=True):
     @property
     def failed_examples(self) -> list[int]:
         return sorted({failure.example for failure in self.failures})
+
+    def shortened(self) -> dict[str, int]:
+        """Per node, the calls that showed fewer of its demonstrations to fit the context
+        window (nodes that never had to are left out)."""
+        counts = {
+            node: sum(1 for cells in rows for cell in cells if cell is not None and cell.demonstrations_left_out)
+            for node, rows in self.outputs.items()
+        }
+        return {node: count for node, count in counts.items() if count}
 
     def first_cause(self) -> NodeFailure | None:
         """The first failure that was not a consequence of another (a skipped dependant)."""

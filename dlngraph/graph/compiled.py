@@ -23,15 +23,15 @@ loader and left out of `topological_order`, `layers` and the lists derived from 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import msgspec
 import networkx as nx
 
 from dlngraph.graph.analysis import critical_path, layers, ordered_topologically
 from dlngraph.spec.dependencies import dependency_graph, parent_ids, residual_sources
-from dlngraph.spec.network import NetworkSpec
-from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, Node, VoteNode
+from dlngraph.spec.network import NetworkSpec, num_demos, shows_demonstrations
+from dlngraph.spec.nodes import INPUT, ConcatNode, Demonstration, LMNode, Node, VoteNode
 from dlngraph.spec.templates import Template, forward_template
 from dlngraph.spec.validate import ensure_valid
 
@@ -180,14 +180,41 @@ class CompiledNetwork:
 
         The structure is unchanged, so nothing is re-validated; this network is untouched.
         """
-        unknown = [node_id for node_id in prompts if node_id not in self._lm_nodes]
+        return self._with_lm_field("prompt", prompts)
+
+    def num_demos(self, node_id: str) -> int:
+        """k of an lm node: how many demonstrations training learns for it."""
+        return num_demos(self._lm_node(node_id), self.spec.training)
+
+    @property
+    def demonstrating(self) -> list[str]:
+        """The lm nodes that run whose prompts hold demonstrations (learned, k > 0, or given),
+        in topological order; the others' prompts are instructions alone, as before k existed."""
+        return [node_id for node_id in self.lm_nodes if shows_demonstrations(self._lm_nodes[node_id], self.spec.training)]
+
+    def demonstrations(self) -> dict[str, list[Demonstration]]:
+        """The current demonstrations of every node in `demonstrating`, by id."""
+        return {node_id: list(self._lm_nodes[node_id].demonstrations) for node_id in self.demonstrating}
+
+    def with_demonstrations(self, demonstrations: Mapping[str, Sequence[Demonstration]]) -> CompiledNetwork:
+        """A new network whose lm nodes listed carry these demonstrations (as `with_prompts`)."""
+        return self._with_lm_field("demonstrations", {node: list(shown) for node, shown in demonstrations.items()})
+
+    def _with_lm_field(self, name: str, values: Mapping[str, object]) -> CompiledNetwork:
+        unknown = [node_id for node_id in values if node_id not in self._lm_nodes]
         if unknown:
-            raise KeyError(f"cannot set prompts of {', '.join(map(repr, unknown))}: not lm nodes of '{self.spec.name}'")
+            raise KeyError(f"cannot set {name}s of {', '.join(map(repr, unknown))}: not lm nodes of '{self.spec.name}'")
         nodes = [
-            msgspec.structs.replace(node, prompt=prompts[node.id]) if node.id in prompts else node
+            msgspec.structs.replace(node, **{name: values[node.id]}) if node.id in values else node
             for node in self.spec.nodes
         ]
         return CompiledNetwork(msgspec.structs.replace(self.spec, nodes=nodes), self.graph)
+
+    def _lm_node(self, node_id: str) -> LMNode:
+        try:
+            return self._lm_nodes[node_id]
+        except KeyError:
+            raise KeyError(f"network '{self.spec.name}' has no lm node '{node_id}'") from None
 
     def _llm_calls(self, node_id: str) -> int:
         return 1 if node_id in self._lm_nodes else 0

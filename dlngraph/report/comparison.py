@@ -16,6 +16,8 @@ from pathlib import Path
 from dlngraph.report import formatting as fmt
 from dlngraph.report import html, plots
 from dlngraph.report.facts import run_facts
+from dlngraph.report.html import Html
+from dlngraph.report.run_report import demonstrations_table
 from dlngraph.report.runlog import RunLog
 from dlngraph.words import plural
 
@@ -47,7 +49,23 @@ def comparison_rows(runs: Sequence[RunLog]) -> list[list[str]]:
 
 
 def comparison_table(runs: Sequence[RunLog]) -> str:
-    return text_table(HEADERS, comparison_rows(runs))
+    """The table; when a run shows demonstrations, then each of them, a line each."""
+    return text_table(HEADERS, comparison_rows(runs)) + "".join(demonstration_lines(run) for run in runs)
+
+
+def demonstration_lines(run: RunLog, width: int = 100) -> str:
+    """The run's demonstrations (`RunLog.demonstrations`) as text, one line each, cut to `width`."""
+    lines = []
+    for node, demonstrations in run.demonstrations.items():
+        lines.append(f"\n{run.name}: {plural(len(demonstrations), 'demonstration')} at {node}\n")
+        for demonstration in demonstrations:
+            line = f"  [{demonstration.source or '?'}] {_one_line(demonstration.input)} -> {_one_line(demonstration.output)}"
+            lines.append((line if len(line) <= width else line[:width - 3] + "...") + "\n")
+    return "".join(lines)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -60,6 +78,13 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         return "  ".join(padded).rstrip()
 
     return "\n".join([line(headers), line(["-" * width for width in widths]), *map(line, rows)]) + "\n"
+
+
+def demonstrations_sections(runs: Sequence[RunLog]) -> list[Html]:
+    """A section with the demonstrations of the runs that show any (none without)."""
+    parts = [part for run in runs for node, demonstrations in run.demonstrations.items()
+             for part in (html.element("h3", f"{run.name}: {node}"), demonstrations_table(demonstrations))]
+    return [html.section("Demonstrations", *parts)] if parts else []
 
 
 def write_comparison(runs: Sequence[RunLog], out: Path) -> Path:
@@ -75,6 +100,7 @@ def write_comparison(runs: Sequence[RunLog], out: Path) -> Path:
         html.section("Runs", html.table(HEADERS, comparison_rows(runs), numbers=set(range(1, len(HEADERS)))),
                      html.element("p", "Directories: ", ", ".join(str(run.path) for run in runs), class_="meta")),
         html.section("Curves", html.element("div", *images, class_="charts")),
+        *demonstrations_sections(runs),
     )
     (out / COMPARISON_FILE).write_text(page, encoding="utf-8")
     return out / COMPARISON_FILE

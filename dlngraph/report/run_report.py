@@ -4,8 +4,8 @@
 
 The page answers, in order: what ran and how it ended (overview), what the network is (its
 picture), whether training helped (learning curves), what the prompts became (every node's
-prompt after every step, with its score), what else was tried (the best candidates of each
-step), what the hidden nodes did, and where the calls and tokens went.
+prompt after every step, with its score), the demonstrations they show, what else was tried (the
+best candidates of each step), what the hidden nodes did, and where the calls and tokens went.
 
 Each chart is written as a PNG beside the page and also embedded in it, so the page is
 complete on its own and the pictures can go into slides or issues.
@@ -13,7 +13,7 @@ complete on its own and the pictures can go into slides or issues.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,6 +34,7 @@ from dlngraph.report.tables import (
     usage_rows,
 )
 from dlngraph.report.usage import COUNTERS, breakdowns
+from dlngraph.spec.nodes import Demonstration
 from dlngraph.words import plural
 
 REPORT_FILE = "report.html"
@@ -95,6 +96,7 @@ def report_page(run: RunLog, pictures: dict[str, bytes], *, top_k: int = 3) -> s
         network_section(pictures),
         curves_section(pictures),
         prompts_section(run),
+        demonstrations_section(run),
         candidates_section(run, top_k),
         hidden_section(run),
         usage_section(run, pictures),
@@ -142,12 +144,42 @@ def prompts_section(run: RunLog) -> Html:
                         html.table(["step", "dev accuracy", *nodes], rows, numbers={0, 1}))
 
 
+def demonstrations_section(run: RunLog) -> Html:
+    """The demonstrations the run's prompts show, each node's in order (absent when none do)."""
+    shown = run.demonstrations
+    if not shown:
+        return Html("")
+    whose = "the best prompts" if run.summary is not None else "the prompts of the last logged step"
+    explanation = (f"The worked examples shown with {whose}, in the order they are shown. "
+                   "Each is a training example (its id under source), with what the node should answer there.")
+    parts: list[Html] = [html.element("p", explanation)]
+    for node, demonstrations in shown.items():
+        parts += [html.element("h3", f"{node}: {plural(len(demonstrations), 'demonstration')}"),
+                  demonstrations_table(demonstrations)]
+    return html.section("Demonstrations", *parts)
+
+
+def demonstrations_table(demonstrations: Sequence[Demonstration]) -> Html:
+    """One row a demonstration: what the node read (its residual text first, if any), what it
+    should answer, and which training example it is."""
+    rows = [[str(number), html.prompt_text(_read(demonstration)), html.prompt_text(demonstration.output),
+             demonstration.source] for number, demonstration in enumerate(demonstrations, start=1)]
+    return html.table(["#", "input", "output", "source"], rows, numbers={0})
+
+
+def _read(demonstration: Demonstration) -> str:
+    return f"{demonstration.residual}\n\n{demonstration.input}" if demonstration.residual else demonstration.input
+
+
 def candidates_section(run: RunLog, k: int) -> Html:
-    """For each step, the `k` best-scored candidates of each trained node."""
-    headers = ["node", "rank", "score", "ELBO", "penalty", "origin", "chosen", "prompt"]
+    """For each step, the `k` best-scored candidates of each trained node (with the sources of
+    their demonstrations, when the run shows any)."""
+    shows = any(candidate.demonstrations for iteration in run.iterations
+                for update in iteration.updates.values() for candidate in update.candidates)
+    headers = ["node", "rank", "score", "ELBO", "penalty", "origin", "chosen", "prompt", *(["demonstrations"] if shows else [])]
     parts = [html.element("p", f"The {plural(k, 'best candidate')} of each node at each step, by score (ELBO minus penalty).")]
     for iteration in run.iterations:
-        rows = [_candidate_row(node, ranked) for node, update in iteration.updates.items()
+        rows = [_candidate_row(node, ranked, shows) for node, update in iteration.updates.items()
                 for ranked in top_candidates(update, k)]
         if rows:
             parts += [html.element("h3", f"Step {iteration.steps_done}"), html.table(headers, rows, numbers={1, 2, 3, 4})]
@@ -206,11 +238,19 @@ def _prompt_cell(cell: PromptCell | None) -> Html:
         return Html("")
     meta = [] if cell.score is None else [f"score {fmt.score(cell.score)}"]
     meta += [cell.origin] if cell.origin else []
-    return html.join([html.prompt_text(cell.prompt, changed=cell.changed),
-                      html.element("div", " · ".join(meta), class_="meta")])
+    parts = [html.prompt_text(cell.prompt, changed=cell.changed), html.element("div", " · ".join(meta), class_="meta")]
+    if cell.demonstrations:
+        count = plural(len(cell.demonstrations), "demonstration")
+        parts.append(html.element("details", html.element("summary", count), demonstrations_table(cell.demonstrations)))
+    return html.join(parts)
 
 
-def _candidate_row(node: str, ranked: RankedCandidate) -> list[str | Html]:
+def _candidate_row(node: str, ranked: RankedCandidate, shows_demonstrations: bool) -> list[str | Html]:
     candidate = ranked.candidate
-    return [node, str(ranked.rank), fmt.score(candidate.score), fmt.score(candidate.elbo), fmt.score(candidate.penalty),
-            candidate.origin, "✓" if ranked.chosen else "", html.prompt_text(candidate.prompt)]
+    row: list[str | Html] = [
+        node, str(ranked.rank), fmt.score(candidate.score), fmt.score(candidate.elbo), fmt.score(candidate.penalty),
+        candidate.origin, "✓" if ranked.chosen else "", html.prompt_text(candidate.prompt),
+    ]
+    if shows_demonstrations:
+        row.append(", ".join(demonstration.source or "?" for demonstration in candidate.demonstrations) or "none")
+    return row

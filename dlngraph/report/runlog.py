@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from dlngraph.dln.run_format import IterationRecord, RunSummary, StartRecord, Usage, decode_summary
+from dlngraph.dln.run_format import Demonstrations, IterationRecord, RunSummary, StartRecord, Usage, decode_summary
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.report.usage import summed
@@ -59,6 +59,21 @@ class RunLog:
     def initial_prompts(self) -> dict[str, str]:
         """The prompts before training, as spec.yaml declares them."""
         return self.network.prompts() if self.network is not None else {}
+
+    @property
+    def initial_demonstrations(self) -> Demonstrations:
+        """The demonstrations before training, as spec.yaml declares them."""
+        return self.network.demonstrations() if self.network is not None else {}
+
+    @property
+    def demonstrations(self) -> Demonstrations:
+        """What the run shows with its prompts: the best prompts' demonstrations once it has
+        ended (summary.json), the last logged step's while it goes; only nodes with some."""
+        if self.summary is not None:
+            found = self.summary.best_demonstrations
+        else:
+            found = self.iterations[-1].demonstrations if self.iterations else self.initial_demonstrations
+        return {node: shown for node, shown in found.items() if shown}
 
     @property
     def nodes(self) -> list[str]:

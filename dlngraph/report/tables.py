@@ -1,17 +1,20 @@
 """The rows of the report's tables, as data: what each table says, apart from how it is shown.
 
-- `prompt_history`: every node's prompt after every step, with the score that made it win;
+- `prompt_history`: every node's prompt (and demonstrations) after every step, with the score
+  that made it win;
 - `top_candidates`: the best-scored candidates of one node's update;
 - `usage_rows`: the calls and tokens of each node, phase or model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
-from dlngraph.dln.run_format import Candidate, Counts, NodeUpdate
+from dlngraph.dln.run_format import Candidate, Counts, Demonstrations, NodeUpdate
 from dlngraph.report.runlog import RunLog
 from dlngraph.report.usage import COUNTERS, tokens
+from dlngraph.spec.nodes import Demonstration
 
 
 class PromptCell(NamedTuple):
@@ -23,7 +26,9 @@ class PromptCell(NamedTuple):
     origin: str | None
     """Where the chosen candidate came from: `current`, `proposal` or `memory`."""
     changed: bool
-    """Whether the prompt differs from the row before."""
+    """Whether the prompt or its demonstrations differ from the row before."""
+    demonstrations: Sequence[Demonstration] = ()
+    """Shown with the prompt (none at a node that shows none)."""
 
 
 class PromptRow(NamedTuple):
@@ -35,23 +40,32 @@ class PromptRow(NamedTuple):
 
 def prompt_history(run: RunLog) -> list[PromptRow]:
     """The prompts before training, then after each logged step."""
-    previous = run.initial_prompts
+    previous, shown = run.initial_prompts, run.initial_demonstrations
     initial_dev = run.initial_dev_accuracy
-    start = {node: PromptCell(prompt, score=None, origin=None, changed=False) for node, prompt in previous.items()}
+    start = {node: PromptCell(prompt, score=None, origin=None, changed=False, demonstrations=shown.get(node, []))
+             for node, prompt in previous.items()}
     rows = [PromptRow("start", initial_dev, start)]
     for iteration in run.iterations:
         cells = {}
         for node, prompt in iteration.prompts.items():
             chosen = _chosen(iteration.updates.get(node))
+            demonstrations = _demonstrations_after(iteration.demonstrations, shown, node)
             cells[node] = PromptCell(
                 prompt=prompt,
                 score=chosen.score if chosen else None,
                 origin=chosen.origin if chosen else None,
-                changed=node in previous and previous[node] != prompt,
+                changed=node in previous and (previous[node], list(shown.get(node, []))) != (prompt, demonstrations),
+                demonstrations=demonstrations,
             )
         rows.append(PromptRow(str(iteration.steps_done), iteration.dev_accuracy, cells))
-        previous = iteration.prompts
+        previous, shown = iteration.prompts, {node: list(cell.demonstrations) for node, cell in cells.items()}
     return rows
+
+
+def _demonstrations_after(logged: Demonstrations, before: Demonstrations, node: str) -> list[Demonstration]:
+    """A node's demonstrations after a step: as logged, else as before it (a version 1 line
+    logs none, and its run showed what the spec gave)."""
+    return logged[node] if node in logged else before.get(node, [])
 
 
 class RankedCandidate(NamedTuple):

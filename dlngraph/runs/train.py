@@ -159,7 +159,7 @@ async def _train(
             labels=dataset.labels, run=run, events=events, usage=pool.usage, session_started=started,
         )
         outcome = await trainer.fit(state)
-    final = network.with_prompts(outcome.state.best_prompts).spec
+    final = network.with_prompts(outcome.state.best_prompts).with_demonstrations(outcome.state.best_demonstrations).spec
     run.write_final_spec(dump_spec(final))
     summary = _summary(spec, run, outcome)
     run.write_json(run.summary_path, summary)
@@ -179,6 +179,7 @@ def _summary(spec: NetworkSpec, run: RunDirectory, outcome: TrainOutcome) -> Run
         best_iteration=outcome.state.best_iteration,
         test_accuracy=None if outcome.test is None else outcome.test.accuracy,
         best_prompts=outcome.state.best_prompts,
+        best_demonstrations=outcome.state.best_demonstrations,
         calls=spent.calls,
         requests=spent.requests,
         retries=spent.retries,

@@ -8,7 +8,7 @@ from dlngraph.spec.dump import dump_spec
 from dlngraph.spec.errors import SpecError, SpecIssue
 from dlngraph.spec.loader import LoadedSpec, load_spec, load_spec_text
 from dlngraph.spec.network import NetworkSpec
-from dlngraph.spec.nodes import INPUT, ConcatNode, LMNode, Node, VoteNode
+from dlngraph.spec.nodes import INPUT, ConcatNode, Demonstration, LMNode, Node, VoteNode
 from dlngraph.spec.templates import (
     Template,
     TemplateError,
@@ -20,6 +20,7 @@ from dlngraph.spec.templates import (
 __all__ = [
     "INPUT",
     "ConcatNode",
+    "Demonstration",
     "LMNode",
     "LoadedSpec",
     "NetworkSpec",

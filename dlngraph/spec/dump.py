@@ -13,6 +13,7 @@ import msgspec
 import yaml
 
 from dlngraph.spec.network import NetworkSpec
+from dlngraph.spec.nodes import Demonstration
 
 _TOP_LEVEL_ORDER = ("name", "description", "models", "nodes", "output", "training", "data")
 
@@ -28,6 +29,8 @@ def dump_spec(spec: NetworkSpec) -> str:
 
 def _plain(value: Any) -> Any:
     """Builtins for YAML: Structs become mappings without their default-valued fields."""
+    if isinstance(value, Demonstration):
+        return _Block(_plain_struct(value))
     if isinstance(value, msgspec.Struct):
         return _plain_struct(value)
     if isinstance(value, (list, tuple)):
@@ -65,6 +68,15 @@ class _SpecDumper(yaml.SafeDumper):
         super().increase_indent(flow, False)  # indent list items under their key
 
 
+class _Block(dict):
+    """A mapping always written in block style, one field a line (a demonstration's input and
+    output read best so, however short)."""
+
+
+def _represent_block(dumper: yaml.SafeDumper, value: _Block) -> yaml.MappingNode:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=False)
+
+
 _UNICODE_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
@@ -77,3 +89,4 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _SpecDumper.add_representer(str, _represent_str)
+_SpecDumper.add_representer(_Block, _represent_block)

@@ -13,12 +13,31 @@ INPUT = "input"
 """The reserved source name of the example's input text."""
 
 
-class LMNode(msgspec.Struct, tag="lm", tag_field="kind", forbid_unknown_fields=True, kw_only=True):
-    """A language node: one LLM call whose learnable parameter is `prompt`.
+class Demonstration(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """One worked example in an lm node's prompt: what the node read on a training example
+    (`input`, and `residual` when the node has residual sources) and what it should answer
+    there (`output`: the label or target at an output node, the hidden text at a hidden one).
+    `source` is the training example's id, so that where a demonstration came from can be
+    checked (only training examples become demonstrations)."""
 
-    The template sees `prompt`, `input` (its `inputs` joined by blank lines) and `residual`
+    input: str
+    residual: str = ""
+    output: str
+    source: str = ""
+
+    def as_variables(self) -> dict[str, str]:
+        """What a template sees of it (`demonstrations` is a list of these)."""
+        return {"input": self.input, "residual": self.residual, "output": self.output, "source": self.source}
+
+
+class LMNode(msgspec.Struct, tag="lm", tag_field="kind", forbid_unknown_fields=True, kw_only=True):
+    """A language node: one LLM call whose learnable parameter is `prompt`, an instruction, plus
+    up to `num_demos` `demonstrations`.
+
+    The template sees `prompt`, `input` (its `inputs` joined by blank lines), `residual`
     (its `residual` sources joined the same way): a residual edge carries an earlier text past
-    the layers in between, as in the paper's `classify_residual` template.
+    the layers in between, as in the paper's `classify_residual` template; and
+    `demonstrations`, a list of {input, residual, output, source}.
     `template` names a built-in template (`name` or `name@version`); `template_source` is an
     inline jinja template used instead.
     """
@@ -37,6 +56,10 @@ class LMNode(msgspec.Struct, tag="lm", tag_field="kind", forbid_unknown_fields=T
     """Output classes, each `label|verbalizer|...` (e.g. `yes|Yes`); the first is the label."""
     proposal_template: str = "proposal"
     posterior_template: str = "posterior"
+    num_demos: int | None = None
+    """How many demonstrations training learns for this node; None takes `training.num_demos`."""
+    demonstrations: list[Demonstration] = msgspec.field(default_factory=list)
+    """Shown in the prompt before the example (the initial ones, or those training learned)."""
 
 
 class VoteNode(msgspec.Struct, tag="vote", tag_field="kind", forbid_unknown_fields=True, kw_only=True):

@@ -6,7 +6,8 @@ with. Templates render in a sandboxed jinja2 environment where an undefined vari
 error, never an empty string.
 
 Variable contracts, relied upon by the engine and the trainer:
-- forward templates of `lm` nodes: `prompt`, `input`, `residual` (texts joined by blank lines);
+- forward templates of `lm` nodes: `prompt`, `input`, `residual` (texts joined by blank lines),
+  `demonstrations` (a list of {input, residual, output, source}, the node's worked examples);
 - `concat` templates: `inputs` (list of texts);
 - proposal templates: `prompt`, `successes`, `errors` (lists of {input, output, target}), `message`;
 - posterior templates: `input`, `prompt`, `h`, `next_prompt`, `target`.
@@ -28,10 +29,15 @@ import msgspec
 from dlngraph.spec.nodes import ConcatNode, LMNode
 from dlngraph.spec.suggest import closest
 
-FORWARD_VARIABLES = frozenset({"prompt", "input", "residual"})
+FORWARD_VARIABLES = frozenset({"prompt", "input", "residual", "demonstrations"})
 CONCAT_VARIABLES = frozenset({"inputs"})
 PROPOSAL_VARIABLES = frozenset({"prompt", "successes", "errors", "message"})
 POSTERIOR_VARIABLES = frozenset({"input", "prompt", "h", "next_prompt", "target"})
+
+_OPTIONAL: dict[str, Any] = {"demonstrations": ()}
+"""Variables a caller may leave out, and what a template then sees: a template that shows
+demonstrations renders without any, so that versions 2 render as versions 1 for a caller that
+knows nothing of them."""
 
 _ENVIRONMENT = jinja2.sandbox.SandboxedEnvironment(
     undefined=jinja2.StrictUndefined,
@@ -89,14 +95,15 @@ class Template:
         return f"{self.name}@{self.version}" if self.version else self.name
 
     def render(self, **variables: Any) -> str:
-        missing = sorted(self.variables - variables.keys())
+        """The text for these variables; `demonstrations` may be left out (none are shown)."""
+        missing = sorted(self.variables - variables.keys() - _OPTIONAL.keys())
         if missing:
             given = ", ".join(sorted(variables)) or "none"
             raise TemplateError(
                 f"template '{self.ref}' needs variable '{missing[0]}', which was not given (given: {given})"
             )
         try:
-            return self._compiled.render(**variables)
+            return self._compiled.render({**_OPTIONAL, **variables})
         except jinja2.TemplateError as error:
             raise TemplateError(f"template '{self.ref}' failed to render: {error}") from None
 
@@ -122,7 +129,7 @@ def inline_template(source: str, *, name: str = "inline") -> Template:
     on sample text here, so that what the sandbox refuses is an error of the spec, not of every
     call of a run."""
     template = Template(name=name, version=0, source=source)
-    sample = {variable: ["x", "y"] if variable == "inputs" else "x" for variable in template.variables}
+    sample = {variable: _SAMPLE_VALUES.get(variable, "x") for variable in template.variables}
     try:
         template._compiled.render(**sample)
     except jinja2.sandbox.SecurityError as error:
@@ -130,6 +137,12 @@ def inline_template(source: str, *, name: str = "inline") -> Template:
     except Exception:  # noqa: BLE001 - depends on the real texts (or names a variable the spec checks report)
         pass
     return template
+
+
+_SAMPLE_VALUES: dict[str, Any] = {
+    "inputs": ["x", "y"],
+    "demonstrations": [{"input": "x", "residual": "x", "output": "x", "source": "x"}],
+}
 
 
 def available_templates() -> list[str]:

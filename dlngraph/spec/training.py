@@ -22,6 +22,13 @@ class TrainingSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     balance_batch: bool = False
     num_p_samples: int = 5
     """Candidate prompts per trainable node and step (the current prompt is one of them)."""
+    num_demos: int = 0
+    """k: how many demonstrations (worked training examples) each lm node's prompt learns
+    beside its instruction; a node's own `num_demos` overrides it. 0 learns none."""
+    num_demo_sets: int | None = None
+    """Candidate sets of demonstrations per node and step, each with the current prompt, beside
+    the proposed prompts (with the current demonstrations); None: `num_p_samples - 1`, as many
+    as the proposed prompts."""
     num_h_samples: int = 3
     """Posterior samples per hidden node and example."""
     posterior_temp: float = 1.0

@@ -77,3 +77,18 @@ def test_a_resumed_run_shows_the_start_score_an_earlier_session_measured() -> No
         "[dln2] resumed after iteration 2: dev 0.810 at start",
         "[dln2] done: completed, dev 0.810 at start -> 0.870 best, test=0.800",
     ]
+
+
+def test_lines_mode_counts_the_prompts_shown_with_fewer_demonstrations() -> None:
+    out = io.StringIO()
+    events = EventBus()
+    progress = Progress("lines", title="dln1")
+    events.subscribe(progress)
+    progress.watch(lambda: USAGE)
+    with redirect_stdout(out):
+        events.publish("iteration", iteration=0, of=1)
+        for example in range(3):
+            events.publish("demonstrations_left_out", node="answer", example=example, sample=0, left_out=1, phase="dev")
+        events.publish("checkpoint", iteration=0, batch_loss=0.5, dev_accuracy=None, best_dev_accuracy=None, prompts={})
+    (line,) = out.getvalue().splitlines()
+    assert " cache_hits=3 shortened_prompts=3 elapsed=" in line

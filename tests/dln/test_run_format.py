@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -32,13 +33,17 @@ from dlngraph.dln.trainer import usage_delta
 from dlngraph.llm.pool import ModelPool
 from dlngraph.llm.types import GenerateRequest, Tag
 from dlngraph.report.runlog import read_run
-from dlngraph.runs import TrainOptions, resume_run, train_spec
+from dlngraph.runs import RunSummary, TrainOptions, resume_run, train_spec
 from dlngraph.spec.models import ModelSpec
 from dlngraph.testing.server import ScriptedServer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "unversioned_run"
+VERSION_1 = Path(__file__).parent / "fixtures" / "version1_run"
+"""Written by dlngraph at run format version 1 (37b9db2, before demonstrations), with the same
+command as `unversioned_run`."""
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "dln1.yaml"
 OVERRIDES = ["iterations=3", "val_freq=1", "do_first_eval=true"]
+SERVER_URL = re.compile(r"http://127\.0\.0\.1:\d+/v1")
 
 
 @pytest.fixture
@@ -116,25 +121,52 @@ def test_an_unversioned_run_is_reported_compared_and_resumed_as_version_1(
     assert log.start is not None and [it.iteration for it in log.iterations] == [0]
     assert log.summary is not None and log.summary.stopped == "budget"
     assert not [problem for problem in log.problems if "skipped" in problem or "cannot be read" in problem]
-    assert main(["report", str(old_run), "--out", str(tmp_path / "report")]) == 0
-    assert main(["compare", str(old_run)]) == 0
-    assert old_run.name in capsys.readouterr().out
-
-    async def resume_and_train_anew() -> tuple[object, object]:
-        async with ScriptedServer() as server:
-            resumed = await resume_run(old_run, TrainOptions(base_url=server.base_url))
-            anew = await train_spec(SPEC, TrainOptions(runs_root=tmp_path / "runs", base_url=server.base_url,
-                                                       overrides=OVERRIDES))
-        return resumed, anew
-
-    resumed, anew = asyncio.run(resume_and_train_anew())
-    assert resumed.stopped == anew.stopped == "completed" and resumed.iterations_run == 3
-    assert resumed.best_prompts == anew.best_prompts and resumed.test_accuracy == anew.test_accuracy
+    report_compare_and_resume(old_run, tmp_path, capsys)
     old_lines = (FIXTURE / "events.jsonl").read_text().splitlines()
     lines = (old_run / "events.jsonl").read_text().splitlines()
     assert lines[:2] == old_lines  # the old lines are kept as they were written
     assert [json.loads(line).get("format_version") for line in lines] == [None, None, FORMAT_VERSION, FORMAT_VERSION]
     assert json.loads((old_run / "checkpoint.json").read_text())["format_version"] == FORMAT_VERSION
+
+
+def report_compare_and_resume(
+    old_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[RunSummary, RunSummary]:
+    """`old_run` reported, compared and resumed to the result of the same training run anew."""
+    assert main(["report", str(old_run), "--out", str(tmp_path / "report")]) == 0
+    assert main(["compare", str(old_run)]) == 0
+    assert old_run.name in capsys.readouterr().out
+    resumed, anew = asyncio.run(resume_and_train_anew(old_run, tmp_path))
+    assert resumed.stopped == anew.stopped == "completed" and resumed.iterations_run == 3
+    assert resumed.best_prompts == anew.best_prompts and resumed.test_accuracy == anew.test_accuracy
+    return resumed, anew
+
+
+async def resume_and_train_anew(old_run: Path, tmp_path: Path) -> tuple[RunSummary, RunSummary]:
+    """`old_run` resumed, and the same training run anew, on one scripted server."""
+    async with ScriptedServer() as server:
+        resumed = await resume_run(old_run, TrainOptions(base_url=server.base_url))
+        anew = await train_spec(SPEC, TrainOptions(runs_root=tmp_path / "runs", base_url=server.base_url,
+                                                   overrides=OVERRIDES))
+    return resumed, anew
+
+
+def test_a_version_1_run_is_read_reported_and_resumed_to_the_result_of_a_run_anew(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run written before demonstrations existed reads as having none, which is what it showed."""
+    old_run = tmp_path / "v1"
+    shutil.copytree(VERSION_1, old_run)
+    state = decode_checkpoint(old_run / "checkpoint.json")
+    assert state.format_version == 1 and state.iteration == 1 and state.demonstrations == {}
+    assert decode_summary(old_run / "summary.json").best_demonstrations == {}
+    resumed, anew = report_compare_and_resume(old_run, tmp_path, capsys)
+    assert resumed.best_demonstrations == anew.best_demonstrations == {}
+    lines = (old_run / "events.jsonl").read_text().splitlines()
+    assert lines[:2] == (VERSION_1 / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["format_version"] for line in lines] == [1, 1, FORMAT_VERSION, FORMAT_VERSION]
+    finals = [SERVER_URL.sub("SERVER", (run / "final.yaml").read_text()) for run in (old_run, Path(anew.run_dir))]
+    assert finals[0] == finals[1] and "demonstrations" not in finals[0]
 
 
 @pytest.mark.parametrize("file", ["checkpoint.json", "events.jsonl", "summary.json"])

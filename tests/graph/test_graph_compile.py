@@ -34,7 +34,7 @@ def test_dln1() -> None:
     assert network.intermediate == []
     assert network.trainable == ["answer"]
     assert (network.critical_path, network.critical_path_length) == (["answer"], 1)
-    assert network.template("answer").ref == "classify@1"
+    assert network.template("answer").ref == "classify@2"
 
 
 def test_dln2() -> None:
@@ -49,8 +49,8 @@ def test_dln2() -> None:
     assert (network.critical_path, network.critical_path_length) == (["reason", "answer"], 2)
     assert network.graph.edges["input", "answer"]["kind"] == "residual"
     assert network.graph.edges["reason", "answer"]["kind"] == "input"
-    assert network.template("reason").ref == "forward_cot@1"
-    assert network.template("answer").ref == "classify_residual@1"
+    assert network.template("reason").ref == "forward_cot@2"
+    assert network.template("answer").ref == "classify_residual@2"
 
 
 def test_deep4() -> None:

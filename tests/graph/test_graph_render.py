@@ -18,8 +18,8 @@ def dln2():
 def test_text_lists_nodes_edges_layers_and_critical_path() -> None:
     text = to_text(dln2())
     assert text.splitlines()[0] == "network dln2: 2 nodes, output 'answer'"
-    assert "  reason  lm template=forward_cot@1 model=fast trainable\n" in text
-    assert "  answer  lm template=classify_residual@1 model=fast trainable classes=Yes/No [output]\n" in text
+    assert "  reason  lm template=forward_cot@2 model=fast trainable\n" in text
+    assert "  answer  lm template=classify_residual@2 model=fast trainable classes=Yes/No [output]\n" in text
     assert "edges:\n  input -> reason\n  reason -> answer\n  input -> answer (residual)\n" in text
     assert "layers:\n  0: reason\n  1: answer\n" in text
     assert text.endswith("critical path: input -> reason -> answer (2 LLM calls)\n")
@@ -35,8 +35,8 @@ def test_text_marks_unused_nodes() -> None:
         ).spec
     )
     text = to_text(network)
-    assert "side  lm template=forward@1 model=m trainable [unused]" in text
-    assert "out   lm template=forward@1 model=m frozen [output]" in text
+    assert "side  lm template=forward@2 model=m trainable [unused]" in text
+    assert "out   lm template=forward@2 model=m frozen [output]" in text
     assert "(1 LLM call)" in text
 
 

@@ -417,7 +417,7 @@ def test_template_needing_inputs(tmp_path: Path) -> None:
     )
     messages = [issue.message for issue in found if issue.severity == "error"]
     assert messages == [
-        "template 'forward@1' uses 'input', but node 'a' has none (its 'inputs' list is empty)"
+        "template 'forward@2' uses 'input', but node 'a' has none (its 'inputs' list is empty)"
     ]
 
 
@@ -438,7 +438,7 @@ def test_template_variable_no_node_supplies(tmp_path: Path) -> None:
     )
     assert issue.path == "nodes[0].template_source"
     assert (
-        "uses variable 'question', which lm nodes do not supply (they supply: input, prompt, residual)" in issue.message
+        "uses variable 'question', which lm nodes do not supply (they supply: demonstrations, input, prompt, residual)" in issue.message
     )
 
 
@@ -466,7 +466,7 @@ def test_unknown_template_version(tmp_path: Path) -> None:
         output: a
         """,
     )
-    assert issue.message == "unknown version '9' of template 'classify' (available: classify@1)"
+    assert issue.message == "unknown version '9' of template 'classify' (available: classify@1, classify@2)"
 
 
 def test_unknown_proposal_template_of_a_trainable_node(tmp_path: Path) -> None:
@@ -578,7 +578,7 @@ def test_empty_prompt_on_a_trainable_node(tmp_path: Path) -> None:
     assert (issue.path, issue.line) == ("nodes[0].prompt", 7)
     assert (
         issue.message
-        == "trainable node 'a' needs an initial prompt: its template 'forward@1' shows 'prompt', which is empty"
+        == "trainable node 'a' needs an initial prompt: its template 'forward@2' shows 'prompt', which is empty"
     )
 
 

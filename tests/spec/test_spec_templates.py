@@ -19,7 +19,10 @@ FORWARD = ["forward", "forward_cot", "classify", "classify_residual", "residual"
 
 
 def test_every_shipped_template_is_listed() -> None:
-    assert set(available_templates()) == {f"{name}@1" for name in [*FORWARD, "concat", "proposal", "posterior"]}
+    assert set(available_templates()) == {
+        *(f"{name}@{version}" for name in FORWARD for version in (1, 2)),
+        *(f"{name}@1" for name in ["concat", "proposal", "posterior"]),
+    }
 
 
 @pytest.mark.parametrize("name", FORWARD)
@@ -98,8 +101,8 @@ def test_posterior_shows_everything_and_asks_for_new_notes() -> None:
 
 
 def test_latest_and_pinned_versions_are_the_same_template() -> None:
-    assert get_template("forward") == get_template("forward@1")
-    assert get_template("forward").ref == "forward@1"
+    assert get_template("forward") == get_template("forward@2")
+    assert get_template("forward").ref == "forward@2"
 
 
 @pytest.mark.parametrize(
@@ -107,7 +110,7 @@ def test_latest_and_pinned_versions_are_the_same_template() -> None:
     [
         ("fowrard", "unknown template 'fowrard' (did you mean 'forward'?)"),
         ("zzz", "unknown template 'zzz' (built-in templates: classify, "),
-        ("forward@3", "unknown version '3' of template 'forward' (available: forward@1)"),
+        ("forward@3", "unknown version '3' of template 'forward' (available: forward@1, forward@2)"),
         ("forward@one", "unknown version 'one' of template 'forward'"),
     ],
 )
@@ -119,7 +122,7 @@ def test_unknown_references(ref: str, message: str) -> None:
 def test_missing_variable_names_template_and_variable() -> None:
     with pytest.raises(TemplateError) as raised:
         get_template("classify").render(prompt="p")
-    assert str(raised.value) == "template 'classify@1' needs variable 'input', which was not given (given: prompt)"
+    assert str(raised.value) == "template 'classify@2' needs variable 'input', which was not given (given: prompt)"
 
 
 def test_inline_template_reports_its_syntax_error_line() -> None:

@@ -10,6 +10,7 @@ docs/TRAINING.md's "One step" is an object built once by `TrainingStep`, holding
 - `samples`: a hidden node's posterior samples, per example;
 - `sharpening`: their weights and the best hidden state h*;
 - `candidates`: proposals as candidate prompts;
+- `demonstrations`: candidate sets of demonstrations, and what the batch gives for later steps;
 - `ranking`: the candidates' likelihood grids, ELBO, penalties and the choice;
 - `terms`: the likelihood terms they all ask, each once per step;
 - `state`: what every stage reads (`StepState`), and `needs`: how a stage awaits another's
@@ -46,6 +47,7 @@ from dlngraph.dln.run_format import StepResult
 from dlngraph.dln.scoring import Target
 from dlngraph.dln.step.batch import ExampleIndex, SettledForward, settle_forward
 from dlngraph.dln.step.candidates import Candidates
+from dlngraph.dln.step.demonstrations import Demonstrations
 from dlngraph.dln.step.ranking import Ranking
 from dlngraph.dln.step.samples import Samples
 from dlngraph.dln.step.sharpening import Sharpening
@@ -71,7 +73,8 @@ class TrainingStep:
         self.state = StepState(network, models, batch, settings, events=events)
         self.samples = Samples(self.state, self)
         self.sharpening = Sharpening(self.state, self, self.samples)
-        self.candidates = Candidates(self.state)
+        self.demonstrations = Demonstrations(self.state, self.sharpening)
+        self.candidates = Candidates(self.state, self.demonstrations)
         self.ranking = Ranking(self.state, self, self.samples, self.sharpening, self.candidates)
 
     async def run(self) -> StepResult:
@@ -84,10 +87,14 @@ class TrainingStep:
             gather(self.sharpening.start(node, example) for node in state.roles.hidden for example in examples),
         ])
         hidden = await gather(self.sharpening.summary(node) for node in state.roles.hidden)
+        harvested = await gather(self.demonstrations.harvest(node) for node in state.network.trainable)
         settled = await state.forward_done()
         return StepResult(
             iteration=state.settings.iteration,
             prompts={**state.prompts, **{update.node: update.prompt for update in updates}},
+            demonstrations={**state.demonstrations,
+                            **{update.node: update.demonstrations for update in updates if update.node in state.demonstrations}},
+            harvested={node: found for node, found in zip(state.network.trainable, harvested, strict=True) if found},
             updates={update.node: update for update in updates},
             hidden={summary.node: summary for summary in hidden},
             batch_loss=sum(settled.losses.values()) / len(settled.losses),

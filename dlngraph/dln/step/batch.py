@@ -19,7 +19,7 @@ from dlngraph.dln.texts import texts_for
 from dlngraph.engine import ForwardResult, ForwardRun, NodeOutput
 from dlngraph.engine.node_ops import render_lm
 from dlngraph.graph import CompiledNetwork
-from dlngraph.spec.nodes import LMNode
+from dlngraph.spec.nodes import Demonstration, LMNode
 from dlngraph.spec.training import TrainingSpec
 
 ExampleIndex = int
@@ -87,8 +87,12 @@ class BatchViews:
         example_input = self.forward_run.input_of(node_id, example)
         return texts_for(self.network, self.lm(node_id), example_input, self.forward_run.outputs_of(example), overrides)
 
-    def render(self, node_id: str, prompt: str, example: ExampleIndex, overrides: Mapping[str, str] | None = None) -> str:
-        return render_lm(self.network, self.lm(node_id), prompt, self.texts(node_id, example, overrides))
+    def render(
+        self, node_id: str, prompt: str, example: ExampleIndex, overrides: Mapping[str, str] | None = None,
+        demonstrations: Sequence[Demonstration] | None = None,
+    ) -> str:
+        """The node's prompt on the example; `demonstrations` None shows the node's own."""
+        return render_lm(self.network, self.lm(node_id), prompt, self.texts(node_id, example, overrides), demonstrations)
 
     def own_output(self, node_id: str, example: ExampleIndex) -> NodeOutput:
         output = self.forward_run.output(node_id, example)

@@ -8,7 +8,7 @@ of `SettledForward.ranked`; sample 0 is always the forward hidden state.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal, TypeVar
 
 from dlngraph.dln import elbo
@@ -16,7 +16,7 @@ from dlngraph.dln.phases import Phase
 from dlngraph.dln.postprocess import example_loss, loss_of
 from dlngraph.dln.proposals import Shown
 from dlngraph.dln.run_format import Candidate, NodeUpdate
-from dlngraph.dln.scoring import Likelihood
+from dlngraph.dln.scoring import Likelihood, ScoringMethod, Target
 from dlngraph.dln.step.batch import ExampleIndex, SettledForward
 from dlngraph.dln.step.candidates import Candidates, Proposed
 from dlngraph.dln.step.needs import Needs
@@ -26,7 +26,7 @@ from dlngraph.dln.step.state import StepState
 from dlngraph.dln.step.waits import Quantity
 from dlngraph.dln.texts import reads
 from dlngraph.engine import gather
-from dlngraph.spec.nodes import LMNode
+from dlngraph.spec.nodes import Demonstration, LMNode
 
 T = TypeVar("T")
 
@@ -81,12 +81,7 @@ class Ranking:
         ranked = (await state.forward_done()).ranked
         if not parents:
             table = await gather(
-                gather(
-                    state.terms.likelihood(
-                        node_id, state.views.render(node_id, c.prompt, example), state.batch[example], Phase.SCORE, method
-                    )
-                    for c in candidates
-                )
+                gather(self._likelihood(node_id, c, example, state.batch[example], method) for c in candidates)
                 for example in ranked
             )
             return elbo.mean_over_examples([[cell.value for cell in per_example] for per_example in table]), table
@@ -109,8 +104,7 @@ class Ranking:
         samples, weights = await self._ranking_samples(parent)
 
         async def cell(example: ExampleIndex, j: int, candidate: Candidate) -> Likelihood:
-            rendered = state.views.render(node_id, candidate.prompt, example, {parent: samples[example][j]})
-            return await state.terms.likelihood(node_id, rendered, state.batch[example], Phase.SCORE, method)
+            return await self._likelihood(node_id, candidate, example, state.batch[example], method, {parent: samples[example][j]})
 
         scores = await _grid(cell, settled.ranked, samples, candidates)
         weights = weights or await self._weights_by_example(parent)
@@ -129,24 +123,28 @@ class Ranking:
     # ------------------------------------------------------------------ hidden nodes
     async def _update_hidden(self, node_id: str) -> NodeUpdate:
         """`num_p1_steps` rounds of proposals and ranking, each from the last round's best
-        prompt (the paper's loop over `num_p1_steps`); the last round is the update."""
-        base = self.state.prompts[node_id]
+        prompt and demonstrations (the paper's loop over `num_p1_steps`); the last round is the
+        update."""
+        base, showing = self.state.prompts[node_id], list(self.state.demonstrations.get(node_id, []))
         for round_ in range(self.state.training.num_p1_steps):
-            update = await self._hidden_round(node_id, base, round_)
-            base = update.prompt
+            update = await self._hidden_round(node_id, base, showing, round_)
+            base, showing = update.prompt, update.demonstrations
         return update
 
-    async def _hidden_round(self, node_id: str, base: str, round_: int) -> NodeUpdate:
+    async def _hidden_round(self, node_id: str, base: str, showing: list[Demonstration], round_: int) -> NodeUpdate:
         candidates, (scores, elbos) = await self.candidates.propose_and_rank(
             node_id,
-            lambda written: self._hidden_candidates(node_id, base, round_, written),
+            lambda written: self._hidden_candidates(node_id, base, showing, round_, written),
             lambda candidates: self._hidden_terms(node_id, candidates),
             base,
+            showing,
         )
         penalties = self._logp_penalties(scores, await self.state.forward_done(), len(candidates))
         return self._choose(node_id, "hidden", "logprobs", candidates, elbos, penalties)
 
-    async def _hidden_candidates(self, node_id: str, base: str, round_: int, written: Proposed) -> list[Candidate]:
+    async def _hidden_candidates(
+        self, node_id: str, base: str, showing: list[Demonstration], round_: int, written: Proposed
+    ) -> list[Candidate]:
         """Proposals shown the best hidden states h* as the targets to aim for."""
         state = self.state
         await self.needs.wait_for(state.waits.of(Quantity.PROPOSALS, node_id).needs)
@@ -162,7 +160,7 @@ class Ranking:
             )
             for example in settled.shown
         ]
-        return await self.candidates.proposed(node_id, shown, base, round_, written)
+        return await self.candidates.proposed(node_id, shown, base, round_, written, showing)
 
     async def _hidden_terms(
         self, node_id: str, candidates: list[Candidate]
@@ -173,10 +171,13 @@ class Ranking:
         state = self.state
         ranked = (await state.forward_done()).ranked
         samples, weights = await self._ranking_samples(node_id)
-        rendered = {(example, c.prompt): state.views.render(node_id, c.prompt, example) for example in ranked for c in candidates}
+        rendered = {(example, id(c)): state.views.render(node_id, c.prompt, example, None, c.demonstrations)
+                    for example in ranked for c in candidates if not c.demonstrations}
 
         async def cell(example: ExampleIndex, j: int, candidate: Candidate) -> float:
-            return (await state.terms.likelihood(node_id, rendered[example, candidate.prompt], samples[example][j], Phase.SCORE)).value
+            if candidate.demonstrations:  # rendered again with fewer if they do not fit the context window
+                return (await self._likelihood(node_id, candidate, example, samples[example][j])).value
+            return (await state.terms.likelihood(node_id, rendered[example, id(candidate)], samples[example][j], Phase.SCORE)).value
 
         scores = await _grid(cell, ranked, samples, candidates)
         weights = weights or await self._weights_by_example(node_id)
@@ -195,6 +196,18 @@ class Ranking:
         return [strength * sum(scores[position][0][k] for position in errors) / len(errors) for k in range(count)]
 
     # ------------------------------------------------------------------ both
+    async def _likelihood(
+        self, node_id: str, candidate: Candidate, example: ExampleIndex, target: Target,
+        method: ScoringMethod = "logprobs", overrides: Mapping[str, str] | None = None,
+    ) -> Likelihood:
+        """The candidate's likelihood of `target` on the example (some outputs replaced by
+        `overrides`), showing as many of its demonstrations as fit the context window."""
+        views = self.state.views
+        return await self.state.terms.shown(
+            node_id, lambda shown: views.render(node_id, candidate.prompt, example, overrides, shown),
+            candidate.demonstrations, target, Phase.SCORE, method,
+        )
+
     async def _ranking_samples(
         self, node_id: str
     ) -> tuple[dict[ExampleIndex, list[str]], dict[ExampleIndex, list[float]] | None]:

@@ -19,7 +19,7 @@ from dlngraph.dln import elbo
 from dlngraph.dln.phases import Phase
 from dlngraph.dln.posterior import posterior_logprob, render_posterior
 from dlngraph.dln.run_format import HiddenInference
-from dlngraph.dln.scoring import ScoringMethod, Target
+from dlngraph.dln.scoring import Likelihood, ScoringMethod, Target
 from dlngraph.dln.step.batch import ExampleIndex
 from dlngraph.dln.step.needs import Needs
 from dlngraph.dln.step.samples import Samples, kept_value
@@ -108,12 +108,15 @@ class Sharpening:
             methods = {consumer: state.terms.method(consumer) for consumer in consumers}
 
             async def consumer_likelihood(consumer: str, target: Target, j: int) -> float:
-                rendered = state.views.render(consumer, state.prompts[consumer], example, {node_id: samples[j]})
-                return (await state.terms.likelihood(consumer, rendered, target, Phase.SHARPENING, methods[consumer])).value
+                return (await self.consumer_term(node_id, consumer, example, samples[j], target, methods[consumer])).value
 
             own_prompt = state.views.render(node_id, state.prompts[node_id], example)
 
             async def prior(j: int) -> float:
+                if state.demonstrations.get(node_id):  # rendered again with fewer if they do not fit
+                    return (await state.terms.shown(
+                        node_id, lambda shown: state.views.render(node_id, state.prompts[node_id], example, None, shown),
+                        state.demonstrations[node_id], samples[j], Phase.SHARPENING)).value
                 return (await state.terms.likelihood(node_id, own_prompt, samples[j], Phase.SHARPENING)).value
 
             # Every term in one gather, so that `sent` means all of them (several consumers too).
@@ -130,6 +133,17 @@ class Sharpening:
             return likelihoods, values[len(samples) * width:len(calls)]
         finally:
             sent.set()  # also when nothing was asked: no one waits in vain
+
+    async def consumer_term(
+        self, node_id: str, consumer: str, example: ExampleIndex, hidden: str, target: Target, method: ScoringMethod,
+    ) -> Likelihood:
+        """log p(target | consumer's prompt with `hidden` as the node's output), the consumer
+        showing its demonstrations that fit the context window."""
+        state = self.state
+        return await state.terms.shown(
+            consumer, lambda shown: state.views.render(consumer, state.prompts[consumer], example, {node_id: hidden}, shown),
+            state.demonstrations.get(consumer, []), target, Phase.SHARPENING, method,
+        )
 
     def _corrections(
         self, node_id: str, example: ExampleIndex, samples: list[str], pairs: list[tuple[str, Target]],

@@ -15,6 +15,7 @@ from dlngraph.dln.memo import Once
 from dlngraph.dln.phases import Phase
 from dlngraph.dln.priorities import priority_of
 from dlngraph.dln.roles import Roles
+from dlngraph.dln.run_format import Demonstrations
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.step.batch import BatchViews, SettledForward
 from dlngraph.dln.step.terms import Terms
@@ -31,6 +32,9 @@ class StepSettings(msgspec.Struct, kw_only=True):
     iteration: int
     memory: dict[str, list[str]] = msgspec.field(default_factory=dict)
     """Remembered good prompts per node (`use_memory`), offered again as candidates."""
+    demonstration_pool: Demonstrations = msgspec.field(default_factory=dict)
+    """Per node, the demonstrations earlier steps harvested (`TrainState.demonstration_pool`),
+    from which this step draws candidate sets."""
 
 
 class StepState:
@@ -54,6 +58,7 @@ class StepState:
         self.roles = Roles(network)
         self.waits = StepWaits(self.roles, self.training)
         self.prompts = network.prompts()
+        self.demonstrations = network.demonstrations()
         self.seed = derive_seed(self.training.seed, "step", settings.iteration)
         self.rng = random.Random(self.seed)
         self.once = Once()

@@ -9,6 +9,8 @@ again. The fast path (a term already known) returns without yielding to the even
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from dlngraph.dln.memo import Once
 from dlngraph.dln.phases import Phase
 from dlngraph.dln.postprocess import loss_of
@@ -23,8 +25,9 @@ from dlngraph.dln.scoring import (
     target_text,
 )
 from dlngraph.dln.step.batch import BatchViews
-from dlngraph.engine.node_ops import Models
+from dlngraph.engine.node_ops import Models, fitting_demonstrations
 from dlngraph.spec.metrics import is_builtin
+from dlngraph.spec.nodes import Demonstration
 from dlngraph.spec.training import TrainingSpec
 
 
@@ -49,6 +52,18 @@ class Terms:
             self.views.network, self.models, node, rendered, target,
             method=method, phase=phase, loss=loss_of(self.training),
             burn_in_ratio=self.training.burn_in_ratio))
+
+    async def shown(
+        self, node_id: str, render: Callable[[Sequence[Demonstration]], str], demonstrations: Sequence[Demonstration],
+        target: Target, phase: Phase, method: ScoringMethod = "logprobs",
+    ) -> Likelihood:
+        """`likelihood` of the prompt `render(shown)` that shows as many of `demonstrations` as
+        fit the model's context window, the last left out first (as the forward pass does)."""
+        if not demonstrations:
+            return await self.likelihood(node_id, render(()), target, phase, method)
+        likelihood, _ = await fitting_demonstrations(
+            demonstrations, lambda shown: self.likelihood(node_id, render(shown), target, phase, method))
+        return likelihood
 
     async def value(self, node_id: str, rendered: str, target: Target, phase: Phase, method: ScoringMethod = "logprobs") -> float:
         """The term's value (a coroutine more: not for the grids, which make thousands of calls)."""

@@ -39,7 +39,8 @@ class Quantity(enum.StrEnum):
     """A hidden node's hidden states as candidates are ranked on: every sample once the
     sharpening has been sent (so the scores queue behind it), h* alone with `use_h_argmax`."""
     KNOWN_SCORES = "known scores"
-    """The scores of the candidates known before any proposal (current, remembered)."""
+    """The scores of the candidates known before any proposal (current, remembered, the
+    current prompt with each set of demonstrations)."""
     SCORES = "scores"
     """The scores of every candidate: a proposed one's start as soon as its own proposal is
     written (`Candidates.propose_and_rank`), in the round after the proposals either way."""

@@ -46,7 +46,7 @@ NON_NEGATIVE = Range(0)
 POSITIVE = Range(0, low_open=True)
 
 RULES: dict[type[msgspec.Struct], dict[str, Range]] = {
-    LMNode: {"max_tokens": AT_LEAST_ONE, "temperature": NON_NEGATIVE},
+    LMNode: {"max_tokens": AT_LEAST_ONE, "temperature": NON_NEGATIVE, "num_demos": NON_NEGATIVE},
     Sampling: {"max_tokens": AT_LEAST_ONE, "temperature": NON_NEGATIVE, "top_p": Range(0, 1, low_open=True)},
     Limits: {
         "max_concurrency": AT_LEAST_ONE,
@@ -64,6 +64,8 @@ RULES: dict[type[msgspec.Struct], dict[str, Range]] = {
         "batch_size": AT_LEAST_ONE,
         "num_p_samples": AT_LEAST_ONE,
         "num_h_samples": AT_LEAST_ONE,
+        "num_demos": NON_NEGATIVE,
+        "num_demo_sets": NON_NEGATIVE,
         "posterior_temp": POSITIVE,
         "trust_factor": NON_NEGATIVE,
         "use_memory": NON_NEGATIVE,

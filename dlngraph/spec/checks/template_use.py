@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dlngraph.spec.errors import Finding
-from dlngraph.spec.network import NetworkSpec
+from dlngraph.spec.network import NetworkSpec, num_demos, shows_demonstrations
 from dlngraph.spec.nodes import ConcatNode, LMNode
 from dlngraph.spec.paths import DocPath
 from dlngraph.spec.templates import (
@@ -13,9 +13,12 @@ from dlngraph.spec.templates import (
     PROPOSAL_VARIABLES,
     Template,
     TemplateError,
+    available_templates,
     forward_template,
     get_template,
 )
+from dlngraph.spec.training import TrainingSpec
+from dlngraph.words import plural
 
 
 def check_template_use(spec: NetworkSpec) -> list[Finding]:
@@ -23,7 +26,7 @@ def check_template_use(spec: NetworkSpec) -> list[Finding]:
     read = _read_by_others(spec)
     for index, node in enumerate(spec.nodes):
         if isinstance(node, LMNode):
-            findings += _check_lm_node(node, ("nodes", index), hidden=node.id in read)
+            findings += _check_lm_node(node, ("nodes", index), spec.training, hidden=node.id in read)
         elif isinstance(node, ConcatNode):
             template = _resolve_forward(node, ("nodes", index), findings)
             if template is not None:
@@ -42,13 +45,15 @@ def _read_by_others(spec: NetworkSpec) -> set[str]:
     }
 
 
-def _check_lm_node(node: LMNode, path: DocPath, *, hidden: bool = False) -> list[Finding]:
+def _check_lm_node(node: LMNode, path: DocPath, training: TrainingSpec, *, hidden: bool = False) -> list[Finding]:
     findings: list[Finding] = []
     template = _resolve_forward(node, path, findings)
     if template is not None:
         findings += _unsupported(template, FORWARD_VARIABLES, "lm nodes", _template_path(node, path))
         findings += _check_sources_match(node, template, path)
         findings += _check_prompt_use(node, template, path, hidden=hidden)
+        findings += _check_demonstrations_shown(node, template, path, training)
+    findings += _check_demonstration_count(node, path, training)
     if node.trainable:
         findings += _check_backward(
             node.proposal_template, PROPOSAL_VARIABLES, "proposal", (*path, "proposal_template")
@@ -136,6 +141,45 @@ def _check_prompt_use(node: LMNode, template: Template, path: DocPath, *, hidden
                 (*path, "prompt"),
                 f"trainable node '{node.id}' needs an initial prompt: "
                 f"its template '{template.ref}' shows 'prompt', which is empty",
+            )
+        ]
+    return []
+
+
+def _check_demonstrations_shown(node: LMNode, template: Template, path: DocPath, training: TrainingSpec) -> list[Finding]:
+    """A node that learns demonstrations, or is given some, needs a template that shows them."""
+    if not shows_demonstrations(node, training) or "demonstrations" in template.variables:
+        return []
+    k = num_demos(node, training)
+    why = f"num_demos is {k}" if k > 0 else f"it is given {plural(len(node.demonstrations), 'demonstration')}"
+    return [
+        Finding(
+            _template_path(node, path),
+            f"node '{node.id}' shows demonstrations ({why}), but its template '{template.ref}' never uses "
+            f"'demonstrations'; expected a template that shows them: {_showing_templates(template)}",
+        )
+    ]
+
+
+def _showing_templates(template: Template) -> str:
+    """The built-in templates that show demonstrations, the same name's first."""
+    showing = [ref for ref in available_templates() if "demonstrations" in get_template(ref).variables]
+    same = [ref for ref in showing if ref.partition("@")[0] == template.name]
+    if same:
+        return f"'{same[-1]}' (the latest '{template.name}'), or a template_source that loops over 'demonstrations'"
+    return ", ".join(f"'{ref}'" for ref in showing) + ", or a template_source that loops over 'demonstrations'"
+
+
+def _check_demonstration_count(node: LMNode, path: DocPath, training: TrainingSpec) -> list[Finding]:
+    """Training keeps at most k demonstrations; more given than that is a contradiction (k = 0
+    learns none, so any given are shown as they are)."""
+    k = num_demos(node, training)
+    if 0 < k < len(node.demonstrations):
+        return [
+            Finding(
+                (*path, "demonstrations"),
+                f"node '{node.id}' is given {plural(len(node.demonstrations), 'demonstration')}, more than its "
+                f"num_demos ({k}); expected at most {k}",
             )
         ]
     return []

@@ -53,8 +53,9 @@ NOTES = {"notes A": -2.0, "notes B": -1.0, "notes C": -3.0, "notes F": -4.0}
 """log p(h | x, current prompt) per token of each hidden text."""
 
 
-def dln2_script() -> Script:
-    script = Script()
+def dln2_script(script: Script | None = None) -> Script:
+    """The DLN-2 step's answers, added to `script` (whose own rules come first)."""
+    script = script or Script()
     # forward: the hidden layer writes "notes F"; posterior samples are A, B and C.
     script.answer(r"step at a time", "notes F")
     script.answer(r"New notes:", "notes A", "notes B", "notes C")
