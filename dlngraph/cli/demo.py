@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a smoke test of the whole pipeline: one seed, one iteration, a dozen examples per split")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a training field of both networks (repeatable)")
-    add_baseline_arguments(parser)
+    add_baseline_arguments(parser, shots=None, default_says="the specs' num_demos, else 5")
     add_server_arguments(parser)
     add_progress_argument(parser)
 

@@ -33,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
-def add_baseline_arguments(parser: argparse.ArgumentParser, shots: int = 5) -> None:
+def add_baseline_arguments(parser: argparse.ArgumentParser, shots: int | None = 5, default_says: str = "5") -> None:
     """`--shots K` and `--kshot-draws N`: the k-shot baseline (`eval --baselines`, `demo`)."""
-    parser.add_argument("--shots", type=int, default=shots, help=f"examples in the k-shot baseline (default {shots})")
+    parser.add_argument("--shots", type=int, default=shots, help=f"examples in the k-shot baseline (default {default_says})")
     parser.add_argument("--kshot-draws", type=at_least_one, default=KSHOT_DRAWS, metavar="N",
                         help=f"random draws of k training examples the k-shot baseline averages over (default {KSHOT_DRAWS})")
 

@@ -47,8 +47,9 @@ class DemoOptions(msgspec.Struct, kw_only=True):
     base_url: str | None = None
     api_key_env: str | None = None
     quick: bool = False
-    shots: int = 5
-    """Training examples in the k-shot baseline's prompt (0: no k-shot row)."""
+    shots: int | None = None
+    """Training examples in the k-shot baseline's prompt (0: no k-shot row); None: the first
+    spec's `training.num_demos`, the k its trained systems learn (5 when it learns none)."""
     kshot_draws: int = KSHOT_DRAWS
 
 
@@ -110,8 +111,9 @@ async def run_demo(options: DemoOptions, watch: Watch) -> DemoResult:
     options.runs_root.mkdir(parents=True, exist_ok=True)
     base_dir = options.specs[0].parent
     systems = [await _zero_shot(specs[0], options, cache_path, base_dir)]
-    if options.shots > 0:
-        systems.append(await _k_shot(specs[0], options, cache_path, base_dir))
+    shots = kshot_size(options, specs[0])
+    if shots > 0:
+        systems.append(await _k_shot(specs[0], shots, options, cache_path, base_dir))
     for spec, path in zip(specs, options.specs, strict=True):
         summaries = []
         for seed in seeds:
@@ -141,12 +143,20 @@ async def _zero_shot(spec: NetworkSpec, options: DemoOptions, cache_path: Path, 
     )
 
 
-async def _k_shot(spec: NetworkSpec, options: DemoOptions, cache_path: Path, base_dir: Path) -> SystemResult:
+def kshot_size(options: DemoOptions, spec: NetworkSpec) -> int:
+    """The k of the k-shot row: the one asked for, else the k the trained systems learn, so the
+    row is their fair rival."""
+    if options.shots is not None:
+        return options.shots
+    return spec.training.num_demos or 5
+
+
+async def _k_shot(spec: NetworkSpec, shots: int, options: DemoOptions, cache_path: Path, base_dir: Path) -> SystemResult:
     """The first spec's initial instruction with k random training examples, on test: the mean
     over the draws (the 0-shot row it also scores is replayed from the cache)."""
     started = time.perf_counter()
     (test,) = await evaluate_splits(
-        spec, splits=("test",), baselines="only", shots=options.shots, draws=options.kshot_draws,
+        spec, splits=("test",), baselines="only", shots=shots, draws=options.kshot_draws,
         base_url=options.base_url, api_key_env=options.api_key_env, cache_path=cache_path, base_dir=base_dir,
     )
     kshot = test.rows[-1]

@@ -31,7 +31,7 @@ from dlngraph.graph import CompiledNetwork, compile_network
 from dlngraph.llm.cache import Cache
 from dlngraph.runs.session import SpecSource, dataset_of, open_models, read_spec
 from dlngraph.spec.network import NetworkSpec
-from dlngraph.spec.nodes import LMNode
+from dlngraph.spec.nodes import Demonstration, LMNode
 
 Split = Literal["train", "dev", "test"]
 
@@ -168,24 +168,17 @@ def kshot_draws(train: Sequence[Example], shots: int, draws: int) -> list[list[E
     return [few_shot(train, shots, rng=rng) for _ in range(draws)]
 
 
-def baseline_network(spec: NetworkSpec, dataset: Dataset, demonstrations: Sequence[Example]) -> CompiledNetwork:
-    """One classification node: the initial instruction, then the `demonstrations`."""
+def baseline_network(spec: NetworkSpec, dataset: Dataset, examples: Sequence[Example]) -> CompiledNetwork:
+    """One classification node: the initial instruction, with `examples` as its demonstrations,
+    shown by the same template (`classify`) as the demonstrations a trained node learns, so
+    the k-shot row is the fair rival of a trained prompt with the same k."""
     answer = _answering_node(compile_network(spec))
     instruction = dataset.instruction if dataset.instruction is not None else answer.prompt
-    node = LMNode(id="answer", model=answer.model, template="classify",
-                  prompt=prompt_with_demonstrations(instruction, demonstrations), classes=answer.classes,
-                  max_tokens=answer.max_tokens)
-    baseline = msgspec.structs.replace(spec, name=f"{spec.name}-{len(demonstrations)}-shot", nodes=[node], output="answer")
+    node = LMNode(id="answer", model=answer.model, template="classify", prompt=instruction, classes=answer.classes,
+                  max_tokens=answer.max_tokens, num_demos=len(examples),
+                  demonstrations=[Demonstration(input=e.input, output=e.target, source=e.id) for e in examples])
+    baseline = msgspec.structs.replace(spec, name=f"{spec.name}-{len(examples)}-shot", nodes=[node], output="answer")
     return compile_network(baseline)
-
-
-def prompt_with_demonstrations(instruction: str, demonstrations: Sequence[Example]) -> str:
-    """The in-context baseline's prompt: the instruction, then each demonstration solved. The
-    one place its examples reach a prompt."""
-    if not demonstrations:
-        return instruction
-    solved = "\n\n".join(f"{example.input}\nAnswer: {example.target}" for example in demonstrations)
-    return f"{instruction}\n\n{solved}"
 
 
 async def _score(system: System, pool, examples: Sequence[Example], split: str, spec: NetworkSpec) -> EvalRow:

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from dlngraph.data import Example
+from dlngraph.data import Dataset, Example
+from dlngraph.engine.node_ops import render_lm
 from dlngraph.runs import evaluate_splits
-from dlngraph.runs.evaluate import KSHOT_DRAWS, Spread, kshot_draws, prompt_with_demonstrations
+from dlngraph.runs.evaluate import KSHOT_DRAWS, Spread, baseline_network, kshot_draws
+from dlngraph.spec import load_spec_text
+from dlngraph.spec.nodes import INPUT
 from dlngraph.testing.process import ServerProcess
 from dlngraph.testing.server import ScriptedServer
 from tests.runs.test_cli_train import dlngraph
@@ -81,10 +84,26 @@ def test_kshot_draws_are_seeded_distinct_and_keep_their_first_draws() -> None:
         kshot_draws(train, 4, 0)
 
 
-def test_demonstrations_follow_the_instruction_solved() -> None:
+def test_the_kshot_prompt_shows_the_instruction_then_each_example_solved() -> None:
+    spec = dlngraph_spec()
+    dataset = Dataset(name="sums", train=[], dev=[], test=[], instruction="Add.")
     shown = [Example(input="2+2?", target="4", id="train:1"), Example(input="3+3?", target="6", id="train:2")]
-    assert prompt_with_demonstrations("Add.", shown) == "Add.\n\n2+2?\nAnswer: 4\n\n3+3?\nAnswer: 6"
-    assert prompt_with_demonstrations("Add.", []) == "Add."
+    for examples, expected in [
+        (shown, "Add.\n\n2+2?\nAnswer: 4\n\n3+3?\nAnswer: 6\n\n5+5?\nAnswer:"),
+        ([], "Add.\n\n5+5?\nAnswer:"),
+    ]:
+        network = baseline_network(spec, dataset, examples)
+        node = network.node("answer")
+        assert render_lm(network, node, node.prompt, {INPUT: "5+5?"}) == expected
+
+
+def dlngraph_spec():
+    return load_spec_text(
+        "name: sums\n"
+        "models: {m: {backend: openai, model: x, base_url: 'http://127.0.0.1:1/v1'}}\n"
+        "nodes: [{kind: lm, id: a, model: m, template: classify, prompt: Sum., classes: ['4', '6', '10']}]\n"
+        "output: a\n"
+    ).spec
 
 
 def test_spread_is_the_range_and_standard_deviation() -> None:

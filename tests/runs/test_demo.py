@@ -42,10 +42,10 @@ def test_the_demo_trains_every_seed_and_ends_with_its_summary_line(server_url: s
         summary = json.loads((run / "summary.json").read_text())
         assert summary["initial_dev_accuracy"] is not None  # every run validates its start
     assert (tmp_path / "demo-cache.sqlite").exists()  # shared by the runs: their common calls are made once
-    table = {line.split()[0]: line.split() for line in lines if line.startswith(("0-shot", "5-shot", "DLN-1", "DLN-2"))}
-    assert set(table) == {"0-shot", "5-shot", "DLN-1", "DLN-2"}
+    table = {line.split()[0]: line.split() for line in lines if line.startswith(("0-shot", "3-shot", "DLN-1", "DLN-2"))}
+    assert set(table) == {"0-shot", "3-shot", "DLN-1", "DLN-2"}
     assert table["0-shot"][3] == match.group(1) and table["DLN-1"][3] == match.group(3)
-    assert table["5-shot"][3] == match.group(2) and table["5-shot"][4:6] == ["5", "draws"]  # the mean, then its spread
+    assert table["3-shot"][3] == match.group(2) and table["3-shot"][4:6] == ["5", "draws"]  # the mean, then its spread
 
 
 def test_quick_is_one_seed_one_iteration_on_a_dozen_examples(server_url: str, tmp_path: Path) -> None:
