@@ -23,6 +23,7 @@ from dlngraph.dln.input_views import InputViews
 from dlngraph.dln.roles import Roles
 from dlngraph.dln.run_format import Demonstrations
 from dlngraph.engine.answer_labels import label_of
+from dlngraph.engine.node_ops import join_texts
 from dlngraph.graph import CompiledNetwork
 from dlngraph.spec.classes import parse_classes
 from dlngraph.spec.nodes import INPUT, Demonstration, LMNode
@@ -76,8 +77,8 @@ def seeded_pool(
         picked = rng.sample(list(train), min(len(train), pool_size(network.num_demos(node_id))))
         pool[node_id] = [
             Demonstration(
-                input="\n\n".join(view(example.input) for _ in node.inputs),
-                residual="\n\n".join(view(example.input) for _ in node.residual),
+                input=join_texts([view(example.input) for _ in node.inputs]),
+                residual=join_texts([view(example.input) for _ in node.residual]),
                 output=answer_of(node, example.target),
                 source=source_of(example),
             )
