@@ -17,9 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import msgspec
+
 from dlngraph.cli import CommandError, add_server_arguments, at_least_one, check_server_arguments
 from dlngraph.cli.evaluate import add_baseline_arguments
 from dlngraph.cli.progress import Progress, add_progress_argument, three_decimals
+from dlngraph.dln.rundir import atomic_write
 from dlngraph.engine import EventBus
 from dlngraph.runs.demo import DemoOptions, DemoResult, SystemResult, run_demo
 from dlngraph.runs.train import UsageWatcher
@@ -44,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a smoke test of the whole pipeline: one seed, one iteration, a dozen examples per split")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a training field of both networks (repeatable)")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="also write every system's figures, per seed and per k-shot draw, to PATH as JSON")
     add_baseline_arguments(parser, shots=None, default_says="the specs' num_demos, else 5")
     add_server_arguments(parser)
     add_progress_argument(parser)
@@ -68,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     print()
     print_table(result)
     print(summary_line(result))
+    if args.json is not None:
+        atomic_write(args.json, msgspec.json.format(msgspec.json.encode(result)) + b"\n")
     return 0
 
 

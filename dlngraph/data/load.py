@@ -13,6 +13,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import msgspec
+
 from dlngraph.data.errors import DataError, DataIssue
 from dlngraph.data.fetch import missing_files
 from dlngraph.data.formats import (
@@ -46,7 +48,7 @@ def load_dataset(data: DataSpec, *, base_dir: Path) -> Dataset:
         case GeneratedData():
             return _generated(data)
         case PresetData():
-            return load_preset(data.name, preset_folder(data, base_dir), seed=data.seed, instruction=data.instruction)
+            return _preset(data, base_dir)
         case FileData():
             return _files(data, base_dir)
     raise TypeError(f"unknown data source: {type(data).__name__}")
@@ -70,6 +72,24 @@ def preset_folder(data: PresetData, base_dir: Path) -> Path:
 def resolve_data_path(path: str, base_dir: Path) -> Path:
     """`path` as written in the spec, read relative to the spec's folder unless absolute."""
     return base_dir / Path(path).expanduser()
+
+
+def _preset(data: PresetData, base_dir: Path) -> Dataset:
+    """The paper's splits of a preset, each cut to its `max_*` cap."""
+    _check_options(data)
+    dataset = load_preset(data.name, preset_folder(data, base_dir), seed=data.seed, instruction=data.instruction)
+    return _capped(dataset, data)
+
+
+def _capped(dataset: Dataset, data: PresetData | FileData) -> Dataset:
+    """The dataset with each split cut to the data's `max_*` cap, each subset drawn with the
+    data's seed by a generator of its own."""
+    return msgspec.structs.replace(
+        dataset,
+        train=_cap(dataset.train, data.max_train, _rng(data.seed, "train")),
+        dev=_cap(dataset.dev, data.max_dev, _rng(data.seed, "dev")),
+        test=_cap(dataset.test, data.max_test, _rng(data.seed, "test")),
+    )
 
 
 def _generated(data: GeneratedData) -> Dataset:
@@ -96,14 +116,12 @@ def _files(data: FileData, base_dir: Path) -> Dataset:
     if dev is None:
         train, dev = _carve_dev(train, data.dev_fraction, _rng(data.seed, "carve"), paths["train"])
     test = read["test"][0] if "test" in read else []
-    return Dataset(
-        name=paths["train"].stem,
-        train=_cap(train, data.max_train, _rng(data.seed, "train")),
-        dev=_cap(dev, data.max_dev, _rng(data.seed, "dev")),
-        test=_cap(test, data.max_test, _rng(data.seed, "test")),
+    dataset = Dataset(
+        name=paths["train"].stem, train=train, dev=dev, test=test,
         instruction=data.instruction or read["train"][1],
         labels=list(dict.fromkeys(data.label_map.values())) if data.label_map else None,
     )
+    return _capped(dataset, data)
 
 
 def _rng(seed: int, purpose: str) -> random.Random:
@@ -112,13 +130,13 @@ def _rng(seed: int, purpose: str) -> random.Random:
     return random.Random(f"{seed}:{purpose}")
 
 
-def _check_options(data: FileData) -> None:
+def _check_options(data: PresetData | FileData) -> None:
     """Options the spec's types allow but that cannot work, named by their place in the spec."""
     issues = [
         _spec_issue(format_path(finding.path), finding.message)
         for finding in check_struct_ranges(data, ("data",))
     ]
-    if data.label_map is not None and not data.label_map:
+    if isinstance(data, FileData) and data.label_map is not None and not data.label_map:
         issues.append(_spec_issue("data.label_map", "the label map is empty; leave it out to keep targets as they are"))
     if issues:
         raise DataError(issues)

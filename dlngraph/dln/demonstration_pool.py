@@ -106,10 +106,15 @@ def drawable(entries: Iterable[Demonstration], batch: Sequence[LabeledExample]) 
 
 
 def draw_sets(
-    entries: Sequence[Demonstration], k: int, count: int, current: Sequence[Demonstration], rng: random.Random
+    entries: Sequence[Demonstration], k: int, count: int, current: Sequence[Demonstration], rng: random.Random,
+    *, balanced: bool = False,
 ) -> list[list[Demonstration]]:
     """Up to `count` distinct sets of min(k, len(entries)) entries each, in a random order,
-    none equal to `current` (it is a candidate already)."""
+    none equal to `current` (it is a candidate already). `balanced` (a node with classes) draws
+    each set across the outputs in turn, so no class is shown more than once more than another
+    while the pool allows: small models copy the majority label of their demonstrations (Zhao
+    et al., "Calibrate Before Use", 2021), so an all-one-class set can win on a small batch
+    that happens to lean that way and then lose on dev."""
     size = min(k, len(entries))
     if size == 0:
         return []
@@ -117,7 +122,24 @@ def draw_sets(
     for _ in range(4 * count):  # a few tries more: a small pool repeats itself
         if len(sets) == count:
             break
-        drawn = rng.sample(list(entries), size)
+        drawn = _balanced_sample(entries, size, rng) if balanced else rng.sample(list(entries), size)
         if drawn != list(current) and drawn not in sets:
             sets.append(drawn)
     return sets
+
+
+def _balanced_sample(entries: Sequence[Demonstration], size: int, rng: random.Random) -> list[Demonstration]:
+    """`size` entries taken one output at a time, the outputs in a random order, each output's
+    entries at random; the set then shuffled, so its order says nothing of its outputs."""
+    by_output: dict[str, list[Demonstration]] = {}
+    for entry in entries:
+        by_output.setdefault(entry.output, []).append(entry)
+    queues = [rng.sample(group, len(group)) for group in by_output.values()]
+    rng.shuffle(queues)
+    drawn: list[Demonstration] = []
+    while len(drawn) < size:
+        for queue in queues:
+            if queue and len(drawn) < size:
+                drawn.append(queue.pop())
+    rng.shuffle(drawn)
+    return drawn

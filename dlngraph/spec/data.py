@@ -40,8 +40,13 @@ class PresetData(msgspec.Struct, tag="preset", tag_field="source", forbid_unknow
     """A folder holding `bbh/`, `bb_minus_bbh/` and `nlu/`, resolved against the spec file's
     folder when relative; None reads the user's data folder, where `dlngraph data fetch` puts
     the files (`DLNGRAPH_DATA`, else the platform's cache folder)."""
+    max_train: int | None = None
+    max_dev: int | None = None
+    max_test: int | None = None
+    """At most this many of the split, a random subset drawn with `seed` (the paper's dev and
+    test sets hold 250-375 examples: a cap makes a small model's run affordable)."""
     seed: int = DATA_SEED
-    """Draws the splits; the default gives the paper's, item for item."""
+    """Draws the splits and the `max_*` subsets; the default gives the paper's, item for item."""
     instruction: str | None = None
 
 

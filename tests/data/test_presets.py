@@ -126,3 +126,17 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "bbh").mkdir()
     with pytest.raises(DataError, match=r"bb_minus_bbh/navigate\.json: file not found"):
         load_preset("navigate", tmp_path)
+
+
+def test_caps_draw_subsets_that_the_training_seed_never_moves(shared_data: Path) -> None:
+    """`max_dev`/`max_test` keep a random subset of the paper's split, drawn with the data's seed
+    (the spec's training seed is not even an input), and a bad cap is named by its field."""
+    full = load_dataset(PresetData(name="subj", data_dir=str(shared_data)), base_dir=REPO_ROOT)
+    capped = load_dataset(PresetData(name="subj", data_dir=str(shared_data), max_dev=100, max_test=100), base_dir=REPO_ROOT)
+    again = load_dataset(PresetData(name="subj", data_dir=str(shared_data), max_dev=100, max_test=100), base_dir=REPO_ROOT)
+    assert (len(capped.train), len(capped.dev), len(capped.test)) == (len(full.train), 100, 100)
+    assert {example.id for example in capped.test} <= {example.id for example in full.test}
+    assert [example.id for example in capped.test] == [example.id for example in again.test]
+    assert [example.id for example in capped.test] != [example.id for example in full.test[:100]]
+    with pytest.raises(DataError, match=r"data\.max_test"):
+        load_dataset(PresetData(name="subj", data_dir=str(shared_data), max_test=0), base_dir=REPO_ROOT)

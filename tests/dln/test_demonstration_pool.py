@@ -83,3 +83,18 @@ def test_sets_are_distinct_of_k_entries_and_never_the_current_set() -> None:
 def test_a_target_is_answered_as_the_class_label() -> None:
     node = network_from_text(DLN1).node("answer")
     assert answer_of(node, "yes") == "Yes" and answer_of(node, "maybe") == "maybe"
+
+
+def test_balanced_sets_show_each_class_in_turn_while_the_pool_allows() -> None:
+    """A pool of 6 "Yes" and 2 "No": balanced sets of 3 hold both classes (2 and 1); sets of 4
+    hold both of the "No" entries; unbalanced draws of the same pool often show "Yes" alone."""
+    entries = [demo(f"y{i}", "Yes") for i in range(6)] + [demo(f"n{i}", "No") for i in range(2)]
+    for seed in range(20):
+        for drawn in draw_sets(entries, 3, 4, [], random.Random(seed), balanced=True):
+            assert sorted(entry.output for entry in drawn) in (["No", "Yes", "Yes"], ["No", "No", "Yes"])
+        for drawn in draw_sets(entries, 4, 4, [], random.Random(seed), balanced=True):
+            assert sorted(entry.output for entry in drawn) == ["No", "No", "Yes", "Yes"]
+    unbalanced = [drawn for seed in range(20) for drawn in draw_sets(entries, 3, 4, [], random.Random(seed))]
+    assert any({entry.output for entry in drawn} == {"Yes"} for drawn in unbalanced)
+    one_class = [demo(str(i)) for i in range(3)]
+    assert len(draw_sets(one_class, 3, 1, [], random.Random(0), balanced=True)[0]) == 3  # one output: the pool as it is

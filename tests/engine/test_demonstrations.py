@@ -119,6 +119,23 @@ async def test_a_prompt_over_the_context_window_shows_fewer_demonstrations_the_l
     assert prompts_sent(server) == [result.output("answer", i).rendered for i in range(2)]  # nothing longer was sent
 
 
+async def test_a_server_that_refuses_a_long_prompt_gets_fewer_demonstrations_too() -> None:
+    """No window declared on our side: the server's 400 `context_length_exceeded` (as
+    llama_cpp.server words it) is the same error, so the call is sent again with fewer."""
+    long = [Demonstration(input=f"{i} + {i} " + "and more " * 40, output=str(2 * i)) for i in range(1, 4)]
+    network = network_from_text(ONE).with_demonstrations({"answer": long})
+    async with ScriptedServer(context_window=260) as server:
+        backend = OpenAIBackend(base_url=server.base_url, model=server.model)
+        models = {name: LanguageModel(name, backend, limits=Limits(max_attempts=2)) for name in network.spec.models}
+        try:
+            result = await run_forward(network, models, ["5 + 5"])
+        finally:
+            await close_models(models)
+    output = result.output("answer", 0)
+    assert output is not None and 0 < output.demonstrations_left_out < 3
+    assert long[0].input in output.rendered and long[2].input not in output.rendered
+
+
 async def test_a_prompt_over_the_window_without_any_demonstration_still_fails() -> None:
     network = network_from_text(ONE)
     async with ScriptedServer() as server:

@@ -50,7 +50,8 @@ class Demonstrations:
         state = self.state
         entries = drawable(state.settings.demonstration_pool.get(node_id, []), state.batch)
         rng = random.Random(derive_seed(state.seed, node_id, "demonstrations"))
-        return draw_sets(entries, state.network.num_demos(node_id), sets_per_step(state.training), self.current(node_id), rng)
+        return draw_sets(entries, state.network.num_demos(node_id), sets_per_step(state.training), self.current(node_id), rng,
+                         balanced=bool(state.lm(node_id).classes))
 
     async def harvest(self, node_id: str) -> list[Demonstration]:
         """This batch's demonstrations of the node, for the pool of later steps (see the

@@ -20,7 +20,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from dlngraph.llm.errors import PermanentError, TransientError
+from dlngraph.llm.errors import ContextWindowExceeded, PermanentError, TransientError
 from dlngraph.llm.retry import retryable_status
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -102,12 +102,34 @@ def http_error(
     headers: Mapping[str, str],
     raw: bytes,
     api_key: str | None,
-) -> TransientError | PermanentError:
+) -> TransientError | PermanentError | ContextWindowExceeded:
     message = truncate(redact(server_message(raw), api_key))
     problem = endpoint.describe(f"HTTP {status}: {message}")
     if retryable_status(status):
         return TransientError(problem, retry_after=parse_retry_after(headers), status=status)
+    if status == 400 and _over_the_context_window(raw, message):
+        # The same error a prompt gets when the client sees it cannot fit: the engine then shows
+        # fewer demonstrations (engine/node_ops.py) instead of failing the call.
+        return ContextWindowExceeded(problem, prompt_tokens=0, context_window=0)
     return PermanentError(problem, status=status, detail=message)
+
+
+CONTEXT_WINDOW_MESSAGES = ("maximum context length", "context window", "context size", "context length")
+"""What servers say when a prompt is over the model's window: OpenAI and vLLM ("This model's
+maximum context length is 2048 tokens"), llama.cpp's server ("the request exceeds the available
+context size"), llama-cpp-python's ("exceed context window of 2048")."""
+
+
+def _over_the_context_window(raw: bytes, message: str) -> bool:
+    """Whether a 400 says the prompt is too long: OpenAI's error code or type, else the message."""
+    try:
+        error = _decode(raw).get("error")
+    except (msgspec.DecodeError, AttributeError):
+        error = None
+    if isinstance(error, dict) and {error.get("code"), error.get("type")} & {"context_length_exceeded", "exceed_context_size_error"}:
+        return True
+    lowered = message.lower()
+    return any(phrase in lowered for phrase in CONTEXT_WINDOW_MESSAGES)
 
 
 def server_message(raw: bytes) -> str:

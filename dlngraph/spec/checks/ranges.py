@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from dlngraph.spec.data import FileData, SplitSizes
+from dlngraph.spec.data import FileData, PresetData, SplitSizes
 from dlngraph.spec.errors import Finding
 from dlngraph.spec.models import Limits, ModelSpec, Sampling, WeightedEndpoint
 from dlngraph.spec.network import NetworkSpec
@@ -44,6 +44,7 @@ class Range:
 AT_LEAST_ONE = Range(1)
 NON_NEGATIVE = Range(0)
 POSITIVE = Range(0, low_open=True)
+_CAPS = {"max_train": AT_LEAST_ONE, "max_dev": AT_LEAST_ONE, "max_test": AT_LEAST_ONE}
 
 RULES: dict[type[msgspec.Struct], dict[str, Range]] = {
     LMNode: {"max_tokens": AT_LEAST_ONE, "temperature": NON_NEGATIVE, "num_demos": NON_NEGATIVE},
@@ -81,10 +82,9 @@ RULES: dict[type[msgspec.Struct], dict[str, Range]] = {
     SplitSizes: {"train": NON_NEGATIVE, "dev": NON_NEGATIVE, "test": NON_NEGATIVE},
     FileData: {
         "dev_fraction": Range(0, 1, high_open=True),  # 1 would leave nothing to train on
-        "max_train": AT_LEAST_ONE,
-        "max_dev": AT_LEAST_ONE,
-        "max_test": AT_LEAST_ONE,
+        **_CAPS,
     },
+    PresetData: _CAPS,
 }
 
 
