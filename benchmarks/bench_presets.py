@@ -1,6 +1,6 @@
 """The demo's settings on tasks they were not written for: the DLN paper's four presets.
 
-    python benchmarks/bench_presets.py [--tasks navigate subj] [--seeds 3] [--model PATH]
+    python benchmarks/bench_presets.py [--tasks navigate subj] [--seeds 3] [--model PATH] [--quick]
 
 For each task, the shipped demo specs (specs/demo/dln1.yaml and dln2.yaml) are copied with only
 what names the task changed:
@@ -63,6 +63,8 @@ def run_task(task: str, args: argparse.Namespace) -> dict:
                "--seeds", str(args.seeds), "--progress", "lines", "--json", str(folder / "demo.json")]
     if args.model is not None:
         command += ["--model", str(args.model.resolve())]
+    if args.quick:
+        command += ["--quick"]
     with open(folder / "demo.log", "w") as log:
         print(f"[{task}] {' '.join(command)}", flush=True)
         done = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -97,8 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
                         help="the folder holding bbh/, bb_minus_bbh/ and nlu/ (default ../shared/data)")
     parser.add_argument("--cap", type=int, default=100, help="dev and test examples per task (default 100)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test: the demo's --quick (one seed, one iteration) with --cap 12")
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-presets"), help="folder for specs, runs and logs")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.cap = 12
     rows = [table_row(task, run_task(task, args)) for task in args.tasks]
     print("| task | 0-shot | random k-shot, mean (range of 5 draws) | DLN-1 (per seed) | DLN-2 (per seed) | wall |")
     print("|---|---:|---:|---:|---:|---:|")
