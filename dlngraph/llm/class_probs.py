@@ -2,9 +2,11 @@
 
 A class node is answered by the distribution of the first token its model would generate, read
 over the node's classes. A server lists only the top N tokens, as text (N is the paper's 100, or
-fewer when the server caps it); the embedded model lists its own top N the same way
-(`dlngraph.llm.local.backend`), so one model gives one distribution whichever backend serves it.
-The rule:
+fewer when the server caps it); the embedded model lists its own top N the same way, and the
+first token of every verbalizer beside them, since it knows every token's probability
+(`dlngraph.llm.local.backend.verbalizer_starts`). One model gives one distribution whichever
+backend serves it, up to the floor below: where a server leaves a class out, the embedded model
+lists its true, smaller probability. The rule:
 
 - the listed tokens are a map from text to logprob, as the completions API sends them: a text
   listed twice keeps its last (least likely) logprob;

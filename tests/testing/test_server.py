@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from dlngraph.llm.errors import PermanentError
+from dlngraph.llm.errors import ContextWindowExceeded
 from dlngraph.llm.types import GenerateRequest
 from dlngraph.testing.model import (
     MAX_LOGPROB,
@@ -376,6 +376,6 @@ async def test_a_prompt_over_the_context_window_is_refused_as_llama_cpp_server_d
     assert error["code"] == "context_length_exceeded" and error["type"] == "invalid_request_error"
     assert error["message"].startswith("This model's maximum context length is 16 tokens, however you requested 28 tokens")
     backend = make_backend(server)
-    with pytest.raises(PermanentError, match=r"HTTP 400: This model's maximum context length is 16 tokens"):
+    with pytest.raises(ContextWindowExceeded, match=r"HTTP 400: This model's maximum context length is 16 tokens"):
         await backend.generate(GenerateRequest(prompt="word " * 20, max_tokens=8))
     assert (await backend.generate(GenerateRequest(prompt="word", max_tokens=8))).texts

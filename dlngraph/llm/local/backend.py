@@ -32,7 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from dlngraph.llm.class_probs import PAPER_TOP_LOGPROBS, class_probabilities
+from dlngraph.llm.class_probs import PAPER_TOP_LOGPROBS, Verbalizers, class_probabilities
 from dlngraph.llm.errors import PermanentError
 from dlngraph.llm.local.buffers import ExtraBuffers, use_extra_buffers
 from dlngraph.llm.local.chat import ChatWrapper
@@ -94,6 +94,8 @@ class LocalBackend:
         self._chat = chat
         self._chat_wrapper = functools.cache(lambda engine: ChatWrapper.of(engine, path.name))
         """The model's chat template around a prompt, read once (on the worker thread)."""
+        self._verbalizer_starts: dict[Verbalizers, list[int]] = {}
+        """Per node's classes, the tokens a class distribution lists beside the top 100."""
         self._closed = False
 
     @classmethod
@@ -193,7 +195,10 @@ class LocalBackend:
 
         def work(engine: LlamaEngine, cancelled: Callable[[], bool]) -> tuple[list[tuple[str, float]], int]:
             prompt = self._prompt_tokens(engine, request.prompt)
-            return engine.next_token_top_logprobs(prompt, PAPER_TOP_LOGPROBS), len(prompt)
+            also = self._verbalizer_starts.get(request.classes)
+            if also is None:  # once per node's classes; only the worker thread touches the dict
+                also = self._verbalizer_starts[request.classes] = verbalizer_starts(engine, request.classes)
+            return engine.next_token_top_logprobs(prompt, PAPER_TOP_LOGPROBS, also), len(prompt)
 
         top, prompt_tokens = await self._worker.run(request.prompt, work, prefix_grouping=self._prefix_grouping)
         return ClassDistribution(
@@ -222,6 +227,23 @@ class LocalBackend:
     def _check_open(self) -> None:
         if self._closed:
             raise PermanentError(f"{self.identity}: the backend is closed")
+
+
+def verbalizer_starts(engine: LlamaEngine, classes: Verbalizers) -> list[int]:
+    """The first token of every verbalizer, as written and after a space: the tokens a class
+    answer begins with. A server lists only its top 100 tokens, and a class none of whose tokens
+    is among them gets a floor (`dlngraph.llm.class_probs`); the embedded model knows every
+    token's probability, so it lists these too and no class is floored that it can read. Where
+    every class is outside the top 100 (a prompt that leads elsewhere), the floor would make
+    the classes equally likely and hide which the model prefers."""
+    starts = []
+    for verbalizers in classes:
+        for verbalizer in verbalizers:
+            for text in dict.fromkeys([verbalizer, " " + verbalizer.lstrip()]):
+                tokens = engine.tokenize(text, bos=False)
+                if tokens:
+                    starts.append(tokens[0])
+    return list(dict.fromkeys(starts))
 
 
 @functools.cache

@@ -155,15 +155,18 @@ class LlamaEngine:
         kept = after_burn_in(logprobs, burn_in_ratio)
         return math.fsum(kept), len(kept)
 
-    def next_token_top_logprobs(self, prompt: Sequence[int], n: int) -> list[tuple[str, float]]:
+    def next_token_top_logprobs(self, prompt: Sequence[int], n: int, also: Sequence[int] = ()) -> list[tuple[str, float]]:
         """The `n` likeliest next tokens after `prompt`, likeliest first, as (text, log p): the
-        top logprobs an OpenAI-compatible server lists (`dlngraph.llm.class_probs`)."""
+        top logprobs an OpenAI-compatible server lists (`dlngraph.llm.class_probs`); then the
+        tokens `also` that are not among them, however unlikely."""
         if len(prompt) >= self.n_ctx:
             raise self._too_long(len(prompt))
         found: list[tuple[str, float]] = []
 
         def take(position: int, logits: np.ndarray) -> None:
             ids = _top_ids(logits, n)
+            listed = set(ids)
+            ids += [token for token in dict.fromkeys(also) if token not in listed]
             found.extend(zip(map(self.token_text, ids), _log_softmax_at(logits, ids), strict=True))
 
         self._evaluate(prompt, range(len(prompt) - 1, len(prompt)), take)

@@ -78,6 +78,20 @@ def reference_logprobs(llm: llama_cpp.Llama, context: str, target: str) -> list[
     return [float(log_softmax[i - 1, full[i]]) for i in range(len(context_tokens), len(full))]
 
 
+def reference_next_logits(llm: llama_cpp.Llama, prompt: str) -> np.ndarray:
+    """The next token's logits after `prompt`, in float64."""
+    tokens = llm.tokenize(prompt.encode())
+    llm.reset()
+    llm.eval(tokens)
+    return llm.scores[len(tokens) - 1].astype(np.float64)
+
+
+def reference_top_texts(llm: llama_cpp.Llama, prompt: str, n: int) -> list[str]:
+    """The texts of the `n` likeliest next tokens after `prompt`."""
+    logits = reference_next_logits(llm, prompt)
+    return [llm.detokenize([int(token)]).decode("utf-8", errors="replace") for token in np.argsort(logits)[-n:]]
+
+
 # --- what the model is -----------------------------------------------------------------------
 
 
@@ -198,6 +212,23 @@ async def test_class_distribution_prefers_the_obvious_class(backend: LocalBacken
     result = await backend.class_distribution(request)
     assert result.label == "Paris"
     assert result.probs["Paris"] > 0.5
+
+
+async def test_classes_outside_the_top_100_keep_their_true_order(backend: LocalBackend, reference: llama_cpp.Llama) -> None:
+    """Neither class is among the top 100 next tokens: a server's listing would floor both
+    (uniform); the embedded model lists every verbalizer's first token, so each class has its
+    own probability, in the ratio of the reference's full softmax."""
+    prompt = "Q: What is the capital of France?\nA:"
+    classes = (("Xylophone",), ("Trombone",))
+    listed = reference_top_texts(reference, prompt, 100)
+    assert not any(text.strip() and (name.startswith(text.strip())) for text in listed for (name,) in classes)
+    result = await backend.class_distribution(ClassDistributionRequest(prompt=prompt, classes=classes))
+    assert result.probs["Xylophone"] != pytest.approx(0.5, abs=1e-3)
+    first = [reference.tokenize(f" {name}".encode(), add_bos=False)[0] for (name,) in classes]
+    second = [reference.tokenize(name.encode(), add_bos=False)[0] for (name,) in classes]
+    logits = reference_next_logits(reference, prompt)
+    mass = [math.exp(logits[a]) + (math.exp(logits[b]) if b != a else 0.0) for a, b in zip(first, second, strict=True)]
+    assert result.probs["Xylophone"] == pytest.approx(mass[0] / sum(mass), abs=1e-3)
 
 
 # --- the worker ------------------------------------------------------------------------------

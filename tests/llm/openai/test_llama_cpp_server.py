@@ -29,7 +29,7 @@ from dlngraph.data import load_dataset  # noqa: E402
 from dlngraph.dln.evaluate import evaluate  # noqa: E402
 from dlngraph.graph import compile_network  # noqa: E402
 from dlngraph.llm.cache import Cache  # noqa: E402
-from dlngraph.llm.errors import PermanentError  # noqa: E402
+from dlngraph.llm.errors import ContextWindowExceeded  # noqa: E402
 from dlngraph.llm.local.backend import LocalBackend, default_model_path  # noqa: E402
 from dlngraph.llm.openai.backend import OpenAIBackend  # noqa: E402
 from dlngraph.llm.types import ClassDistributionRequest, GenerateRequest, ScoreRequest  # noqa: E402
@@ -153,9 +153,11 @@ are several tokens long."""
 async def test_the_served_and_the_embedded_model_give_one_class_distribution(
     server_url: str, completions: OpenAIBackend, embedded: LocalBackend
 ) -> None:
-    """Both backends read the same top 100 logprobs with one rule (`dlngraph.llm.class_probs`),
-    so an absent class gets the same floor from both. (The server's calls come first, back to
-    back: it drops a connection idle for 5 s, which a bare backend does not retry.)"""
+    """Both backends read the same top 100 logprobs with one rule (`dlngraph.llm.class_probs`);
+    a class absent from the server's listing gets its floor there, and its true, smaller
+    probability from the embedded model, which lists every verbalizer's first token too. (The
+    server's calls come first, back to back: it drops a connection idle for 5 s, which a bare
+    backend does not retry.)"""
     requests = [ClassDistributionRequest(prompt=prompt, classes=classes) for prompt, classes in PARITY_CASES]
     served = [await completions.class_distribution(request) for request in requests]
     listed = [_served_top_logprobs(server_url, request.prompt) for request in requests]
@@ -164,9 +166,10 @@ async def test_the_served_and_the_embedded_model_give_one_class_distribution(
         requests, (result.probs for result in served), (result.probs for result in local), listed, strict=True
     ):
         assert served_probs.keys() == local_probs.keys()
-        if "Xylophone" in served_probs:  # absent: the smallest listed probability, for both
+        if "Xylophone" in served_probs:  # absent from the server's listing: its floor, and less from the embedded model
             assert len(texts) > 50 and not any(text.strip() and "Xylophone".startswith(text.strip()) for text in texts)
             assert 0 < served_probs["Xylophone"] == min(served_probs.values()), request.prompt
+            assert 0 < local_probs["Xylophone"] < served_probs["Xylophone"], request.prompt
         for label, probability in local_probs.items():
             assert math.isclose(served_probs[label], probability, abs_tol=PROB_TOLERANCE), (request.prompt, label)
 
@@ -198,10 +201,11 @@ async def test_chat_top_logprobs_give_a_class_distribution(server_url: str) -> N
     assert math.isclose(sum(distribution.probs.values()), 1.0)
 
 
-async def test_a_prompt_longer_than_the_context_is_a_permanent_error_with_the_servers_words(
+async def test_a_prompt_longer_than_the_context_is_a_context_window_error_with_the_servers_words(
     completions: OpenAIBackend
 ) -> None:
-    with pytest.raises(PermanentError, match=r"HTTP 400: This model's maximum context length is 2048 tokens"):
+    """The client's own `ContextWindowExceeded`, so a node shows fewer demonstrations."""
+    with pytest.raises(ContextWindowExceeded, match=r"HTTP 400: This model's maximum context length is 2048 tokens"):
         await completions.generate(GenerateRequest(prompt="word " * 3000, max_tokens=8))
 
 
