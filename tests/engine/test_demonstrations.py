@@ -88,8 +88,9 @@ def _pinned_to_version_1(network) -> str:
     return text
 
 
-def windowed_models(network, server: ScriptedServer, window: int) -> dict[str, LanguageModel]:
-    """The spec's models with a declared context window (as `context_window` in a model spec)."""
+def windowed_models(network, server: ScriptedServer, window: int | None) -> dict[str, LanguageModel]:
+    """The spec's models with a declared context window (as `context_window` in a model spec),
+    or none (`None`: only the server knows its window)."""
     backend = OpenAIBackend(base_url=server.base_url, model=server.model, context_window=window)
     # Two attempts: the scripted server refuses the paper's 100 top logprobs once (a re-send spends one).
     return {name: LanguageModel(name, backend, limits=Limits(max_attempts=2)) for name in network.spec.models}
@@ -125,8 +126,7 @@ async def test_a_server_that_refuses_a_long_prompt_gets_fewer_demonstrations_too
     long = [Demonstration(input=f"{i} + {i} " + "and more " * 40, output=str(2 * i)) for i in range(1, 4)]
     network = network_from_text(ONE).with_demonstrations({"answer": long})
     async with ScriptedServer(context_window=260) as server:
-        backend = OpenAIBackend(base_url=server.base_url, model=server.model)
-        models = {name: LanguageModel(name, backend, limits=Limits(max_attempts=2)) for name in network.spec.models}
+        models = windowed_models(network, server, window=None)
         try:
             result = await run_forward(network, models, ["5 + 5"])
         finally:
