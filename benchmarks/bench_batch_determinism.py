@@ -16,7 +16,11 @@ others with the same sequence decoded alone, on the same context:
   decode (as llama.cpp's examples/parallel does), 8 steps, against each prompt generated alone.
 
 Prints the largest difference in nats (scores) or in a logit (generation), and how many
-greedy continuations are identical.
+greedy continuations are identical. With `--speed`, it then times what each way costs (run it on
+an idle machine): today's engine (extra buffers by the CPU, one sequence per decode), packing
+into one shared KV cache (answers move) and the exact layout (extra buffers off, a stream per
+sequence, rows padded): greedy tokens/s with 8 sequences in lockstep (prompts not timed) and
+scoring rows/s with 8 rows per decode.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -93,9 +98,13 @@ class Decoder:
         if llama_cpp.llama_decode(self.ctx.ctx, self.batch) != 0:
             raise RuntimeError("llama_decode failed")
 
-    def logits(self, index: int) -> np.ndarray:
+    def view(self, index: int) -> np.ndarray:
+        """The logits of one output of the last decode, valid until the next."""
         pointer = llama_cpp.llama_get_logits_ith(self.ctx.ctx, index)
-        return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,)).astype(np.float64)
+        return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+
+    def logits(self, index: int) -> np.ndarray:
+        return self.view(index).astype(np.float64)
 
 
 def log_softmax_at(logits: np.ndarray, token: int) -> float:
@@ -124,9 +133,11 @@ def score(decoder: Decoder, rows: Sequence[list[int]], seqs: Sequence[int], *, p
     return sums
 
 
-def greedy(decoder: Decoder, prompts: Sequence[list[int]], seqs: Sequence[int], steps: int) -> list[list[np.ndarray]]:
-    """The logits of each step of greedy generation, every prompt evaluated in its own decode,
-    then one token of every sequence per decode."""
+def greedy(
+    decoder: Decoder, prompts: Sequence[list[int]], seqs: Sequence[int], steps: int, *, keep: bool = True
+) -> list[list[np.ndarray]]:
+    """The logits of each step of greedy generation (none unless `keep`: timing), every prompt
+    evaluated in its own decode, then one token of every sequence per decode."""
     for prompt, seq in zip(prompts, seqs, strict=True):
         decoder.forget(seq)
         decoder.decode([(seq, position, token, False) for position, token in enumerate(prompt[:-1])])
@@ -136,8 +147,9 @@ def greedy(decoder: Decoder, prompts: Sequence[list[int]], seqs: Sequence[int], 
     for _ in range(steps):
         decoder.decode([(seq, position[seq], last[seq], True) for seq in seqs])
         for index, seq in enumerate(seqs):
-            logits = decoder.logits(index)
-            history[seq].append(logits)
+            logits = decoder.logits(index) if keep else decoder.view(index)
+            if keep:
+                history[seq].append(logits)
             last[seq], position[seq] = int(logits.argmax()), position[seq] + 1
     return [history[seq] for seq in seqs]
 
@@ -173,18 +185,54 @@ def generation_line(model: Path, extra_buffers: bool, steps: int = 8) -> str:
         together = greedy(decoder, prompts, list(range(len(prompts))), steps)
     finally:
         decoder.close()
-    worst = max(float(np.abs(a - b).max()) for one, many in zip(alone, together) for a, b in zip(one, many))
+    worst = max(float(np.abs(a - b).max()) for one, many in zip(alone, together, strict=True) for a, b in zip(one, many, strict=True))
     same = sum(
-        [int(a.argmax()) for a in one] == [int(b.argmax()) for b in many] for one, many in zip(alone, together)
+        [int(a.argmax()) for a in one] == [int(b.argmax()) for b in many] for one, many in zip(alone, together, strict=True)
     )
     return (f"greedy generation, a stream per sequence, {len(prompts)} together vs alone: largest logit"
             f" difference {worst:.4f}; identical continuations {same}/{len(prompts)} ({steps} tokens)")
+
+
+def throughput(model: Path, *, unified: bool, extra_buffers: bool, pad: bool, sequences: int) -> tuple[float, float]:
+    """(greedy tokens/s, scoring rows/s) with `sequences` sequences per decode."""
+    decoder = Decoder(model, unified=unified, extra_buffers=extra_buffers)
+    try:
+        rows = [decoder.tokens(f"{a} {b}") for a in TEXTS for b in TEXTS[:2]][:8 * 2]
+        prompts = [decoder.tokens(text) for text in TEXTS * 2][:sequences]
+        greedy(decoder, prompts, list(range(sequences)), 2, keep=False)  # warm-up
+        steps = 32
+        started = time.perf_counter()
+        greedy(decoder, prompts, list(range(sequences)), 2, keep=False)
+        prompts_only = time.perf_counter() - started
+        started = time.perf_counter()
+        greedy(decoder, prompts, list(range(sequences)), steps + 2, keep=False)
+        tokens_per_s = sequences * steps / (time.perf_counter() - started - prompts_only)
+        started = time.perf_counter()
+        for first in range(0, len(rows), sequences):
+            group = rows[first: first + sequences]
+            score(decoder, group, list(range(len(group))), pad=pad)
+        rows_per_s = len(rows) / (time.perf_counter() - started)
+    finally:
+        decoder.close()
+    return tokens_per_s, rows_per_s
+
+
+def speed_lines(model: Path) -> list[str]:
+    today = throughput(model, unified=True, extra_buffers=use_extra_buffers(), pad=False, sequences=1)
+    lines = [f"{'':<44} {'greedy tok/s':>12} {'score rows/s':>12}",
+             f"{'today: 1 sequence per decode':<44} {today[0]:>12.1f} {today[1]:>12.1f}"]
+    for name, unified, extra, pad in (("8 sequences, one shared cache (answers move)", True, use_extra_buffers(), False),
+                                      ("8 sequences, exact layout (extra buffers off)", False, False, True)):
+        gen, rows = throughput(model, unified=unified, extra_buffers=extra, pad=pad, sequences=8)
+        lines.append(f"{name:<44} {gen:>12.1f} {rows:>12.1f}   x{gen / today[0]:.2f} x{rows / today[1]:.2f}")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, help="a GGUF file (default: the embedded Gemma 3 270M)")
     parser.add_argument("--extra-buffers", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--speed", action="store_true", help="then time each way (see the module docstring)")
     args = parser.parse_args()
     model = args.model or default_model_path()
     extra_buffers = use_extra_buffers(args.extra_buffers)
@@ -192,6 +240,9 @@ def main() -> None:
           f" {llama_cpp.__version__}")
     for line in [*scoring_table(model, extra_buffers), generation_line(model, extra_buffers)]:
         print(line, flush=True)
+    if args.speed:
+        for line in speed_lines(model):
+            print(line, flush=True)
 
 
 if __name__ == "__main__":
