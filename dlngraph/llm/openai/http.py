@@ -103,11 +103,12 @@ def http_error(
     raw: bytes,
     api_key: str | None,
 ) -> TransientError | PermanentError | ContextWindowExceeded:
-    message = truncate(redact(server_message(raw), api_key))
+    body = _error_body(raw)
+    message = truncate(redact(server_message(raw, body), api_key))
     problem = endpoint.describe(f"HTTP {status}: {message}")
     if retryable_status(status):
         return TransientError(problem, retry_after=parse_retry_after(headers), status=status)
-    if status == 400 and _over_the_context_window(raw, message):
+    if status == 400 and _over_the_context_window(body, message):
         # The same error a prompt gets when the client sees it cannot fit: the engine then shows
         # fewer demonstrations (engine/node_ops.py) instead of failing the call.
         return ContextWindowExceeded(problem, prompt_tokens=0, context_window=0)
@@ -120,30 +121,33 @@ maximum context length is 2048 tokens"), llama.cpp's server ("the request exceed
 context size"), llama-cpp-python's ("exceed context window of 2048")."""
 
 
-def _over_the_context_window(raw: bytes, message: str) -> bool:
-    """Whether a 400 says the prompt is too long: OpenAI's error code or type, else the message."""
+def _error_body(raw: bytes) -> dict | None:
+    """An error response's body as a JSON object, if it is one."""
     try:
-        error = _decode(raw).get("error")
-    except (msgspec.DecodeError, AttributeError):
-        error = None
+        data = _decode(raw)
+    except msgspec.DecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _over_the_context_window(body: dict | None, message: str) -> bool:
+    """Whether a 400 says the prompt is too long: OpenAI's error code or type, else the message."""
+    error = body.get("error") if body is not None else None
     if isinstance(error, dict) and {error.get("code"), error.get("type")} & {"context_length_exceeded", "exceed_context_size_error"}:
         return True
     lowered = message.lower()
     return any(phrase in lowered for phrase in CONTEXT_WINDOW_MESSAGES)
 
 
-def server_message(raw: bytes) -> str:
-    """The human-readable part of an error body, whichever convention the server follows:
-    OpenAI's {"error": {"message"}}, {"error": "..."}, FastAPI's {"detail"}, or plain text."""
-    try:
-        data = _decode(raw)
-    except msgspec.DecodeError:
-        data = None
-    if isinstance(data, dict):
-        error = data.get("error")
+def server_message(raw: bytes, body: dict | None) -> str:
+    """The human-readable part of an error body (`body`, `raw` decoded, if a JSON object),
+    whichever convention the server follows: OpenAI's {"error": {"message"}}, {"error": "..."},
+    FastAPI's {"detail"}, or plain text."""
+    if body is not None:
+        error = body.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             return str(error["message"])
-        for value in (error, data.get("message"), data.get("detail")):
+        for value in (error, body.get("message"), body.get("detail")):
             if isinstance(value, str):
                 return value
     text = raw.decode("utf-8", errors="replace").strip()
