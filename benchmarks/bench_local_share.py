@@ -1,5 +1,6 @@
 """Where the embedded engine's time goes in one training run: generation, scoring and class
-distributions, timed inside the engine's worker thread, with the tokens each decoded.
+distributions, timed inside the engine's worker thread, with the tokens each decoded and how
+many of its prompts' tokens the KV cache did not already hold.
 
     python benchmarks/bench_local_share.py [SPEC] [--set FIELD=VALUE ...] [--speedups X,Y ...]
 
@@ -41,6 +42,9 @@ class Ledger:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
         self.tokens: dict[str, int] = defaultdict(int)
+        self.new: dict[str, int] = defaultdict(int)
+        """Of the prompts' tokens, those the KV cache did not hold: what reuse at the token
+        (rather than the 32-token block) would have evaluated."""
         self.current = threading.local()
 
     def timed(self, kind: str, method: Callable) -> Callable:
@@ -72,10 +76,19 @@ class Ledger:
         return wrapper
 
 
+    def needed(self, method: Callable) -> Callable:
+        def wrapper(engine, tokens, *args, **kwargs):
+            kind = getattr(self.current, "kind", None) or "other"
+            self.new[kind] += max(len(tokens) - engine.reusable_prefix(tokens), 1)
+            return method(engine, tokens, *args, **kwargs)
+        return wrapper
+
+
 def install(ledger: Ledger) -> None:
     for method, kind in KINDS.items():
         setattr(LlamaEngine, method, ledger.timed(kind, getattr(LlamaEngine, method)))
     LlamaEngine._decode = ledger.counted(LlamaEngine._decode)
+    LlamaEngine._evaluate = ledger.needed(LlamaEngine._evaluate)
 
 
 def main() -> int:
@@ -97,11 +110,11 @@ def main() -> int:
     if code != 0:
         return code
     print(f"{args.spec.name}: wall {wall:.1f} s")
-    print(f"{'work':<20} {'calls':>6} {'seconds':>8} {'share':>6} {'tokens decoded':>15}")
+    print(f"{'work':<20} {'calls':>6} {'seconds':>8} {'share':>6} {'tokens decoded':>15} {'not cached':>11}")
     for kind in [*KINDS.values(), STEPS]:
         calls = str(ledger.calls[kind]) if kind in KINDS.values() else ""
         print(f"{kind:<20} {calls:>6} {ledger.seconds[kind]:>8.1f} {ledger.seconds[kind] / wall:>6.1%}"
-              f" {ledger.tokens[kind]:>15}")
+              f" {ledger.tokens[kind]:>15} {ledger.new[kind] if kind in KINDS.values() else '':>11}")
     steps = ledger.seconds[STEPS] / wall
     evaluation = sum(ledger.seconds[kind] for kind in KINDS.values()) / wall - steps
     other = max(0.0, 1 - steps - evaluation)
