@@ -301,6 +301,9 @@ class TrainState(msgspec.Struct, kw_only=True):
     memory: list[Remembered] = msgspec.field(default_factory=list)
     dev_scores: dict[str, float] = msgspec.field(default_factory=dict)
     """Dev accuracy per prompt set with its demonstrations (`prompt_key`): validated once."""
+    dev_losses: dict[str, list[float]] = msgspec.field(default_factory=dict)
+    """Per prompt set, its loss on each dev example, for the paired test of `selection_z` (absent
+    from a checkpoint written before it: such a set then wins by accuracy alone)."""
     stopped: Literal["running", "completed", "early_stop", "budget"] = "running"
     spent: Spent = msgspec.field(default_factory=Spent)
     """The run's cost through this checkpoint; work after it is redone (mostly from the cache)."""

@@ -25,7 +25,7 @@ from dlngraph.dln.demonstration_pool import (
 from dlngraph.dln.evaluate import Evaluation, evaluate
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.phases import Phase
-from dlngraph.dln.postprocess import loss_of
+from dlngraph.dln.postprocess import loss_of, losses
 from dlngraph.dln.run_format import (
     Demonstrations,
     IterationRecord,
@@ -38,6 +38,7 @@ from dlngraph.dln.run_format import (
 )
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.seeds import derive_seed
+from dlngraph.dln.selection import replaces_best
 from dlngraph.dln.step import StepSettings, TrainingStep
 from dlngraph.engine import EventBus
 from dlngraph.engine.node_ops import Models
@@ -258,8 +259,9 @@ class Trainer:
                                     demonstrations=state.demonstrations, loss=loss_of(self.training),
                                     input_views=self.input_views, events=self.events)
             state.dev_scores[key] = result.accuracy
+            state.dev_losses[key] = losses(result.predictions, self.dev, loss_of(self.training))
         accuracy = state.dev_scores[key]
-        if state.best_dev_accuracy is None or accuracy > state.best_dev_accuracy:
+        if self._is_new_best(state, key):
             state.best_dev_accuracy, state.best_iteration = accuracy, steps_done
             state.best_prompts, state.best_demonstrations = dict(state.prompts), dict(state.demonstrations)
             state.stale_validations = 0
@@ -272,6 +274,16 @@ class Trainer:
         self.events.publish("validation", iteration=state.iteration, dev_accuracy=accuracy,
                             best_dev_accuracy=state.best_dev_accuracy)
         return accuracy
+
+    def _is_new_best(self, state: TrainState, key: str) -> bool:
+        """Whether the prompt set `key` replaces the best so far: a higher dev accuracy, by more
+        than noise when both sets' per-example losses are known (`dln/selection.py`)."""
+        if state.best_dev_accuracy is None:
+            return True
+        if state.dev_scores[key] <= state.best_dev_accuracy:
+            return False
+        new, best = state.dev_losses.get(key), state.dev_losses.get(prompt_key(state.best_prompts, state.best_demonstrations))
+        return new is None or best is None or replaces_best(new, best, self.training.selection_z)
 
     def _reload_best_if_stale(self, state: TrainState) -> None:
         """`tolerance`, as the paper's `vi_main.py` has it: once `tolerance` validations in a row

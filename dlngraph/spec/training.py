@@ -83,6 +83,11 @@ class TrainingSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     so far are loaded back and training goes on from them; -1 never reloads."""
     early_stop: int = -1
     """Stop training after this many validations without improvement; -1 never stops early."""
+    selection_z: float = 1.645
+    """How many standard errors a network's gain on dev over the best so far must reach to replace
+    it, in a paired test on the same dev examples (McNemar's, for right-or-wrong losses): with
+    100 dev examples, taking the best of several candidates otherwise keeps networks that won by
+    a few examples' noise and lose on test. 0 keeps any gain, as the paper's code does."""
     do_first_eval: bool = True
     """Validate the initial prompts on dev before the first step, so a run shows start -> best.
     The paper's scripts leave it off (`--do_first_eval`); it costs one dev pass per run."""

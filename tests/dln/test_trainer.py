@@ -102,3 +102,13 @@ async def test_resuming_from_a_checkpoint_ends_like_an_uninterrupted_run(tmp_pat
     assert resumed.state.best_prompts == whole.state.best_prompts
     assert resumed.best_dev_accuracy == whole.best_dev_accuracy
     assert resumed.state.dev_scores == whole.state.dev_scores
+
+
+async def test_a_dev_gain_within_the_paired_test_s_noise_does_not_replace_the_best() -> None:
+    """With `selection_z` beyond any 6-example gain, the perfect GOOD prompt is validated but the
+    initial prompts stay the best; each validated set's per-example dev losses are kept."""
+    strict = await fit(network(selection_z=100.0))
+    assert strict.state.best_prompts == {"answer": "CURRENT"}
+    assert any(sum(losses) == 0 for losses in strict.state.dev_losses.values())  # GOOD was validated
+    assert all(len(losses) == len(DEV) for losses in strict.state.dev_losses.values())
+    assert (await fit(network())).state.best_prompts == {"answer": "GOOD"}
