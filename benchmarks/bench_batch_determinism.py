@@ -26,7 +26,6 @@ scoring rows/s with 8 rows per decode.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -40,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from dlngraph.llm.local.backend import default_model_path
 from dlngraph.llm.local.buffers import use_extra_buffers
+from dlngraph.llm.local.engine import _log_softmax_at, _start_llama_cpp
 
 STREAMS = 8
 TEXTS = (
@@ -61,8 +61,7 @@ class Decoder:
     """One model and context with room for `STREAMS` sequences, decoded by hand."""
 
     def __init__(self, model_path: Path, *, unified: bool, extra_buffers: bool) -> None:
-        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
-        llama_cpp.llama_backend_init()
+        _start_llama_cpp()  # as the engine does: once, its log quietened
         model_params = llama_cpp.llama_model_default_params()
         model_params.use_extra_bufts = extra_buffers
         self.model = _internals.LlamaModel(path_model=str(model_path), params=model_params, verbose=False)
@@ -107,11 +106,6 @@ class Decoder:
         return self.view(index).astype(np.float64)
 
 
-def log_softmax_at(logits: np.ndarray, token: int) -> float:
-    top = logits.max()
-    return float(logits[token] - top - np.log(np.exp(logits - top).sum()))
-
-
 def score(decoder: Decoder, rows: Sequence[list[int]], seqs: Sequence[int], *, pad: bool) -> list[float]:
     """Each row's last `SCORED` tokens' log-probabilities summed, all rows in one decode; with
     `pad`, every row is filled at its end to one common length, a multiple of 4."""
@@ -129,7 +123,7 @@ def score(decoder: Decoder, rows: Sequence[list[int]], seqs: Sequence[int], *, p
     decoder.decode(entries)
     sums = [0.0] * len(rows)
     for index, token, k in reads:
-        sums[k] += log_softmax_at(decoder.logits(index), token)
+        sums[k] += _log_softmax_at(decoder.logits(index), [token])[0]
     return sums
 
 

@@ -8,7 +8,7 @@ import msgspec
 
 from dlngraph.data.types import LabeledExample
 from dlngraph.dln.input_views import InputViews
-from dlngraph.dln.postprocess import Loss, accuracy
+from dlngraph.dln.postprocess import Loss, accuracy_of, losses
 from dlngraph.dln.run_format import Demonstrations
 from dlngraph.engine import EventBus, run_forward
 from dlngraph.engine.node_ops import Models
@@ -22,6 +22,9 @@ class Evaluation(msgspec.Struct, kw_only=True):
     failed: int
     """Examples whose forward pass failed (counted as wrong)."""
     predictions: list[str | None]
+    losses: list[float] = msgspec.field(default_factory=list)
+    """Each example's loss, in order (accuracy is 1 minus their mean): what training's paired
+    dev test compares (`dln/selection.py`)."""
     first_failure: str | None = None
     """What went wrong first, when an example failed: the node, the example and the error."""
     shortened: dict[str, int] = msgspec.field(default_factory=dict)
@@ -48,12 +51,14 @@ async def evaluate(
         input_views=input_views, events=events,
     )
     predictions = result.predictions()
+    per_example = losses(predictions, examples, loss)
     return Evaluation(
         split=split,
-        accuracy=accuracy(predictions, examples, loss),
+        accuracy=accuracy_of(per_example),
         count=len(predictions),
         failed=len(result.failed_examples),
         predictions=predictions,
+        losses=per_example,
         first_failure=None if (cause := result.first_cause()) is None else cause.describe(),
         shortened=result.shortened(),
     )

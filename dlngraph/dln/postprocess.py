@@ -73,7 +73,11 @@ def losses(
 def accuracy(
     predictions: Sequence[str | None], examples: Sequence[LabeledExample], loss: str | Loss = "exact_match"
 ) -> float:
-    values = losses(predictions, examples, loss)
+    return accuracy_of(losses(predictions, examples, loss))
+
+
+def accuracy_of(values: Sequence[float]) -> float:
+    """The accuracy of per-example losses: 1 minus their mean (0 for none)."""
     return 1.0 - sum(values) / len(values) if values else 0.0
 
 

@@ -25,7 +25,7 @@ from dlngraph.dln.demonstration_pool import (
 from dlngraph.dln.evaluate import Evaluation, evaluate
 from dlngraph.dln.input_views import input_views
 from dlngraph.dln.phases import Phase
-from dlngraph.dln.postprocess import loss_of, losses
+from dlngraph.dln.postprocess import loss_of
 from dlngraph.dln.run_format import (
     Demonstrations,
     IterationRecord,
@@ -259,7 +259,7 @@ class Trainer:
                                     demonstrations=state.demonstrations, loss=loss_of(self.training),
                                     input_views=self.input_views, events=self.events)
             state.dev_scores[key] = result.accuracy
-            state.dev_losses[key] = losses(result.predictions, self.dev, loss_of(self.training))
+            state.dev_losses[key] = result.losses
         accuracy = state.dev_scores[key]
         if self._is_new_best(state, key):
             state.best_dev_accuracy, state.best_iteration = accuracy, steps_done
