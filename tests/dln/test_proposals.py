@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dlngraph.dln.proposals import Shown, clean_proposal, fit_examples, render_proposal
+from dlngraph.dln.proposals import PARAGRAPH_BREAK, Shown, clean_proposal, fit_examples, render_proposal, write_first_paragraph
 from dlngraph.llm.errors import ContextWindowExceeded
+from dlngraph.llm.types import GenerateRequest, Generation, Tag, Usage
 from dlngraph.spec.templates import get_template
 
 
@@ -105,3 +106,50 @@ def test_nothing_of_the_template_or_the_shown_examples_survives_cleaning() -> No
 def test_lead_ins_echoes_and_copies_are_removed(raw: str, clean: str) -> None:
     assert clean_proposal(raw, shown=["Q: The walker takes 3 steps north and 3 steps south. Back?"]) == clean
 
+
+
+class Writes:
+    """A model that writes `completion` after any prompt and stops at the first stop string:
+    as a sampled generation with a fixed seed does, whose text stopped at a string is the
+    prefix of the one that was not."""
+
+    def __init__(self, completion: str) -> None:
+        self.completion = completion
+        self.requests: list[GenerateRequest] = []
+
+    async def generate(self, request: GenerateRequest, *, tag: Tag | None = None) -> Generation:
+        self.requests.append(request)
+        stops = [self.completion.find(stop) for stop in request.stop if stop in self.completion]
+        text, reason = (self.completion[: min(stops)], "stop") if stops else (self.completion, "length")
+        return Generation(texts=[text], finish_reasons=[reason], usage=Usage(completion_tokens=len(text.split())))
+
+
+async def first_paragraph(completion: str, shown: list[str] | None = None) -> tuple[str, Writes]:
+    model = Writes(completion)
+    request = GenerateRequest(prompt="New instruction:\n", max_tokens=96, temperature=0.7, seed=3)
+    return await write_first_paragraph(model, request, tag=Tag(node="n"), shown=shown or []), model
+
+
+@pytest.mark.parametrize("proposal", GEMMA, ids=[f"{p['task']}-{i}" for i, p in enumerate(GEMMA)])
+async def test_stopping_at_the_first_paragraph_gives_what_cleaning_the_whole_text_gives(proposal: dict) -> None:
+    written, _ = await first_paragraph(proposal["raw"], proposal["shown"])
+    assert written == proposal["clean"]
+
+
+async def test_generation_stops_after_the_first_paragraph_with_content() -> None:
+    written, model = await first_paragraph("Decide whether the review is positive.\n\nThis works because it is short.")
+    assert written == "Decide whether the review is positive."
+    assert [request.stop for request in model.requests] == [(PARAGRAPH_BREAK,)]
+
+
+async def test_after_a_lead_in_paragraph_the_whole_completion_is_asked_for() -> None:
+    written, model = await first_paragraph("Sure! Here is a clearer instruction:\n\n**Count the steps.**\n\nThis works because")
+    assert written == "Count the steps."
+    assert [request.stop for request in model.requests] == [(PARAGRAPH_BREAK,), ()]
+    assert model.requests[1] == GenerateRequest(prompt="New instruction:\n", max_tokens=96, temperature=0.7, seed=3)
+
+
+async def test_an_echo_of_the_template_ends_the_proposal_without_asking_for_more() -> None:
+    written, model = await first_paragraph("Answer: Yes\n\nCount the steps.")
+    assert written == ""
+    assert len(model.requests) == 1
