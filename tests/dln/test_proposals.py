@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from dlngraph.dln.proposals import PARAGRAPH_BREAK, Shown, clean_proposal, fit_examples, render_proposal, write_first_paragraph
+from dlngraph.dln.proposals import (
+    PARAGRAPH_BREAK,
+    Shown,
+    clean_proposal,
+    fit_examples,
+    render_proposal,
+    write_first_paragraph,
+)
 from dlngraph.llm.errors import ContextWindowExceeded
 from dlngraph.llm.types import GenerateRequest, Generation, Tag, Usage
 from dlngraph.spec.templates import get_template
