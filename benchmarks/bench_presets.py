@@ -1,6 +1,6 @@
 """The demo's settings on tasks they were not written for: the DLN paper's four presets.
 
-    python benchmarks/bench_presets.py [--tasks navigate subj] [--seeds 3] [--model PATH] [--quick]
+    python benchmarks/bench_presets.py [--tasks navigate subj] [--seeds 3] [--model PATH] [--set FIELD=VALUE] [--quick]
 
 For each task, the shipped demo specs (specs/demo/dln1.yaml and dln2.yaml) are copied with only
 what names the task changed:
@@ -11,6 +11,8 @@ what names the task changed:
 - DLN-2's hidden node: one instruction written for no task in particular (`HIDDEN_PROMPT`).
 
 Models, templates and every training setting stay the demo's: nothing here is tuned to a task.
+`--set FIELD=VALUE` changes a training setting for every task alike (the demo's `--set`), to
+measure a setting across tasks rather than on one.
 Then `dlngraph demo --specs` runs each task (0-shot, random k-shot over 5 draws, DLN-1 and
 DLN-2 over the seeds) and this script prints one markdown table of test accuracy. The specs,
 runs, logs and each demo's JSON are kept under `--runs`.
@@ -59,18 +61,26 @@ def run_task(task: str, args: argparse.Namespace) -> dict:
     specs_dir.mkdir(parents=True, exist_ok=True)
     for name, spec in preset_specs(task, args.data.resolve(), args.cap).items():
         (specs_dir / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    command = [sys.executable, "-m", "dlngraph.cli.main", "demo", "--specs", str(specs_dir), "--runs", str(folder / "runs"),
-               "--seeds", str(args.seeds), "--progress", "lines", "--json", str(folder / "demo.json")]
-    if args.model is not None:
-        command += ["--model", str(args.model.resolve())]
-    if args.quick:
-        command += ["--quick"]
+    command = demo_command(folder, args)
     with open(folder / "demo.log", "w") as log:
         print(f"[{task}] {' '.join(command)}", flush=True)
         done = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     if done.returncode != 0:
         raise SystemExit(f"[{task}] the demo failed (exit {done.returncode}): see {folder / 'demo.log'}")
     return json.loads((folder / "demo.json").read_text())
+
+
+def demo_command(folder: Path, args: argparse.Namespace) -> list[str]:
+    """`dlngraph demo` on the specs written under `folder`, with the options given here."""
+    command = [sys.executable, "-m", "dlngraph.cli.main", "demo", "--specs", str(folder / "specs"), "--runs",
+               str(folder / "runs"), "--seeds", str(args.seeds), "--progress", "lines", "--json", str(folder / "demo.json")]
+    if args.model is not None:
+        command += ["--model", str(args.model.resolve())]
+    if args.quick:
+        command += ["--quick"]
+    for override in args.set:
+        command += ["--set", override]
+    return command
 
 
 def table_row(task: str, result: dict) -> str:
@@ -91,7 +101,7 @@ def _f(value: float) -> str:
     return f"{value:.3f}"
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--seeds", type=int, default=3, help="training seeds 1..N (default 3)")
@@ -102,9 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: the demo's --quick (one seed, one iteration) with --cap 12")
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-presets"), help="folder for specs, runs and logs")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a training field of both networks, as the demo's --set (repeatable)")
     args = parser.parse_args(argv)
     if args.quick:
         args.cap = 12
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     rows = [table_row(task, run_task(task, args)) for task in args.tasks]
     print("| task | 0-shot | random k-shot, mean (range of 5 draws) | DLN-1 (per seed) | DLN-2 (per seed) | wall |")
     print("|---|---:|---:|---:|---:|---:|")

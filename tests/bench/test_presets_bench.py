@@ -39,3 +39,11 @@ def test_each_preset_gets_the_demo_s_training_and_models_and_its_own_data_and_cl
         loaded = load_spec_text(yaml.safe_dump(moved), f"{task}-{name}.yaml").spec
         data = load_dataset(loaded.data, base_dir=ROOT)
         assert (len(data.dev), len(data.test)) == (100, 100)
+
+
+def test_training_overrides_reach_the_demo_of_every_task(tmp_path: Path) -> None:
+    module = bench_presets()
+    args = module.parse_args(["--set", "batch_size=16", "--set", "selection_z=0", "--runs", str(tmp_path)])
+    command = module.demo_command(tmp_path / "trec", args)
+    assert command[command.index("--specs") + 1] == str(tmp_path / "trec" / "specs")
+    assert [command[i + 1] for i, word in enumerate(command) if word == "--set"] == ["batch_size=16", "selection_z=0"]
