@@ -43,14 +43,22 @@ def step_changes(run_dir: Path) -> list[tuple[str, float, float]]:
 
 
 def spearman(xs: list[float], ys: list[float]) -> float:
-    def ranks(values: list[float]) -> list[float]:
-        order = sorted(range(len(values)), key=values.__getitem__)
-        result = [0.0] * len(values)
-        for rank, index in enumerate(order):
-            result[index] = float(rank)
-        return result
+    """Spearman's rank correlation; tied values share their mean rank (dev changes tie often)."""
+    return statistics.correlation(_ranks(xs), _ranks(ys)) if len(xs) > 2 else float("nan")
 
-    return statistics.correlation(ranks(xs), ranks(ys)) if len(xs) > 2 else float("nan")
+
+def _ranks(values: list[float]) -> list[float]:
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for position in range(start, end + 1):
+            ranks[order[position]] = (start + end) / 2
+        start = end + 1
+    return ranks
 
 
 def main() -> None:

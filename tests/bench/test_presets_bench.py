@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,24 +9,18 @@ import yaml
 
 from dlngraph.data import load_dataset
 from dlngraph.spec import load_spec_text
+from tests.bench import load_benchmark
 from tests.data.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "bench_presets.py"
 
-
-def bench_presets():
-    spec = importlib.util.spec_from_file_location("bench_presets", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("task", ["navigate", "hyperbaton", "subj", "trec"])
 def test_each_preset_gets_the_demo_s_training_and_models_and_its_own_data_and_classes(task: str) -> None:
     if not (SHARED_DATA / "bbh").is_dir():
         pytest.skip(f"the paper's data is not at {SHARED_DATA}")
-    module = bench_presets()
+    module = load_benchmark("bench_presets")
     specs = module.preset_specs(task, SHARED_DATA, cap=100)
     paper = yaml.safe_load((ROOT / "specs" / "paper" / f"{task}-dln1.yaml").read_text())
     for name, moved in specs.items():
@@ -42,7 +35,7 @@ def test_each_preset_gets_the_demo_s_training_and_models_and_its_own_data_and_cl
 
 
 def test_training_overrides_reach_the_demo_of_every_task(tmp_path: Path) -> None:
-    module = bench_presets()
+    module = load_benchmark("bench_presets")
     args = module.parse_args(["--set", "batch_size=16", "--set", "selection_z=0", "--runs", str(tmp_path)])
     command = module.demo_command(tmp_path / "trec", args)
     assert command[command.index("--specs") + 1] == str(tmp_path / "trec" / "specs")

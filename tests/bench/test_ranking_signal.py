@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from dlngraph.dln.run_format import Candidate, IterationRecord, NodeUpdate, StartRecord
 from dlngraph.dln.rundir import RunDirectory
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_ranking_signal.py"
-
-
-def bench_ranking_signal():
-    spec = importlib.util.spec_from_file_location("bench_ranking_signal", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.bench import load_benchmark
 
 
 def step(iteration: int, scores: list[float], chosen: int, dev: float | None) -> IterationRecord:
@@ -36,7 +27,7 @@ def test_only_changes_validated_right_after_the_last_validation_count(tmp_path: 
     run.append_event(step(2, [-0.5, -0.2], chosen=1, dev=None))  # not validated
     run.append_event(step(3, [-0.2, -0.1], chosen=1, dev=0.4))   # dev change of steps 2 and 3
     run.append_event(step(4, [-0.3, 0.0], chosen=1, dev=0.7))    # counts
-    module = bench_ranking_signal()
+    module = load_benchmark("bench_ranking_signal")
     assert module.step_changes(run.path) == [
         ("answer", pytest.approx(0.5), pytest.approx(0.1)), ("answer", pytest.approx(0.3), pytest.approx(0.3))]
     assert module.changes_by_group(tmp_path) == {
@@ -44,6 +35,7 @@ def test_only_changes_validated_right_after_the_last_validation_count(tmp_path: 
 
 
 def test_rank_correlation() -> None:
-    module = bench_ranking_signal()
+    module = load_benchmark("bench_ranking_signal")
     assert module.spearman([1.0, 2.0, 3.0], [10.0, 30.0, 20.0]) == pytest.approx(0.5)
     assert module.spearman([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) == pytest.approx(-1.0)
+    assert module.spearman([1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.1, 0.1]) == pytest.approx(0.8944, abs=1e-4)  # ties: mean ranks
