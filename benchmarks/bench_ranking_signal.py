@@ -34,10 +34,13 @@ def step_changes(run_dir: Path) -> list[tuple[str, float, float]]:
         if record.dev_accuracy is None:
             continue
         if record.iteration == last_validated + 1:
+            # with a shortlist (`validate_top`), the step's choice is its first network, and
+            # training went on from the one kept (`record.dev_accuracy`)
+            chosen_dev = record.shortlist[0].dev_accuracy if record.shortlist else record.dev_accuracy
             for update in record.updates.values():
                 if update.chosen != 0:
                     margin = update.candidates[update.chosen].score - update.candidates[0].score
-                    found.append((update.node, margin, record.dev_accuracy - last_dev))
+                    found.append((update.node, margin, chosen_dev - last_dev))
         last_dev, last_validated = record.dev_accuracy, record.iteration
     return found
 

@@ -184,6 +184,16 @@ class StartRecord(msgspec.Struct, kw_only=True, tag="start", tag_field="kind"):
     elapsed_s: float = 0.0
 
 
+class Shortlisted(msgspec.Struct, kw_only=True):
+    """One network of a step validated on dev (`dln/shortlist.py`)."""
+
+    choices: dict[str, int]
+    """Each trained node's candidate, by its index in the step's `NodeUpdate.candidates`."""
+    dev_accuracy: float
+    kept: bool = False
+    """Whether training went on from it: the best on dev (the earliest of equals)."""
+
+
 class IterationRecord(msgspec.Struct, kw_only=True):
     """One line of events.jsonl per training step. Every field but `iteration` has a default,
     so that lines from older versions still read."""
@@ -205,6 +215,9 @@ class IterationRecord(msgspec.Struct, kw_only=True):
     usage: Usage | None = None
     """What this step cost; None when the trainer had no usage probe."""
     elapsed_s: float = 0.0
+    shortlist: list[Shortlisted] = msgspec.field(default_factory=list)
+    """The networks of this step validated on dev (`validate_top` > 1), the step's choice
+    first; empty when only the choice was (then `prompts` are the choice's)."""
 
     @property
     def steps_done(self) -> int:

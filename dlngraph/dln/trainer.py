@@ -29,6 +29,7 @@ from dlngraph.dln.postprocess import loss_of
 from dlngraph.dln.run_format import (
     Demonstrations,
     IterationRecord,
+    Shortlisted,
     Spent,
     StartRecord,
     StepResult,
@@ -39,8 +40,9 @@ from dlngraph.dln.run_format import (
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.selection import replaces_best
+from dlngraph.dln.shortlist import network_of, shortlist
 from dlngraph.dln.step import StepSettings, TrainingStep
-from dlngraph.engine import EventBus
+from dlngraph.engine import EventBus, gather
 from dlngraph.engine.node_ops import Models
 from dlngraph.graph import CompiledNetwork
 from dlngraph.llm.errors import BudgetExceeded
@@ -179,17 +181,19 @@ class Trainer:
             events=self.events,
         )
         result = await step.run()
+        before = dict(state.prompts), dict(state.demonstrations)
         state.prompts = result.prompts
-        state.demonstrations = demonstrations = {**state.demonstrations, **result.demonstrations}
+        state.demonstrations = {**state.demonstrations, **result.demonstrations}
         state.demonstration_pool = merged(state.demonstration_pool, result.harvested, self._pool_sizes())
-        dev = None
+        dev, validated = None, []
         if self.dev and self._validates_after(iteration):
+            validated = await self._validate_shortlist(state, result, *before)
             dev = await self._validate(state, steps_done=iteration + 1)
         state.iteration = iteration + 1
         if not self.dev:
             state.best_prompts, state.best_demonstrations = dict(state.prompts), dict(state.demonstrations)
         if self.run is not None:  # event first: a crash between the two only loses the event
-            self.run.append_event(self._record(state, result, demonstrations, dev, usage_before, started))
+            self.run.append_event(self._record(state, result, dev, validated, usage_before, started))
         self._checkpoint(state)
         self.events.publish("checkpoint", iteration=iteration, batch_loss=result.batch_loss, dev_accuracy=dev,
                             best_dev_accuracy=state.best_dev_accuracy, prompts=state.prompts)
@@ -249,18 +253,43 @@ class Trainer:
         last = iteration == self.training.iterations - 1
         return last or (self.training.val_freq > 0 and (iteration + 1) % self.training.val_freq == 0)
 
+    async def _validate_shortlist(
+        self, state: TrainState, result: StepResult, prompts: dict[str, str], demonstrations: Demonstrations,
+    ) -> list[Shortlisted]:
+        """With `validate_top` > 1, validate the step's best few networks (`dln/shortlist.py`),
+        all at once, and go on from the best on dev: `state` takes its prompts and
+        demonstrations. Returns what was validated, for the log (nothing when only the step's
+        choice is, which `_validate` then does)."""
+        networks = shortlist(result.updates, self.training.validate_top)
+        if len(networks) < 2:
+            return []
+        candidates = [network_of(result.updates, choices, prompts, demonstrations) for choices in networks]
+        self.events.publish("phase", phase=Phase.VALIDATION, iteration=state.iteration)
+        accuracies = await gather(self._dev_accuracy(state, *network) for network in candidates)
+        kept = max(range(len(networks)), key=lambda index: (accuracies[index], -index))
+        state.prompts, state.demonstrations = candidates[kept]
+        return [Shortlisted(choices=choices, dev_accuracy=accuracy, kept=index == kept)
+                for index, (choices, accuracy) in enumerate(zip(networks, accuracies, strict=True))]
+
+    async def _dev_accuracy(self, state: TrainState, prompts: dict[str, str], demonstrations: Demonstrations) -> float:
+        """Dev accuracy of a network, evaluated once per prompt set (`dev_scores`, with the
+        per-example losses the paired test reads in `dev_losses`)."""
+        key = prompt_key(prompts, demonstrations)
+        if key not in state.dev_scores:
+            result = await evaluate(self.network, self.models, self.dev, split="dev", prompts=prompts,
+                                    demonstrations=demonstrations, loss=loss_of(self.training),
+                                    input_views=self.input_views, events=self.events)
+            state.dev_scores[key] = result.accuracy
+            state.dev_losses[key] = result.losses
+        return state.dev_scores[key]
+
     async def _validate(self, state: TrainState, *, steps_done: int) -> float:
         """Dev accuracy of the current prompts and demonstrations (once per set); tracks the best
         and the patience counter, and remembers good prompt sets (`use_memory`)."""
         key = prompt_key(state.prompts, state.demonstrations)
         if key not in state.dev_scores:
             self.events.publish("phase", phase=Phase.VALIDATION, iteration=state.iteration)
-            result = await evaluate(self.network, self.models, self.dev, split="dev", prompts=state.prompts,
-                                    demonstrations=state.demonstrations, loss=loss_of(self.training),
-                                    input_views=self.input_views, events=self.events)
-            state.dev_scores[key] = result.accuracy
-            state.dev_losses[key] = result.losses
-        accuracy = state.dev_scores[key]
+        accuracy = await self._dev_accuracy(state, state.prompts, state.demonstrations)
         if self._is_new_best(state, key):
             state.best_dev_accuracy, state.best_iteration = accuracy, steps_done
             state.best_prompts, state.best_demonstrations = dict(state.prompts), dict(state.demonstrations)
@@ -298,12 +327,12 @@ class Trainer:
             state.reloads += 1
             self.events.publish("reload_best", iteration=state.iteration, prompts=state.prompts)
 
-    def _record(self, state: TrainState, result: StepResult, demonstrations: Demonstrations, dev: float | None,
+    def _record(self, state: TrainState, result: StepResult, dev: float | None, validated: list[Shortlisted],
                 usage_before: Mapping[str, Any], started: float) -> IterationRecord:
         return IterationRecord(
             iteration=result.iteration,
-            prompts=result.prompts,
-            demonstrations=demonstrations,
+            prompts=dict(state.prompts),
+            demonstrations=dict(state.demonstrations),
             batch_loss=result.batch_loss,
             dev_accuracy=dev,
             best_dev_accuracy=state.best_dev_accuracy,
@@ -312,6 +341,7 @@ class Trainer:
             failed_examples=result.failed_examples,
             usage=self._usage_since(usage_before),
             elapsed_s=time.perf_counter() - started,
+            shortlist=validated,
         )
 
     def _usage_since(self, before: Mapping[str, Any]) -> Usage | None:

@@ -176,11 +176,17 @@ def candidates_section(run: RunLog, k: int) -> Html:
     their demonstrations, when the run shows any)."""
     shows = any(candidate.demonstrations for iteration in run.iterations
                 for update in iteration.updates.values() for candidate in update.candidates)
-    headers = ["node", "rank", "score", "ELBO", "penalty", "origin", "chosen", "prompt", *(["demonstrations"] if shows else [])]
-    parts = [html.element("p", f"The {plural(k, 'best candidate')} of each node at each step, by score (ELBO minus penalty).")]
+    validated = any(iteration.shortlist for iteration in run.iterations)
+    headers = ["node", "rank", "score", "ELBO", "penalty", "origin", "chosen", *(["dev"] if validated else []),
+               "prompt", *(["demonstrations"] if shows else [])]
+    about = f"The {plural(k, 'best candidate')} of each node at each step, by score (ELBO minus penalty)."
+    if validated:
+        about += (" dev: the dev accuracy of the network with that candidate, for those validated with the step's"
+                  " choice (validate_top); training went on from the one marked kept.")
+    parts = [html.element("p", about)]
     for iteration in run.iterations:
-        rows = [_candidate_row(node, ranked, shows) for node, update in iteration.updates.items()
-                for ranked in top_candidates(update, k)]
+        rows = [_candidate_row(node, ranked, shows, validated) for node, update in iteration.updates.items()
+                for ranked in top_candidates(update, k, iteration.shortlist)]
         if rows:
             parts += [html.element("h3", f"Step {iteration.steps_done}"), html.table(headers, rows, numbers={1, 2, 3, 4})]
     return html.section("Best candidates per step", *parts)
@@ -245,12 +251,16 @@ def _prompt_cell(cell: PromptCell | None) -> Html:
     return html.join(parts)
 
 
-def _candidate_row(node: str, ranked: RankedCandidate, shows_demonstrations: bool) -> list[str | Html]:
+def _candidate_row(node: str, ranked: RankedCandidate, shows_demonstrations: bool, validated: bool) -> list[str | Html]:
     candidate = ranked.candidate
     row: list[str | Html] = [
         node, str(ranked.rank), fmt.score(candidate.score), fmt.score(candidate.elbo), fmt.score(candidate.penalty),
-        candidate.origin, "✓" if ranked.chosen else "", html.prompt_text(candidate.prompt),
+        candidate.origin, "✓" if ranked.chosen else "",
     ]
+    if validated:
+        dev = "" if ranked.dev_accuracy is None else f"{ranked.dev_accuracy:.3f}"
+        row.append(f"{dev} kept" if ranked.kept else dev)
+    row.append(html.prompt_text(candidate.prompt))
     if shows_demonstrations:
         row.append(", ".join(demonstration.source or "?" for demonstration in candidate.demonstrations) or "none")
     return row

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from dlngraph.dln.run_format import Candidate, Counts, Demonstrations, NodeUpdate
+from dlngraph.dln.run_format import Candidate, Counts, Demonstrations, IterationRecord, NodeUpdate, Shortlisted
 from dlngraph.report.runlog import RunLog
 from dlngraph.report.usage import COUNTERS, tokens
 from dlngraph.spec.nodes import Demonstration
@@ -48,7 +48,7 @@ def prompt_history(run: RunLog) -> list[PromptRow]:
     for iteration in run.iterations:
         cells = {}
         for node, prompt in iteration.prompts.items():
-            chosen = _chosen(iteration.updates.get(node))
+            chosen = _kept(iteration, node)
             demonstrations = _demonstrations_after(iteration.demonstrations, shown, node)
             cells[node] = PromptCell(
                 prompt=prompt,
@@ -73,13 +73,30 @@ class RankedCandidate(NamedTuple):
     """1 for the best score."""
     candidate: Candidate
     chosen: bool
+    """The step's choice, on the batch."""
+    dev_accuracy: float | None = None
+    """When the network with this candidate (the other nodes at their choice) was validated
+    on dev with the step's shortlist (`validate_top`)."""
+    kept: bool = False
+    """Whether training went on from that network: the shortlist's best on dev."""
 
 
-def top_candidates(update: NodeUpdate, k: int) -> list[RankedCandidate]:
-    """The `k` best candidates by score, best first (the chosen one is normally rank 1)."""
+def top_candidates(update: NodeUpdate, k: int, shortlist: Sequence[Shortlisted] = ()) -> list[RankedCandidate]:
+    """The `k` best candidates by score, best first (the chosen one is normally rank 1), with
+    the dev accuracy of those the step's `shortlist` validated."""
+    validated = _validated_by_candidate(update, shortlist)
     ranked = sorted(enumerate(update.candidates), key=lambda pair: pair[1].score, reverse=True)
-    return [RankedCandidate(rank, candidate, index == update.chosen)
+    return [RankedCandidate(rank, candidate, index == update.chosen, *validated.get(index, (None, False)))
             for rank, (index, candidate) in enumerate(ranked[:k], start=1)]
+
+
+def _validated_by_candidate(update: NodeUpdate, shortlist: Sequence[Shortlisted]) -> dict[int, tuple[float, bool]]:
+    """A node's candidates whose network was validated: the shortlisted networks where this node
+    has that candidate and every other node its choice (as `dln/shortlist.py` builds them)."""
+    choice = next((entry.choices for entry in shortlist), {})
+    return {entry.choices[update.node]: (entry.dev_accuracy, entry.kept) for entry in shortlist
+            if update.node in entry.choices
+            and all(index == choice[node] for node, index in entry.choices.items() if node != update.node)}
 
 
 class UsageRow(NamedTuple):
@@ -97,7 +114,12 @@ def usage_rows(groups: dict[str, Counts]) -> list[UsageRow]:
     return sorted(rows, key=lambda row: (-row.counts["tokens"], row.name))
 
 
-def _chosen(update: NodeUpdate | None) -> Candidate | None:
-    if update is None or not 0 <= update.chosen < len(update.candidates):
+def _kept(iteration: IterationRecord, node: str) -> Candidate | None:
+    """The candidate a node's prompt after the step came from: the step's choice, or, when the
+    step's shortlist was validated, the candidate of the network kept."""
+    update = iteration.updates.get(node)
+    kept = next((entry.choices.get(node) for entry in iteration.shortlist if entry.kept), None)
+    index = update.chosen if update is not None and kept is None else kept
+    if update is None or index is None or not 0 <= index < len(update.candidates):
         return None
-    return update.candidates[update.chosen]
+    return update.candidates[index]

@@ -88,6 +88,11 @@ class TrainingSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     it, in a paired test on the same dev examples (McNemar's, for right-or-wrong losses): with
     100 dev examples, taking the best of several candidates otherwise keeps networks that won by
     a few examples' noise and lose on test. 0 keeps any gain, as the paper's code does."""
+    validate_top: int = 1
+    """How many of a step's best-ranked networks are validated on dev when the step is (the
+    step's choice, then its runners-up: `dln/shortlist.py`); training goes on from the best of
+    them on dev. The batch ranks candidates on a few examples, too few to pick one reliably;
+    each more network costs a dev pass. 1 validates the choice alone, as the paper does."""
     do_first_eval: bool = True
     """Validate the initial prompts on dev before the first step, so a run shows start -> best.
     The paper's scripts leave it off (`--do_first_eval`); it costs one dev pass per run."""

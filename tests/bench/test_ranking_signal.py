@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dlngraph.dln.run_format import Candidate, IterationRecord, NodeUpdate, StartRecord
+from dlngraph.dln.run_format import Candidate, IterationRecord, NodeUpdate, Shortlisted, StartRecord
 from dlngraph.dln.rundir import RunDirectory
 from tests.bench import load_benchmark
 
@@ -32,6 +32,20 @@ def test_only_changes_validated_right_after_the_last_validation_count(tmp_path: 
         ("answer", pytest.approx(0.5), pytest.approx(0.1)), ("answer", pytest.approx(0.3), pytest.approx(0.3))]
     assert module.changes_by_group(tmp_path) == {
         "demo-dln1 answer": [(pytest.approx(0.3), pytest.approx(0.3)), (pytest.approx(0.5), pytest.approx(0.1))]}
+
+
+def test_with_a_shortlist_the_change_is_the_choice_s_and_the_next_starts_from_the_kept(tmp_path: Path) -> None:
+    run = RunDirectory(tmp_path / "demo-dln1-20261206-120000")
+    run.path.mkdir()
+    run.append_event(StartRecord(prompts={"answer": "p0"}, dev_accuracy=0.5))
+    first = step(0, [-1.0, -0.5, -0.7], chosen=1, dev=0.7)  # the runner-up kept, at 0.7
+    first.shortlist = [Shortlisted(choices={"answer": 1}, dev_accuracy=0.4),
+                       Shortlisted(choices={"answer": 2}, dev_accuracy=0.7, kept=True)]
+    run.append_event(first)
+    run.append_event(step(1, [-0.5, -0.4], chosen=1, dev=0.8))
+    module = load_benchmark("bench_ranking_signal")
+    assert module.step_changes(run.path) == [
+        ("answer", pytest.approx(0.5), pytest.approx(-0.1)), ("answer", pytest.approx(0.1), pytest.approx(0.1))]
 
 
 def test_rank_correlation() -> None:

@@ -72,6 +72,7 @@ RULES: dict[type[msgspec.Struct], dict[str, Range]] = {
         "use_memory": NON_NEGATIVE,
         "logp_penalty": NON_NEGATIVE,
         "val_freq": AT_LEAST_ONE,
+        "validate_top": AT_LEAST_ONE,
         "tolerance": Range(-1),
         "early_stop": Range(-1),
         "burn_in_ratio": Range(0, 1, high_open=True),
