@@ -188,7 +188,8 @@ class Shortlisted(msgspec.Struct, kw_only=True):
     """One network of a step validated on dev (`dln/shortlist.py`)."""
 
     choices: dict[str, int]
-    """Each trained node's candidate, by its index in the step's `NodeUpdate.candidates`."""
+    """Each trained node's candidate, by its index in the step's `NodeUpdate.candidates`; empty
+    for the network before the step (validated before, it competes for free)."""
     dev_accuracy: float
     kept: bool = False
     """Whether training went on from it: the best on dev (the earliest of equals)."""

@@ -5,7 +5,9 @@ one network by itself: off the demo's task, a step's choice lowers dev accuracy 
 raises it, whatever its lead on the batch (benchmarks/RESULTS.md, "What the batch ranking
 foretells"). Dev, with its 100 or more examples, is the better judge, so the trainer can
 validate the batch's best few networks and go on from the one dev prefers; the paired test
-(`dln/selection.py`) still decides whether it replaces the best so far. This is DSPy's random
+(`dln/selection.py`) still decides whether it replaces the best so far. The network before the
+step competes too when dev has scored it (the trainer adds it: it costs no call), so training
+never goes on from a network dev rates below where the step began. This is DSPy's random
 search over candidate programs, with the batch ranking as the filter that keeps it cheap.
 
 A shortlisted network is each trained node's candidate (an index into its `NodeUpdate`): the

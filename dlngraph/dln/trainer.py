@@ -258,12 +258,18 @@ class Trainer:
     ) -> list[Shortlisted]:
         """With `validate_top` > 1, validate the step's best few networks (`dln/shortlist.py`),
         all at once, and go on from the best on dev: `state` takes its prompts and
-        demonstrations. Returns what was validated, for the log (nothing when only the step's
-        choice is, which `_validate` then does)."""
+        demonstrations. The network before the step (`prompts`, `demonstrations`) competes
+        too when its dev accuracy is known, which costs nothing: training never goes on from a
+        network dev rates below it (ties go to the step's). Returns what was validated, for
+        the log (nothing when only the step's choice is, which `_validate` then does)."""
         networks = shortlist(result.updates, self.training.validate_top)
         if len(networks) < 2:
             return []
         candidates = [network_of(result.updates, choices, prompts, demonstrations) for choices in networks]
+        known = prompt_key(prompts, demonstrations)
+        if known in state.dev_scores and all(prompt_key(*network) != known for network in candidates):
+            networks.append({})
+            candidates.append((prompts, demonstrations))
         self.events.publish("phase", phase=Phase.VALIDATION, iteration=state.iteration)
         accuracies = await gather(self._dev_accuracy(state, *network) for network in candidates)
         kept = max(range(len(networks)), key=lambda index: (accuracies[index], -index))

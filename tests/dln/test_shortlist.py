@@ -22,7 +22,7 @@ from tests.scripted import DLN1, Example, close_models, network_from_text, scrip
 
 def update(node: str, scores: list[float], chosen: int, prompts: list[str] | None = None) -> NodeUpdate:
     prompts = prompts or [f"{node}{index}" for index in range(len(scores))]
-    candidates = [Candidate(prompt=prompt, origin="proposal", score=score) for prompt, score in zip(prompts, scores)]
+    candidates = [Candidate(prompt=prompt, origin="proposal", score=score) for prompt, score in zip(prompts, scores, strict=True)]
     return NodeUpdate(node=node, role="scored", method="logprobs", candidates=candidates, chosen=chosen)
 
 
@@ -78,25 +78,26 @@ TRAIN = [Example(f"Q{i} walk", "Yes" if i % 2 else "No") for i in range(8)]
 DEV = [Example(f"Q{i} walk", "Yes" if i % 2 else "No") for i in range(8, 14)]
 
 
-def script() -> Script:
-    """From CURRENT, two proposals. LUCKY is sure and right on every training example but wrong
-    on dev: the batch ranks it first. GOOD is right everywhere, less surely: second."""
+def script(good: str = "GOOD") -> Script:
+    """From CURRENT, two proposals. On the training examples LUCKY is right and sure, GOOD right
+    less surely, CURRENT wrong: the batch ranks them in that order. On dev, only `good` is right."""
     script = Script().answer(r"(?s)instruction:\nCURRENT.*New instruction:", "LUCKY", "GOOD")
+    on_train = {"LUCKY": (-0.01, -5.0), "GOOD": (-0.5, -1.0), "CURRENT": (-1.0, -0.5)}  # (right, wrong)
     for i in range(14):
         right, wrong = (" Yes", " No") if i % 2 else (" No", " Yes")
-        lucky = {right: -0.01, wrong: -5.0} if i < 8 else {wrong: -0.05, right: -3.0}
-        script.class_logprobs(rf"(?s)LUCKY.*Q{i} walk", lucky)
-        script.class_logprobs(rf"(?s)GOOD.*Q{i} walk", {right: -0.5, wrong: -1.0})
-        script.class_logprobs(rf"(?s)CURRENT.*Q{i} walk", {wrong: -0.5, right: -1.0})
+        for prompt, (if_right, if_wrong) in on_train.items():
+            if i >= 8:  # dev
+                if_right, if_wrong = (-0.05, -3.0) if prompt == good else (-3.0, -0.05)
+            script.class_logprobs(rf"(?s){prompt}.*Q{i} walk", {right: if_right, wrong: if_wrong})
     return script
 
 
-async def fit(validate_top: int, run: RunDirectory | None = None):
+async def fit(validate_top: int, run: RunDirectory | None = None, good: str = "GOOD"):
     net = network_from_text(DLN1)
     training = TrainingSpec(iterations=1, batch_size=8, num_p_samples=3, backward_model="back", val_freq=1,
                             seed=3, validate_top=validate_top)
     net = compile_network(msgspec.structs.replace(net.spec, training=training))
-    async with ScriptedServer(script=script()) as server:
+    async with ScriptedServer(script=script(good)) as server:
         models = scripted_models(net, server)
         try:
             return await Trainer(net, models, train=TRAIN, dev=DEV, test=DEV, labels=["Yes", "No"], run=run).fit()
@@ -120,9 +121,21 @@ async def test_the_runner_up_that_dev_prefers_is_kept_and_logged(tmp_path) -> No
     update = record.updates["answer"]
     assert update.prompt == "LUCKY"  # the batch's choice, as the step made it
     assert record.prompts == {"answer": "GOOD"} and record.dev_accuracy == 1.0
-    validated = [(update.candidates[entry.choices["answer"]].prompt, entry.dev_accuracy, entry.kept)
-                 for entry in record.shortlist]
-    assert validated == [("LUCKY", 0.0, False), ("GOOD", 1.0, True)]
+    validated = [(update.candidates[entry.choices["answer"]].prompt if entry.choices else "before the step",
+                  entry.dev_accuracy, entry.kept) for entry in record.shortlist]
+    assert validated == [("LUCKY", 0.0, False), ("GOOD", 1.0, True), ("before the step", 0.0, False)]
+
+
+async def test_training_goes_back_to_the_network_before_the_step_when_dev_rates_it_above_the_shortlist(tmp_path) -> None:
+    """CURRENT, right everywhere, is ranked last on the batch; the two proposals shortlisted are
+    wrong on dev. The network before the step, validated at the start, competes for free."""
+    run = RunDirectory.create(tmp_path, "dln1")
+    outcome = await fit(validate_top=2, run=run, good="CURRENT")
+    assert outcome.state.prompts == outcome.state.best_prompts == {"answer": "CURRENT"}
+    record = run.read_events().records[-1]
+    assert isinstance(record, IterationRecord)
+    assert [(entry.choices, entry.dev_accuracy, entry.kept) for entry in record.shortlist][-1] == ({}, 1.0, True)
+    assert record.prompts == {"answer": "CURRENT"} and record.dev_accuracy == 1.0
 
 
 async def test_the_current_prompts_can_be_shortlisted_beside_the_proposals() -> None:
