@@ -181,22 +181,28 @@ class Trainer:
             events=self.events,
         )
         result = await step.run()
-        before = dict(state.prompts), dict(state.demonstrations)
-        state.prompts = result.prompts
-        state.demonstrations = {**state.demonstrations, **result.demonstrations}
-        state.demonstration_pool = merged(state.demonstration_pool, result.harvested, self._pool_sizes())
-        dev, validated = None, []
-        if self.dev and self._validates_after(iteration):
-            validated = await self._validate_shortlist(state, result, *before)
-            dev = await self._validate(state, steps_done=iteration + 1)
+        validates = bool(self.dev) and self._validates_after(iteration)
+        validated = await self._take_step(state, result, shortlist_on_dev=validates)
+        stepped = dict(state.prompts), dict(state.demonstrations)  # a reload of the best may follow
+        dev = await self._validate(state, steps_done=iteration + 1) if validates else None
         state.iteration = iteration + 1
         if not self.dev:
             state.best_prompts, state.best_demonstrations = dict(state.prompts), dict(state.demonstrations)
         if self.run is not None:  # event first: a crash between the two only loses the event
-            self.run.append_event(self._record(state, result, dev, validated, usage_before, started))
+            self.run.append_event(self._record(state, result, stepped, dev, validated, usage_before, started))
         self._checkpoint(state)
         self.events.publish("checkpoint", iteration=iteration, batch_loss=result.batch_loss, dev_accuracy=dev,
                             best_dev_accuracy=state.best_dev_accuracy, prompts=state.prompts)
+
+    async def _take_step(self, state: TrainState, result: StepResult, *, shortlist_on_dev: bool) -> list[Shortlisted]:
+        """Move `state` to where the step leads: its prompts, demonstrations and harvested pool;
+        with `shortlist_on_dev`, to the network dev prefers among the step's best
+        (`_validate_shortlist`, whose log this returns)."""
+        before = dict(state.prompts), dict(state.demonstrations)
+        state.prompts = result.prompts
+        state.demonstrations = {**state.demonstrations, **result.demonstrations}
+        state.demonstration_pool = merged(state.demonstration_pool, result.harvested, self._pool_sizes())
+        return await self._validate_shortlist(state, result, *before) if shortlist_on_dev else []
 
     def _pool_sizes(self) -> dict[str, int]:
         return {node: pool_size(self.network.num_demos(node)) for node in learning_nodes(self.network)}
@@ -333,12 +339,14 @@ class Trainer:
             state.reloads += 1
             self.events.publish("reload_best", iteration=state.iteration, prompts=state.prompts)
 
-    def _record(self, state: TrainState, result: StepResult, dev: float | None, validated: list[Shortlisted],
-                usage_before: Mapping[str, Any], started: float) -> IterationRecord:
+    def _record(self, state: TrainState, result: StepResult, stepped: tuple[dict[str, str], Demonstrations],
+                dev: float | None, validated: list[Shortlisted], usage_before: Mapping[str, Any],
+                started: float) -> IterationRecord:
+        prompts, demonstrations = stepped
         return IterationRecord(
             iteration=result.iteration,
-            prompts=dict(state.prompts),
-            demonstrations=dict(state.demonstrations),
+            prompts=prompts,
+            demonstrations=demonstrations,
             batch_loss=result.batch_loss,
             dev_accuracy=dev,
             best_dev_accuracy=state.best_dev_accuracy,
