@@ -20,6 +20,7 @@ from dlngraph.runs import RunSummary, TrainOptions, resume_run, train_spec
 from dlngraph.runs.overrides import OverrideError, apply_overrides
 from dlngraph.runs.session import dataset_of
 from dlngraph.spec import load_spec
+from dlngraph.spec.training import TrainingSpec
 from dlngraph.words import plural
 
 NAME = "train"
@@ -121,7 +122,7 @@ def _dry_run(args: argparse.Namespace) -> int:
           f" {plural(training.num_p_samples, 'prompt sample')}, {plural(training.num_h_samples, 'hidden sample')}")
     print(f"{'phase':<12} {'calls/iteration':>16}")
     for phase, count in calls.items():
-        note = f"  ({_validation_times(training.val_freq)})" if phase == "validation" else ""
+        note = f"  ({_validation_times(training)})" if phase == "validation" else ""
         print(f"{phase:<12} {count:>16}{note}")
     step_calls = sum(count for phase, count in calls.items() if phase != "validation")
     print(f"{'step total':<12} {step_calls:>16}")
@@ -139,8 +140,10 @@ def _best_when(steps: int) -> str:
     return " (the initial prompts)" if steps == 0 else f" (after iteration {steps})"
 
 
-def _validation_times(val_freq: int) -> str:
-    return "every iteration" if val_freq == 1 else f"every {val_freq} iterations"
+def _validation_times(training: TrainingSpec) -> str:
+    """When dev is evaluated, and how many networks each time (`validate_top`): one pass each."""
+    when = "every iteration" if training.val_freq == 1 else f"every {training.val_freq} iterations"
+    return when if training.validate_top == 1 else f"{when}, for each of {training.validate_top} networks"
 
 
 def budget_entry(entry: str) -> tuple[str, int]:

@@ -133,6 +133,19 @@ def test_dry_run_prints_calls_per_phase_without_calling_anything() -> None:
     assert "dependency depth of one step: 5" in result.stdout
 
 
+def test_the_dry_run_counts_every_shortlisted_network_s_dev_pass() -> None:
+    settings = ["--set", "iterations=2", "--set", "val_freq=1"]
+    one = dlngraph("train", str(DLN2), "--dry-run", *settings)
+    three = dlngraph("train", str(DLN2), "--dry-run", *settings, "--set", "validate_top=3")
+    assert "for each of 3 networks" in three.stdout and "networks" not in one.stdout
+
+    def validation_calls(stdout: str) -> int:
+        return int(re.search(r"\+ (\d+) validation calls", stdout).group(1))
+
+    per_pass = int(re.search(r"validation\s+(\d+)", one.stdout).group(1))
+    assert validation_calls(three.stdout) - validation_calls(one.stdout) == 2 * 2 * per_pass  # 2 more, 2 steps
+
+
 def test_bad_overrides_and_arguments_are_clear_errors(tmp_path: Path) -> None:
     result = dlngraph("train", str(DLN2), "--set", "iteratons=3", "--dry-run", check=False)
     assert result.returncode == 1 and "training has no field 'iteratons'" in result.stderr
