@@ -2,8 +2,8 @@
 
 A step ranks its candidates on a batch of a few examples. That ranking is too noisy to pick
 one network by itself: off the demo's task, a step's choice lowers dev accuracy as often as it
-raises it, whatever its lead on the batch (benchmarks/RESULTS.md, "What the batch ranking
-foretells"). Dev, with its 100 or more examples, is the better judge, so the trainer can
+raises it, whatever its lead on the batch (benchmarks/RESULTS.md, "Does the batch ranking
+foretell dev?"). Dev, with its 100 or more examples, is the better judge, so the trainer can
 validate the batch's best few networks and go on from the one dev prefers; the paired test
 (`dln/selection.py`) still decides whether it replaces the best so far. The network before the
 step competes too when dev has scored it (the trainer adds it: it costs no call), so training
