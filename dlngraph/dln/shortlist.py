@@ -19,32 +19,42 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import msgspec
-
-from dlngraph.dln.run_format import Candidate, Demonstrations, NodeUpdate
+from dlngraph.dln.run_format import Demonstrations, NodeUpdate, prompt_key
 
 Choices = dict[str, int]
 """One network of the step: each trained node's candidate, by its index in `NodeUpdate.candidates`."""
 
+Network = tuple[dict[str, str], Demonstrations]
+"""A network's prompts and demonstrations, as the trainer's state holds them."""
 
-def shortlist(updates: Mapping[str, NodeUpdate], size: int) -> list[Choices]:
-    """Up to `size` distinct networks of a step, the step's choice first, best-ranked next."""
+
+def shortlist(
+    updates: Mapping[str, NodeUpdate], size: int, prompts: Mapping[str, str], demonstrations: Demonstrations,
+) -> dict[str, tuple[Choices, Network]]:
+    """Up to `size` distinct networks of a step, by their `prompt_key` (a proposal may repeat the
+    current prompt, a demonstration set the current one), the step's choice first, best-ranked
+    next; `prompts` and `demonstrations` are the network's before the step."""
     choice = {node: update.chosen for node, update in updates.items()}
-    networks, seen = [choice], {_key(updates, choice)}
+    found: dict[str, tuple[Choices, Network]] = {}
+
+    def add(choices: Choices) -> None:
+        network = network_of(updates, choices, prompts, demonstrations)
+        found.setdefault(prompt_key(*network), (choices, network))
+
+    add(choice)
     runners_up = {node: _ranked(update)[1:] for node, update in updates.items()}
     for rank in range(max((len(ranked) for ranked in runners_up.values()), default=0)):
         for node, ranked in runners_up.items():
-            if len(networks) >= size:
-                return networks
-            if rank < len(ranked) and (key := _key(updates, network := {**choice, node: ranked[rank]})) not in seen:
-                networks.append(network)
-                seen.add(key)
-    return networks
+            if len(found) >= size:
+                return found
+            if rank < len(ranked):
+                add({**choice, node: ranked[rank]})
+    return found
 
 
 def network_of(
     updates: Mapping[str, NodeUpdate], choices: Choices, prompts: Mapping[str, str], demonstrations: Demonstrations,
-) -> tuple[dict[str, str], Demonstrations]:
+) -> Network:
     """The prompts and demonstrations of a shortlisted network: those before the step
     (`prompts`, `demonstrations`) with each trained node's chosen candidate in its place.
     Only the nodes that show demonstrations (those of `demonstrations`) get the candidate's."""
@@ -61,13 +71,3 @@ def _ranked(update: NodeUpdate) -> list[int]:
     """A node's candidates by score, best first (ties in their order), the choice first."""
     order = sorted(range(len(update.candidates)), key=lambda index: -update.candidates[index].score)
     return [update.chosen] + [index for index in order if index != update.chosen]
-
-
-def _key(updates: Mapping[str, NodeUpdate], choices: Choices) -> bytes:
-    """What makes two shortlisted networks the same: their candidates' prompts and demonstrations
-    (a proposal may repeat the current prompt, a demonstration set the current one)."""
-    return msgspec.json.encode({node: _content(updates[node].candidates[index]) for node, index in sorted(choices.items())})
-
-
-def _content(candidate: Candidate) -> tuple[str, list]:
-    return candidate.prompt, msgspec.to_builtins(candidate.demonstrations)

@@ -40,7 +40,7 @@ from dlngraph.dln.run_format import (
 from dlngraph.dln.rundir import RunDirectory
 from dlngraph.dln.seeds import derive_seed
 from dlngraph.dln.selection import replaces_best
-from dlngraph.dln.shortlist import network_of, shortlist
+from dlngraph.dln.shortlist import shortlist
 from dlngraph.dln.step import StepSettings, TrainingStep
 from dlngraph.engine import EventBus, gather
 from dlngraph.engine.node_ops import Models
@@ -268,20 +268,19 @@ class Trainer:
         too when its dev accuracy is known, which costs nothing: training never goes on from a
         network dev rates below it (ties go to the step's). Returns what was validated, for
         the log (nothing when only the step's choice is, which `_validate` then does)."""
-        networks = shortlist(result.updates, self.training.validate_top)
-        if len(networks) < 2:
+        shortlisted = shortlist(result.updates, self.training.validate_top, prompts, demonstrations)
+        if len(shortlisted) < 2:
             return []
-        candidates = [network_of(result.updates, choices, prompts, demonstrations) for choices in networks]
-        known = prompt_key(prompts, demonstrations)
-        if known in state.dev_scores and all(prompt_key(*network) != known for network in candidates):
-            networks.append({})
-            candidates.append((prompts, demonstrations))
+        before = prompt_key(prompts, demonstrations)
+        if before in state.dev_scores and before not in shortlisted:
+            shortlisted[before] = ({}, (prompts, demonstrations))
+        entries = list(shortlisted.values())
         self.events.publish("phase", phase=Phase.VALIDATION, iteration=state.iteration)
-        accuracies = await gather(self._dev_accuracy(state, *network) for network in candidates)
-        kept = max(range(len(networks)), key=lambda index: (accuracies[index], -index))
-        state.prompts, state.demonstrations = candidates[kept]
+        accuracies = await gather(self._dev_accuracy(state, *network) for _, network in entries)
+        kept = max(range(len(entries)), key=lambda index: (accuracies[index], -index))
+        state.prompts, state.demonstrations = entries[kept][1]
         return [Shortlisted(choices=choices, dev_accuracy=accuracy, kept=index == kept)
-                for index, (choices, accuracy) in enumerate(zip(networks, accuracies, strict=True))]
+                for index, ((choices, _), accuracy) in enumerate(zip(entries, accuracies, strict=True))]
 
     async def _dev_accuracy(self, state: TrainState, prompts: dict[str, str], demonstrations: Demonstrations) -> float:
         """Dev accuracy of a network, evaluated once per prompt set (`dev_scores`, with the

@@ -116,10 +116,11 @@ def usage_rows(groups: dict[str, Counts]) -> list[UsageRow]:
 
 def _kept(iteration: IterationRecord, node: str) -> Candidate | None:
     """The candidate a node's prompt after the step came from: the step's choice, or, when the
-    step's shortlist was validated, the candidate of the network kept."""
+    step's shortlist was validated, the candidate of the network kept (none when that is the
+    network before the step)."""
     update = iteration.updates.get(node)
-    kept = next((entry.choices.get(node) for entry in iteration.shortlist if entry.kept), None)
-    index = update.chosen if update is not None and kept is None else kept
-    if update is None or index is None or not 0 <= index < len(update.candidates):
+    if update is None:
         return None
-    return update.candidates[index]
+    kept = next((entry for entry in iteration.shortlist if entry.kept), None)
+    index = update.chosen if kept is None else kept.choices.get(node)
+    return None if index is None or not 0 <= index < len(update.candidates) else update.candidates[index]

@@ -26,23 +26,28 @@ def update(node: str, scores: list[float], chosen: int, prompts: list[str] | Non
     return NodeUpdate(node=node, role="scored", method="logprobs", candidates=candidates, chosen=chosen)
 
 
+def choices_of(updates: dict[str, NodeUpdate], size: int) -> list[dict[str, int]]:
+    """The shortlisted networks as their candidates' indices, in order."""
+    return [choices for choices, _ in shortlist(updates, size, {}, {}).values()]
+
+
 def test_one_node_s_shortlist_is_its_best_candidates_by_score() -> None:
     updates = {"answer": update("answer", [-3.0, -1.0, -2.0, -0.5], chosen=3)}
-    assert shortlist(updates, 3) == [{"answer": 3}, {"answer": 1}, {"answer": 2}]
-    assert shortlist(updates, 1) == [{"answer": 3}]
-    assert len(shortlist(updates, 10)) == 4
+    assert choices_of(updates, 3) == [{"answer": 3}, {"answer": 1}, {"answer": 2}]
+    assert choices_of(updates, 1) == [{"answer": 3}]
+    assert len(choices_of(updates, 10)) == 4
 
 
 def test_the_step_s_choice_comes_first_even_when_a_penalty_made_it() -> None:
     """`chosen` is what the step picked; the shortlist never second-guesses it for first place."""
     updates = {"answer": update("answer", [-1.0, -2.0, -3.0], chosen=1)}
-    assert shortlist(updates, 2) == [{"answer": 1}, {"answer": 0}]
+    assert choices_of(updates, 2) == [{"answer": 1}, {"answer": 0}]
 
 
 def test_two_nodes_take_turns_rank_by_rank_each_beside_the_other_s_choice() -> None:
     updates = {"notes": update("notes", [-1.0, -2.0, -3.0], chosen=0),
                "answer": update("answer", [-2.0, -1.0, -3.0], chosen=1)}
-    assert shortlist(updates, 4) == [
+    assert choices_of(updates, 4) == [
         {"notes": 0, "answer": 1},
         {"notes": 1, "answer": 1},
         {"notes": 0, "answer": 0},
@@ -53,7 +58,7 @@ def test_two_nodes_take_turns_rank_by_rank_each_beside_the_other_s_choice() -> N
 def test_a_candidate_equal_to_a_shortlisted_one_is_not_validated_twice() -> None:
     """A proposal repeating the current prompt is the same network: it takes no place."""
     updates = {"answer": update("answer", [-1.0, -1.5, -2.0], chosen=0, prompts=["SAME", "SAME", "OTHER"])}
-    assert shortlist(updates, 2) == [{"answer": 0}, {"answer": 2}]
+    assert choices_of(updates, 2) == [{"answer": 0}, {"answer": 2}]
 
 
 def test_a_shortlisted_network_replaces_only_its_trained_nodes() -> None:
@@ -136,6 +141,8 @@ async def test_training_goes_back_to_the_network_before_the_step_when_dev_rates_
     assert isinstance(record, IterationRecord)
     assert [(entry.choices, entry.dev_accuracy, entry.kept) for entry in record.shortlist][-1] == ({}, 1.0, True)
     assert record.prompts == {"answer": "CURRENT"} and record.dev_accuracy == 1.0
+    after_step = prompt_history(read_run(run.path))[-1].cells["answer"]
+    assert (after_step.prompt, after_step.score, after_step.origin) == ("CURRENT", None, None)  # not LUCKY's
 
 
 async def test_the_current_prompts_can_be_shortlisted_beside_the_proposals() -> None:
