@@ -13,8 +13,10 @@ backends talking to them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -23,6 +25,43 @@ from dlngraph.testing.server import ScriptedServer
 
 StartServer = Callable[..., Awaitable[ScriptedServer]]
 MakeBackend = Callable[..., OpenAIBackend]
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_still_reaches_children() -> Iterator[None]:
+    """Fails the test that leaves SIGINT ignored or blocked in this process, and undoes it. A
+    child process inherits both, so every later test that presses Ctrl-C on a `dlngraph`
+    subprocess (tests/runs) would see it finish its run instead of stopping."""
+    before = _sigint_state()
+    yield
+    after = _sigint_state()
+    if after != before:
+        signal.signal(signal.SIGINT, before.handler if before.handler is not None else signal.default_int_handler)
+        if after.blocked and not before.blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        pytest.fail(f"this test left SIGINT {after} (it was {before}); restored")
+
+
+class _SigintState(NamedTuple):
+    handler: Any
+    ignored: bool
+    """By the kernel, whether Python or a C library asked for it."""
+    blocked: bool
+    """In this thread's signal mask, which a child process inherits."""
+
+    def __str__(self) -> str:
+        return ", ".join([f"handled by {self.handler!r}", *(["ignored"] if self.ignored else []),
+                          *(["blocked"] if self.blocked else [])])
+
+
+def _sigint_state() -> _SigintState:
+    status = Path("/proc/self/status")
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if status.exists():
+        line = next(line for line in status.read_text().splitlines() if line.startswith("SigIgn:"))
+        ignored = bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    return _SigintState(signal.getsignal(signal.SIGINT), ignored, blocked)
 
 
 @pytest.fixture

@@ -69,9 +69,7 @@ def validation_passes(training: TrainingSpec) -> int:
     """Dev passes of a whole run: the start's (`do_first_eval`), then every `val_freq`
     iterations and after the last, each of the `validate_top` networks of those steps."""
     start = 1 if training.do_first_eval else 0
-    if training.val_freq <= 0:
-        return start + training.validate_top
-    steps = max(1, training.iterations // training.val_freq + (training.iterations % training.val_freq != 0))
+    steps = max(1, -(-training.iterations // training.val_freq))  # val_freq >= 1 (spec/checks/ranges.py)
     return start + steps * training.validate_top
 
 
