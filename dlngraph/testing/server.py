@@ -385,9 +385,11 @@ async def serve(args: argparse.Namespace) -> None:
     async with server:
         print(f"listening {server.base_url}", flush=True)
         await stop.wait()
-        stats = {"requests": server.stats.requests, "by_endpoint": server.stats.by_endpoint,
-                 "faults_injected": server.stats.faults_injected}
-        print(f"stats {_encode(stats).decode()}", flush=True)  # what ServerProcess.stats reads
+    # Counted once stopped: requests in flight at the signal may still be answered while the
+    # server shuts down, and a client got those answers.
+    stats = {"requests": server.stats.requests, "by_endpoint": server.stats.by_endpoint,
+             "faults_injected": server.stats.faults_injected}
+    print(f"stats {_encode(stats).decode()}", flush=True)  # what ServerProcess.stats reads
 
 
 def main(argv: list[str] | None = None) -> None:
