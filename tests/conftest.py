@@ -1,5 +1,6 @@
 """Shared fixtures of the LLM-layer tests: real scripted servers on 127.0.0.1 and real
-backends talking to them.
+backends talking to them. One more guards every test: none may leave SIGINT ignored or
+blocked for the tests after it (`_ctrl_c_still_reaches_children`).
 
     async def test_default(scripted_server):                  # default settings
         ...
